@@ -1,0 +1,14 @@
+.PHONY: demo test lint install
+
+demo:
+	scripts/demo
+
+test:
+	scripts/test
+
+lint:
+	scripts/install
+	scripts/lint
+
+install:
+	scripts/install

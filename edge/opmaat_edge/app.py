@@ -1,0 +1,88 @@
+"""The edge as a Starlette application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from opmaat_edge import api, demo_site
+from opmaat_edge.http import error_response
+from opmaat_edge.settings import EdgeSettings
+from opmaat_edge.state import EdgeState, edge_state
+
+log = logging.getLogger("opmaat.edge")
+
+
+async def snippet(request: Request) -> Response:
+    return edge_state(request).snippet.response(request)
+
+
+async def healthz(request: Request) -> Response:
+    state = edge_state(request)
+    runtime = state.runtime
+    campaigns = runtime.current.campaigns
+    return JSONResponse(
+        {
+            "status": "ok",
+            "campaigns": len(campaigns.campaigns),
+            "campaigns_version": campaigns.version,
+            "last_reload_error": runtime.last_error,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, str(exc.detail))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error")
+
+
+def create_app(settings: EdgeSettings) -> Starlette:
+    """An edge for ``settings``; raises SettingsError or ConfigError when they cannot work."""
+    state = EdgeState.create(settings)
+    routes: list[BaseRoute] = [
+        Route("/opmaat.js", snippet, methods=["GET", "HEAD"]),
+        Route("/v1/decide", api.decide, methods=["GET", "POST"]),
+        Route("/v1/events", api.events, methods=["POST"]),
+        Route("/v1/me", api.me, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+    ]
+    if settings.demo:
+        routes += demo_site.routes
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(state.runtime.watch(settings.reload_interval))
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await state.store.close()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.edge = state
+    return app
+
+
+def app_from_env() -> Starlette:
+    """The uvicorn factory (``opmaat_edge.app:app_from_env``): settings from OPMAAT_* variables."""
+    return create_app(EdgeSettings.from_env())

@@ -1,0 +1,121 @@
+"""The `opmaat` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+from opmaat_edge.resources import DEMO_CAMPAIGNS
+
+DESCRIPTION = """\
+opmaat: on-site personalization you run yourself.
+
+  opmaat demo              the demo shop on http://127.0.0.1:8000 (in-memory store, demo geo data)
+  opmaat serve --config F  the edge for your site, with the campaigns in F
+  opmaat check F           validate a campaign file; prints file:line: field: message per problem
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opmaat", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the demo shop with sample campaigns",
+        description="Run the edge with the demo shop, an in-memory store and the bundled demo geo "
+        "database. Cookies are not marked Secure (local HTTP). A signing key is made per process "
+        "unless OPMAAT_SECRET_KEYS is set.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the edge for your site",
+        description="Run the edge with the campaigns in --config. Needs OPMAAT_SECRET_KEYS "
+        "(comma-separated signing keys, newest first). The campaign file is reloaded when it "
+        "changes; a file with errors is rejected and the running campaigns stay.",
+    )
+    serve.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.add_argument(
+        "--dev", action="store_true", help="local development: cookies without the Secure flag"
+    )
+
+    check = sub.add_parser(
+        "check",
+        help="validate a campaign file",
+        description="Validate a campaign file the way a running edge would. Prints one "
+        "'file:line: field: message' line per problem; exit 0 when valid, 1 otherwise.",
+    )
+    check.add_argument("file", help="campaign file (YAML or JSON)")
+    return parser
+
+
+def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
+    import uvicorn
+
+    from opmaat.errors import ConfigError
+    from opmaat_edge.app import create_app
+    from opmaat_edge.settings import EdgeSettings, SettingsError
+
+    try:
+        # Fail fast, with a readable message, before uvicorn starts any worker.
+        create_app(EdgeSettings.from_env({**os.environ, **env}))
+    except (SettingsError, ConfigError) as exc:
+        print(f"opmaat: {exc}", file=sys.stderr)
+        return 2
+    os.environ.update(env)  # the workers build their app from these
+    print(f"opmaat: serving on http://{host}:{port}/", flush=True)
+    uvicorn.run(
+        "opmaat_edge.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        server_header=False,
+        log_level="warning",
+    )
+    return 0
+
+
+def _check(path: str) -> int:
+    from opmaat.campaigns import check_file
+
+    problems = check_file(path)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return _check(args.file)
+    if args.command == "demo":
+        env = {"OPMAAT_CONFIG": str(DEMO_CAMPAIGNS), "OPMAAT_DEMO": "1", "OPMAAT_DEV": "1"}
+        if not os.environ.get("OPMAAT_SECRET_KEYS"):
+            print("opmaat: no OPMAAT_SECRET_KEYS set; using a new signing key for this process")
+            env["OPMAAT_SECRET_KEYS"] = secrets.token_urlsafe(32)
+        return _run(env, args.host, args.port, 1)
+    env = {"OPMAAT_CONFIG": args.config}
+    if args.dev:
+        env["OPMAAT_DEV"] = "1"
+    return _run(env, args.host, args.port, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

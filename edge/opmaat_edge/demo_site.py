@@ -1,0 +1,76 @@
+"""The demo shop: a few server-rendered pages with slots, wired to the demo campaigns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import yaml
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from opmaat_edge.resources import DEMO, TEMPLATES
+from opmaat_edge.state import edge_state
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    categories: dict[str, dict[str, Any]]
+    products: dict[str, dict[str, Any]]
+
+    def in_category(self, category: str) -> list[dict[str, Any]]:
+        return [p for p in self.products.values() if p["category"] == category]
+
+
+@cache
+def catalog() -> Catalog:
+    data = yaml.safe_load((DEMO / "catalog.yaml").read_text(encoding="utf-8"))
+    return Catalog(data["categories"], {p["id"]: p for p in data["products"]})
+
+
+def _page(request: Request, name: str, **context: Any) -> Response:
+    state = edge_state(request)
+    context.update(
+        categories=catalog().categories,
+        snippet_version=state.snippet.version,
+    )
+    return templates.TemplateResponse(request, name, context)
+
+
+async def home(request: Request) -> Response:
+    return _page(request, "demo/home.html", featured=list(catalog().products.values())[:4])
+
+
+async def category(request: Request) -> Response:
+    key = request.path_params["category"]
+    info = catalog().categories.get(key)
+    if info is None:
+        raise HTTPException(404, "no such category")
+    return _page(
+        request, "demo/category.html", key=key, category=info, products=catalog().in_category(key)
+    )
+
+
+async def product(request: Request) -> Response:
+    item = catalog().products.get(request.path_params["product"])
+    if item is None:
+        raise HTTPException(404, "no such product")
+    return _page(request, "demo/product.html", product=item)
+
+
+async def cart(request: Request) -> Response:
+    return _page(request, "demo/cart.html")
+
+
+routes = [
+    Route("/", home),
+    Route("/c/{category}", category),
+    Route("/product/{product}", product),
+    Route("/cart", cart),
+]

@@ -1,0 +1,62 @@
+"""Small HTTP helpers shared by the edge's routes: JSON errors and bounded body reading."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+MAX_BODY_BYTES = 16 * 1024
+MAX_JSON_DEPTH = 8
+
+NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+class ApiError(HTTPException):
+    """A 4xx answer with a JSON body ``{"error": message}``."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(status_code=status_code, detail=message)
+
+
+def error_response(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status_code, headers=NO_STORE)
+
+
+def _depth(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return True
+
+
+async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request body as a JSON object, whatever the content type (beacons send text/plain)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"request body is larger than {limit} bytes")
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "request body is not valid JSON (UTF-8)") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    if not _depth(value, MAX_JSON_DEPTH):
+        raise ApiError(400, f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return value

@@ -1,0 +1,98 @@
+"""The campaigns and context sources a running edge decides with, swapped whole on reload."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from opmaat.campaigns import CampaignSet, load_campaigns
+from opmaat.context import GeoReader
+from opmaat.engine import Engine
+from opmaat.errors import ConfigError
+from opmaat.profile import ContextBuilder
+
+log = logging.getLogger("opmaat.edge")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    engine: Engine
+    context: ContextBuilder
+    mtime: float
+
+    @property
+    def campaigns(self) -> CampaignSet:
+        return self.engine.campaigns
+
+    @classmethod
+    def load(cls, path: Path, previous: Runtime | None = None) -> Runtime:
+        """Load and compile the campaign file; raises ConfigError naming file:line:field."""
+        mtime = path.stat().st_mtime
+        campaigns = load_campaigns(path)
+        site = campaigns.site
+        geo_path = site.geo_database
+        # The geo reader follows its own file; keep it across campaign reloads.
+        geo = previous.context.geo if previous is not None else None
+        if geo is None or geo_path is None or geo.path != Path(geo_path):
+            geo = GeoReader.maybe_open(geo_path)
+        context = ContextBuilder(
+            geo=geo,
+            trusted_proxies=site.trusted_proxies,
+            site_hosts=site.hosts,
+            cdn_geo_header=site.cdn_geo_header,
+        )
+        return cls(Engine(campaigns), context, mtime)
+
+
+class RuntimeHolder:
+    """Holds the current Runtime; a watcher reloads it when the campaign file changes.
+
+    A file that fails to load is logged and the last good campaigns keep running.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.current = Runtime.load(self.path)
+        self.reloads_ok = 0
+        self.reloads_failed = 0
+        self.last_error: str | None = None
+        self._rejected_mtime: float | None = None
+
+    def reload_if_changed(self) -> bool:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError as exc:
+            return self._failed(f"{self.path}: {exc.strerror}", mtime=None)
+        if mtime in (self.current.mtime, self._rejected_mtime):
+            return False
+        return self.reload(mtime)
+
+    def reload(self, mtime: float | None = None) -> bool:
+        try:
+            fresh = Runtime.load(self.path, previous=self.current)
+        except ConfigError as exc:
+            return self._failed(str(exc), mtime)
+        except (OSError, ValueError) as exc:
+            return self._failed(f"{self.path}: {exc}", mtime)
+        self.current = fresh
+        self.reloads_ok += 1
+        self.last_error = None
+        log.info("campaigns reloaded from %s (version %s)", self.path, fresh.campaigns.version)
+        return True
+
+    def _failed(self, message: str, mtime: float | None) -> bool:
+        if mtime is None and message == self.last_error:
+            return False
+        self.reloads_failed += 1
+        self._rejected_mtime = mtime
+        self.last_error = message
+        log.error("campaign file rejected, keeping the running campaigns: %s", message)
+        return False
+
+    async def watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.reload_if_changed)

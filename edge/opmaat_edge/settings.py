@@ -1,0 +1,50 @@
+"""Process settings of the edge, read from the environment so every worker sees the same."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    config: str
+    secret_keys: tuple[str, ...]
+    dev: bool = False
+    demo: bool = False
+    store: str = "memory://"
+    reload_interval: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
+        env = os.environ if env is None else env
+        config = env.get("OPMAAT_CONFIG", "").strip()
+        if not config:
+            raise SettingsError("no campaign file: pass --config FILE or set OPMAAT_CONFIG")
+        keys = tuple(k.strip() for k in env.get("OPMAAT_SECRET_KEYS", "").split(",") if k.strip())
+        if not keys:
+            raise SettingsError(
+                "no signing key: set OPMAAT_SECRET_KEYS to one or more long random strings, "
+                "newest first, comma-separated "
+                "(e.g. OPMAAT_SECRET_KEYS="
+                "$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'))"
+            )
+        if any(len(k) < 16 for k in keys):
+            raise SettingsError("OPMAAT_SECRET_KEYS: every key must be at least 16 characters")
+        try:
+            interval = float(env.get("OPMAAT_RELOAD_INTERVAL", "1.0"))
+        except ValueError:
+            raise SettingsError("OPMAAT_RELOAD_INTERVAL must be a number of seconds") from None
+        return cls(
+            config=config,
+            secret_keys=keys,
+            dev=env.get("OPMAAT_DEV", "") == "1",
+            demo=env.get("OPMAAT_DEMO", "") == "1",
+            store=env.get("OPMAAT_STORE", "memory://") or "memory://",
+            reload_interval=interval,
+        )

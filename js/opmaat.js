@@ -1,0 +1,136 @@
+/* opmaat: fills [data-opmaat-slot] elements from the edge. Budget: 2048 bytes gzip -9, as served. */
+(function (w, d) {
+  if (w.opmaat && w.opmaat.loaded) return;
+  var me = d.currentScript || {};
+  var attr = function (n) { return me.getAttribute && me.getAttribute("data-" + n); };
+  var edge = attr("edge") || (me.src || "").replace(/\/opmaat\.js[^/]*$/, "");
+  var budget = +attr("timeout") || 300;
+  var queue = (w.opmaat && w.opmaat.q) || [];
+  var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", seen, timer;
+
+  function send(path, body) {
+    return fetch(edge + path, {
+      method: "POST", body: JSON.stringify(body), credentials: "include", keepalive: path != "/v1/decide"
+    });
+  }
+  function event(type, data) {
+    data = data || {};
+    data.type = type;
+    data.url = location.href;
+    send("/v1/events", data).catch(function () {});
+  }
+
+  function meta() {
+    var page = {}, el = d.querySelector("[data-opmaat-page]");
+    d.querySelectorAll('meta[name^="opmaat:"]').forEach(function (m) {
+      page[m.name.slice(7)] = m.content;
+    });
+    d.querySelectorAll('script[type="application/ld+json"]').forEach(function (s) {
+      try {
+        var j = JSON.parse(s.textContent);
+        if (j["@type"] == "Product") {
+          page.product = j.sku || j.productID || j.name;
+          page.product_name = j.name;
+          page.category = page.category || j.category;
+          page.price = j.offers && +j.offers.price || undefined;
+        }
+      } catch (e) {}
+    });
+    try { if (el) Object.assign(page, JSON.parse(el.getAttribute("data-opmaat-page"))); } catch (e) {}
+    return page;
+  }
+
+  var seenTimers = new WeakMap();
+  var io = w.IntersectionObserver && new IntersectionObserver(function (entries) {
+    entries.forEach(function (en) {
+      var el = en.target;
+      clearTimeout(seenTimers.get(el));
+      if (en.isIntersecting) seenTimers.set(el, setTimeout(function () {
+        io.unobserve(el);
+        event("impression", info(el));
+      }, 1000));
+    });
+  }, { threshold: 0.5 });
+
+  function info(el) {
+    return {
+      slot: el.getAttribute(SLOT), campaign: el.getAttribute("data-opmaat-campaign"),
+      variant: el.getAttribute("data-opmaat-variant") || undefined
+    };
+  }
+
+  function reveal(els) {
+    els.forEach(function (el) { el.removeAttribute(WAIT); });
+  }
+
+  function fill(els, answer) {
+    var slots = (answer && answer.slots) || {};
+    els.forEach(function (el) {
+      var s = slots[el.getAttribute(SLOT)];
+      if (el.opmaatDefault == null) el.opmaatDefault = el.innerHTML;
+      el.removeAttribute("data-opmaat-campaign");
+      el.removeAttribute("data-opmaat-variant");
+      if (s && s.campaign) {
+        el.setAttribute("data-opmaat-campaign", s.campaign);
+        if (s.variant) el.setAttribute("data-opmaat-variant", s.variant);
+        if (io) io.observe(el);
+      }
+      el.innerHTML = s && s.html != null ? s.html : el.opmaatDefault;
+      el.setAttribute("data-opmaat-filled", "");
+    });
+    reveal(els);
+  }
+
+  function decide() {
+    var els = [].slice.call(d.querySelectorAll("[" + SLOT + "]"));
+    var where = location.pathname + location.search;
+    if (where == seen || !els.length) return;
+    seen = where;
+    els.forEach(function (el) { el.setAttribute(WAIT, ""); });
+    var late = false;
+    clearTimeout(timer);
+    timer = setTimeout(function () { late = true; reveal(els); }, budget);
+    send("/v1/decide", {
+      url: location.href, referrer: d.referrer, page: meta(),
+      slots: els.map(function (el) { return el.getAttribute(SLOT); })
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (a) {
+      if (!late) { clearTimeout(timer); fill(els, a); }
+    }).catch(function () { reveal(els); });
+  }
+
+  var style = d.createElement("style");
+  style.nonce = attr("nonce") || "";
+  style.textContent = "[" + WAIT + "]{visibility:hidden}";
+  d.head.appendChild(style);
+
+  d.addEventListener("click", function (e) {
+    var el = e.target.closest && e.target.closest("[data-opmaat-campaign]");
+    if (el) event("click", info(el));
+  }, true);
+
+  ["pushState", "replaceState"].forEach(function (name) {
+    var orig = history[name];
+    history[name] = function () {
+      var out = orig.apply(this, arguments);
+      setTimeout(decide);
+      return out;
+    };
+  });
+  w.addEventListener("popstate", decide);
+  w.addEventListener("pageshow", function (e) { if (e.persisted) { seen = 0; decide(); } });
+
+  var api = {
+    loaded: 1,
+    track: function (name, props) { event("goal", { name: name, props: props }); },
+    refresh: function () { seen = 0; decide(); }
+  };
+  w.opmaat = function (method) {
+    var fn = api[method];
+    if (fn) fn.apply(null, [].slice.call(arguments, 1));
+  };
+  Object.assign(w.opmaat, api);
+  queue.forEach(function (args) { w.opmaat.apply(null, args); });
+
+  if (d.readyState == "loading") d.addEventListener("DOMContentLoaded", decide);
+  else decide();
+})(window, document);

@@ -1,0 +1,70 @@
+"""Reading campaign files: load (raise on any problem) and check (list every problem)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from opmaat.campaigns.model import CampaignSet
+from opmaat.campaigns.schema import build
+from opmaat.campaigns.yamlines import parse
+from opmaat.errors import ConfigError, Problem
+
+
+def load_campaigns(path: str | Path) -> CampaignSet:
+    """Load, validate and compile a campaign file (YAML, or JSON).
+
+    Raises ``ConfigError`` listing every problem in the file, each with its line and field.
+    """
+    campaigns, problems = _build(_read(path), str(path), Path(path).parent, check_support=False)
+    if campaigns is None:
+        raise ConfigError(problems)
+    return campaigns
+
+
+def load_campaigns_text(
+    text: str, filename: str = "<string>", base_dir: Path | None = None
+) -> CampaignSet:
+    """Like ``load_campaigns`` for text in hand; template files resolve against ``base_dir``
+    (default: the current directory)."""
+    data = text.encode("utf-8")
+    campaigns, problems = _build(data, filename, base_dir or Path.cwd(), check_support=False)
+    if campaigns is None:
+        raise ConfigError(problems)
+    return campaigns
+
+
+def check_file(path: str | Path) -> list[Problem]:
+    """Every problem in a campaign file, including features it names that this version cannot
+    run yet; an empty list when the file is good."""
+    try:
+        data = _read(path)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return _build(data, str(path), Path(path).parent, check_support=True)[1]
+
+
+def _read(path: str | Path) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        problem = Problem(str(path), 1, "file", f"cannot read the file: {exc.strerror or exc}")
+        raise ConfigError([problem]) from None
+
+
+def _build(
+    data: bytes, filename: str, base_dir: Path, *, check_support: bool
+) -> tuple[CampaignSet | None, list[Problem]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, [Problem(filename, line, "file", "the file is not UTF-8 text")]
+    json_like = filename.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
+    return build(
+        parse(text, json_like=json_like),
+        filename=filename,
+        base_dir=base_dir,
+        version=hashlib.sha256(data).hexdigest()[:12],
+        check_support=check_support,
+    )

@@ -1,0 +1,76 @@
+"""The visitor's signed first-party cookie: who they are, which session they are in."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+COOKIE_NAME = "opmaat"
+MAX_COOKIE_CHARS = 400
+_SALT = "opmaat.visitor.v1"
+
+
+def new_id(nbytes: int = 12) -> str:
+    """A random URL-safe id (16 characters for the default 12 bytes)."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who sent a request, as far as the cookie tells.
+
+    ``issued`` is the unix time the cookie was last written; the edge rewrites it on every
+    decision, so it doubles as "last seen" for the session timeout. ``fresh`` means the
+    visitor had no usable cookie; ``rejected`` that one was sent but was bad.
+    """
+
+    visitor_id: str
+    session_id: str
+    issued: float
+    fresh: bool = False
+    rejected: bool = False
+
+
+class CookieCodec:
+    """Signs and verifies the visitor cookie; keys are newest first so they can be rotated."""
+
+    def __init__(self, secret_keys: Sequence[str], *, max_age_days: int = 395) -> None:
+        keys = [k for k in secret_keys if k]
+        if not keys:
+            raise ValueError("at least one secret key is needed to sign visitor cookies")
+        # itsdangerous signs with the last key and verifies with all of them.
+        self._serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=_SALT)
+        self.max_age = max_age_days * 86400
+
+    def dumps(self, visitor_id: str, session_id: str) -> str:
+        value = self._serializer.dumps([visitor_id, session_id])
+        return value if isinstance(value, str) else value.decode("ascii")
+
+    def loads(self, value: str | None) -> Identity:
+        """Identity from a cookie value; anything wrong with it gives a fresh visitor."""
+        if not value:
+            return self.fresh()
+        if len(value) > MAX_COOKIE_CHARS:
+            return self.fresh(rejected=True)
+        try:
+            payload, issued = self._serializer.loads(
+                value, max_age=self.max_age, return_timestamp=True
+            )
+        except (BadData, UnicodeError, ValueError, TypeError):
+            return self.fresh(rejected=True)
+        if not (
+            isinstance(payload, list)
+            and len(payload) == 2
+            and all(isinstance(p, str) and 0 < len(p) <= 32 for p in payload)
+        ):
+            return self.fresh(rejected=True)
+        return Identity(payload[0], payload[1], issued.timestamp())
+
+    @staticmethod
+    def fresh(*, rejected: bool = False) -> Identity:
+        return Identity(new_id(), new_id(6), time.time(), fresh=True, rejected=rejected)

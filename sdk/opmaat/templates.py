@@ -1,0 +1,70 @@
+"""Campaign content as sandboxed, autoescaped Jinja2 templates, compiled once at load."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, MutableMapping
+from typing import Any, NoReturn
+
+from jinja2 import ChainableUndefined, Template
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+logger = logging.getLogger("opmaat.templates")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    # Immutable: the profile is shared by every slot of a decision and stored afterwards, so a
+    # template must not be able to change it (``profile.segments.append(...)``).
+    # ChainableUndefined: visitor attributes are often absent (``geo.city`` without a geo
+    # database), and a missing value should render as nothing, not fail the whole fragment.
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        # A plain dict instead of Jinja's ChainMap: the globals never change after load, and
+        # iterating a ChainMap on every render was most of the cost of a small template.
+        return {**self.globals, **(d or {})}
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
+        # The stock sandbox renders an unsafe attribute as an empty undefined; raising instead
+        # turns an escape attempt into a failed render that is logged and counted.
+        raise SecurityError(
+            f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe"
+        )
+
+
+class TemplateRenderer:
+    """One sandboxed environment for a campaign set, and a count of failed renders."""
+
+    def __init__(self) -> None:
+        self.environment = _Sandbox(autoescape=True, undefined=ChainableUndefined)
+        self.errors = 0
+
+    def compile(self, source: str) -> Template:
+        """Compile ``source``; raises ``jinja2.TemplateSyntaxError`` on a syntax error."""
+        return self.environment.from_string(source)
+
+    def render(self, template: Template, context: Mapping[str, Any], label: str) -> str | None:
+        """The rendered text, or None (logged and counted) when the template fails."""
+        try:
+            return template.render(context)
+        except Exception as exc:  # any template bug must leave the slot's default in place
+            self.errors += 1
+            message = str(exc).replace("\n", " ")[:300]
+            logger.warning("template %s failed: %s: %s", label, type(exc).__name__, message)
+            return None
+
+
+def render_context(
+    profile: Mapping[str, Any],
+    campaign: Mapping[str, Any],
+    variant: Mapping[str, Any],
+    slot: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What a template sees: the profile's sections by name, plus the whole profile and the
+    campaign, variant and slot it is rendered for."""
+    context = {key: value for key, value in profile.items() if isinstance(key, str)}
+    context["profile"] = profile
+    context["campaign"] = campaign
+    context["variant"] = variant
+    context["slot"] = slot
+    return context

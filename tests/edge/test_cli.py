@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from opmaat_edge.cli import main
+from opmaat_edge.resources import DEMO_CAMPAIGNS
+
+
+def test_check_accepts_the_demo_campaigns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(DEMO_CAMPAIGNS)]) == 0
+    assert "ok" in capsys.readouterr().out
+
+
+def test_check_reports_file_line_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "slots:\n  hero: {default: x}\ncampaigns:\n  - id: a\n    slot: hero\n    priorty: 3\n"
+        "    variants: [{key: a, html: x}]\n"
+    )
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:6: campaigns[0].priorty:" in out
+    assert "priority" in out
+
+
+def test_serve_refuses_to_start_without_a_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPMAAT_SECRET_KEYS", raising=False)
+    monkeypatch.delenv("OPMAAT_DEV", raising=False)
+    assert main(["serve", "--config", str(DEMO_CAMPAIGNS)]) == 2
+    assert "OPMAAT_SECRET_KEYS" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_bad_campaign_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("campaigns: 3\n")
+    monkeypatch.setenv("OPMAAT_SECRET_KEYS", "a-long-enough-signing-key")
+    assert main(["serve", "--config", str(path)]) == 2
+    assert f"{path}:1" in capsys.readouterr().err
+
+
+def test_help_explains_each_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("demo", "serve", "check"):
+        assert f"opmaat {command}" in out

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+GOOGLE = "https://www.google.com/search?q=trail+shoes"
+
+
+def start(client: TestClient) -> None:
+    body = {"slots": ["hero"], "url": "http://127.0.0.1/", "referrer": GOOGLE}
+    assert client.post("/v1/decide", content=json.dumps(body)).status_code == 200
+
+
+def event(client: TestClient, **body: object) -> tuple[int, dict[str, object]]:
+    r = client.post("/v1/events", content=json.dumps(body))
+    data: dict[str, object] = r.json()
+    return r.status_code, data
+
+
+def test_impressions_and_clicks_land_in_the_profile(client: TestClient) -> None:
+    start(client)
+    assert (
+        event(client, type="impression", slot="hero", campaign="search-hero", variant="a")[0] == 200
+    )
+    assert event(client, type="click", slot="hero", campaign="search-hero", variant="a")[0] == 200
+    response = client.get("/v1/me").json()["response"]["search-hero"]
+    assert response["impressions"] == 1
+    assert response["clicks"] == 1
+    assert response["conversions"] == 1  # the demo campaign's goal is the click
+    assert len(response["seen"]) == 1
+
+
+def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
+    start(client)
+    assert event(client, type="goal", name="purchase", props={"value": 10})[0] == 200
+    assert "search-hero" not in client.get("/v1/me").json()["response"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"type": "explode"}, "event type"),
+        ({"type": "impression", "campaign": "no-such"}, "unknown campaign"),
+        ({"type": "click"}, "unknown campaign"),
+        ({"type": "goal", "name": "Bad Name!"}, "goal name"),
+        ({"type": "goal", "name": 3}, "goal name"),
+    ],
+)
+def test_bad_events_are_refused_and_nothing_is_lost(
+    client: TestClient, body: dict[str, object], message: str
+) -> None:
+    start(client)
+    event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
+    status, data = event(client, **body)
+    assert status == 400
+    assert message in str(data["error"])
+    assert client.get("/v1/me").json()["response"]["search-hero"]["impressions"] == 1
+
+
+def test_events_without_cookie_are_refused(client: TestClient) -> None:
+    status, data = event(client, type="goal", name="purchase")
+    assert status == 400
+    assert "cookie" in str(data["error"])
+
+
+def test_oversized_event_is_refused(client: TestClient) -> None:
+    start(client)
+    r = client.post(
+        "/v1/events", content=json.dumps({"type": "goal", "name": "x", "p": "y" * 20000})
+    )
+    assert r.status_code == 413

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import gzip
+
+from starlette.testclient import TestClient
+
+from opmaat_edge.snippet import GZIP_BUDGET
+
+
+def test_healthz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["campaigns"] >= 3
+
+
+def test_snippet_is_minified_gzipped_and_cacheable(client: TestClient) -> None:
+    r = client.get("/opmaat.js", headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["content-encoding"] == "gzip"
+    etag = r.headers["etag"]
+    assert "/*" not in r.text  # comments are gone
+    assert client.get("/opmaat.js", headers={"If-None-Match": etag}).status_code == 304
+    version = etag.strip('"')
+    immutable = client.get(f"/opmaat.js?v={version}")
+    assert "immutable" in immutable.headers["cache-control"]
+    assert "immutable" not in client.get("/opmaat.js?v=old").headers["cache-control"]
+
+
+def test_snippet_size_budget(client: TestClient) -> None:
+    served = client.get("/opmaat.js", headers={"Accept-Encoding": "identity"}).content
+    assert len(gzip.compress(served, compresslevel=9)) <= GZIP_BUDGET
+
+
+def test_demo_pages(client: TestClient) -> None:
+    for path in ("/", "/c/running", "/product/trail-runner", "/cart"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "data-opmaat-slot" in r.text
+        assert "/opmaat.js?v=" in r.text
+
+
+def test_unknown_pages_are_json_404(client: TestClient) -> None:
+    for path in ("/c/nope", "/product/nope", "/nothing/here"):
+        r = client.get(path)
+        assert r.status_code == 404
+        assert "error" in r.json()
+
+
+def test_wrong_method_is_json_405(client: TestClient) -> None:
+    r = client.delete("/v1/decide")
+    assert r.status_code == 405
+    assert "error" in r.json()

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from opmaat.context import classify_referrer
+from opmaat.context.referrer import MEDIUMS, TABLE, ReferrerTable
+
+PAGE = "https://shop.example/shoes"
+
+
+@pytest.mark.parametrize(
+    ("referrer", "medium", "source", "term"),
+    [
+        ("https://www.google.com/", "search", "google", None),
+        ("https://www.google.nl/", "search", "google", None),
+        (
+            "https://www.google.co.uk/search?q=running+shoes&hl=en",
+            "search",
+            "google",
+            "running shoes",
+        ),
+        ("https://news.google.com/articles/abc", "search", "google", None),
+        (
+            "https://www.google.com.au/search?q=hardloopschoenen",
+            "search",
+            "google",
+            "hardloopschoenen",
+        ),
+        ("https://www.google.com/url?q=https://shop.example/&sa=t", "search", "google", None),
+        ("https://www.bing.com/search?q=trail%20shoes", "search", "bing", "trail shoes"),
+        ("https://duckduckgo.com/?q=vegan+shoes", "search", "duckduckgo", "vegan shoes"),
+        ("https://search.yahoo.com/search?p=shoes", "search", "yahoo", "shoes"),
+        ("https://search.yahoo.co.jp/search?p=%E9%9D%B4", "search", "yahoo", "靴"),
+        ("https://yandex.ru/search/?text=обувь", "search", "yandex", "обувь"),
+        ("https://www.baidu.com/s?wd=%E9%9E%8B", "search", "baidu", "鞋"),
+        ("https://www.ecosia.org/search?q=shoes", "search", "ecosia", "shoes"),
+        ("android-app://com.google.android.googlequicksearchbox/", "search", "google", None),
+        ("https://mail.google.com/", "email", "gmail", None),
+        ("https://outlook.live.com/mail/0/", "email", "outlook", None),
+        ("android-app://com.google.android.gm/", "email", "gmail", None),
+        ("https://l.facebook.com/l.php?u=x", "social", "facebook", None),
+        ("https://lm.facebook.com/", "social", "facebook", None),
+        ("https://www.instagram.com/", "social", "instagram", None),
+        ("https://www.linkedin.com/feed/", "social", "linkedin", None),
+        ("https://t.co/abc123", "social", "x", None),
+        ("https://twitter.com/", "social", "x", None),
+        ("https://out.reddit.com/", "social", "reddit", None),
+        ("https://m.youtube.com/watch?v=1", "social", "youtube", None),
+        ("https://nl.pinterest.com/", "social", "pinterest", None),
+        ("https://www.tiktok.com/", "social", "tiktok", None),
+        ("https://blog.example.org/post?q=not-a-search", "referral", "blog.example.org", None),
+        ("https://google.example.com/", "referral", "google.example.com", None),
+        ("https://notgoogle.com/", "referral", "notgoogle.com", None),
+        ("https://microsoft.co/", "referral", "microsoft.co", None),
+    ],
+)
+def test_known_and_unknown_hosts(referrer: str, medium: str, source: str, term: str | None) -> None:
+    got = classify_referrer(referrer, PAGE)
+    assert (got["medium"], got["source"], got["term"]) == (medium, source, term)
+    assert got["url"] == referrer
+
+
+def test_attributes_of_a_search_visit() -> None:
+    assert classify_referrer("https://WWW.Google.NL/search?q=rode+schoenen", PAGE) == {
+        "url": "https://WWW.Google.NL/search?q=rode+schoenen",
+        "host": "www.google.nl",
+        "medium": "search",
+        "source": "google",
+        "term": "rode schoenen",
+    }
+
+
+def test_no_referrer_is_direct() -> None:
+    assert classify_referrer(None, PAGE) == {
+        "url": None,
+        "host": None,
+        "medium": "direct",
+        "source": None,
+        "term": None,
+    }
+    assert classify_referrer("", None)["medium"] == "direct"
+
+
+def test_same_host_as_the_page_is_internal() -> None:
+    got = classify_referrer("https://shop.example/", PAGE)
+    assert (got["medium"], got["source"], got["host"]) == ("internal", None, "shop.example")
+
+
+def test_site_hosts_cover_their_subdomains() -> None:
+    sites = frozenset({"example.com"})
+    page = "https://www.example.com/"
+    assert classify_referrer("https://blog.example.com/", page, sites)["medium"] == "internal"
+    assert classify_referrer("https://example.com.evil/", page, sites)["medium"] == "referral"
+    assert classify_referrer("https://blog.example.com/", page)["medium"] == "referral"
+
+
+@pytest.mark.parametrize(
+    ("referrer", "page", "source"),
+    [
+        ("https://www.google.com/", f"{PAGE}?gclid=abc", "google"),
+        (None, f"{PAGE}?gclid=abc", "google"),
+        (None, f"{PAGE}?gbraid=abc", "google"),
+        (None, f"{PAGE}?wbraid=abc", "google"),
+        (None, f"{PAGE}?x=1&msclkid=abc", "bing"),
+        ("https://l.facebook.com/", f"{PAGE}?fbclid=abc", "facebook"),
+        ("https://blog.example.org/", f"{PAGE}?fbclid=abc", "facebook"),
+        (None, f"{PAGE}?ttclid=abc", "tiktok"),
+        (None, f"{PAGE}?li_fat_id=abc", "linkedin"),
+        ("https://duckduckgo.com/", f"{PAGE}?msclkid=abc", "duckduckgo"),
+    ],
+)
+def test_click_id_in_the_page_url_is_paid(referrer: str | None, page: str, source: str) -> None:
+    got = classify_referrer(referrer, page)
+    assert (got["medium"], got["source"]) == ("paid", source)
+
+
+@pytest.mark.parametrize(
+    ("query", "referrer", "medium", "source"),
+    [
+        ("utm_medium=cpc&utm_source=Google", "https://www.google.com/", "paid", "google"),
+        ("utm_medium=PPC", "https://www.bing.com/", "paid", "bing"),
+        ("utm_medium=display&utm_source=dv360", None, "paid", "dv360"),
+        ("utm_medium=email&utm_source=newsletter-nov", None, "email", "newsletter-nov"),
+        (
+            "utm_medium=newsletter&utm_source=mailchimp",
+            "https://mail.google.com/",
+            "email",
+            "mailchimp",
+        ),
+        ("utm_medium=social&utm_source=facebook", "https://www.google.com/", "social", "facebook"),
+        ("utm_medium=social-media", "https://t.co/x", "social", "x"),
+        ("utm_medium=email&gclid=abc", None, "email", "google"),
+        ("utm_medium=qr-code&utm_source=poster", "https://www.google.com/", "search", "google"),
+        ("utm_medium=qr-code&utm_source=poster", None, "direct", None),
+    ],
+)
+def test_utm_medium_in_the_page_url_wins(
+    query: str, referrer: str | None, medium: str, source: str | None
+) -> None:
+    got = classify_referrer(referrer, f"{PAGE}?{query}")
+    assert (got["medium"], got["source"]) == (medium, source)
+
+
+def test_paid_campaign_term_comes_from_utm_term() -> None:
+    got = classify_referrer(None, f"{PAGE}?utm_medium=cpc&utm_source=google&utm_term=red+shoes")
+    assert got["term"] == "red shoes"
+    got = classify_referrer(None, f"{PAGE}?utm_medium=email&utm_term=red+shoes")
+    assert got["term"] is None
+
+
+@pytest.mark.parametrize(
+    "referrer",
+    [
+        "not a url",
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://files.example.org/",
+        "//www.google.com/",
+        "www.google.com",
+        "http://",
+        "http://[::1",
+        "https://exa mple.com/",
+        "https://<script>/",
+        "https://" + "a" * 70 + ".ünïcode/",
+        "https://\udcff.example/",
+        "\x00\x01\x02",
+        "😀" * 5000,
+    ],
+)
+def test_referrer_that_is_not_a_url_counts_as_none(referrer: str) -> None:
+    got = classify_referrer(referrer, PAGE)
+    assert (got["medium"], got["url"], got["host"]) == ("direct", None, None)
+
+
+def test_unicode_host_is_idna_encoded() -> None:
+    got = classify_referrer("https://bücher.example/regal", PAGE)
+    assert (got["medium"], got["host"]) == ("referral", "xn--bcher-kva.example")
+    assert got["source"] == "xn--bcher-kva.example"
+
+
+def test_huge_referrer_is_cut_at_2kb() -> None:
+    referrer = "https://www.google.com/search?q=shoes&pad=" + "x" * 100_000
+    got = classify_referrer(referrer, PAGE + "?" + "utm_x=1&" * 20_000)
+    assert got["medium"] == "search"
+    assert got["url"] is not None
+    assert len(got["url"]) == 2048
+    assert got["term"] == "shoes"
+
+
+def test_control_characters_are_dropped() -> None:
+    got = classify_referrer("https://www.bing.com/search?q=red%0A%00shoes\r\n", PAGE)
+    assert got["term"] == "red shoes"
+    assert got["url"] == "https://www.bing.com/search?q=red%0A%00shoes"
+
+
+def test_search_term_is_cut_to_200_characters() -> None:
+    got = classify_referrer("https://www.bing.com/search?q=" + "shoe" * 500, PAGE)
+    assert got["term"] is not None
+    assert len(got["term"]) == 200
+
+
+def test_page_url_that_is_not_a_url_is_ignored() -> None:
+    got = classify_referrer("https://www.bing.com/", "javascript:gclid=1")
+    assert (got["medium"], got["source"]) == ("search", "bing")
+
+
+def test_table_knows_every_source_in_the_brief() -> None:
+    for host, source in {
+        "www.google.de": "google",
+        "www.bing.com": "bing",
+        "duckduckgo.com": "duckduckgo",
+        "de.search.yahoo.com": "yahoo",
+        "yandex.com.tr": "yandex",
+        "www.baidu.com": "baidu",
+        "www.ecosia.org": "ecosia",
+        "www.facebook.com": "facebook",
+        "www.instagram.com": "instagram",
+        "www.linkedin.com": "linkedin",
+        "x.com": "x",
+        "www.reddit.com": "reddit",
+        "www.youtube.com": "youtube",
+        "www.pinterest.co.uk": "pinterest",
+        "www.tiktok.com": "tiktok",
+        "mail.google.com": "gmail",
+        "outlook.office.com": "outlook",
+    }.items():
+        known = TABLE.lookup(host)
+        assert known is not None, host
+        assert known.source == source, host
+    assert set(TABLE.utm_mediums.values()) <= set(MEDIUMS)
+
+
+def minimal_table(**changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "sources": {"search": {"find": {"hosts": ["find.example", "find.*"], "term": ["q"]}}},
+        "click_ids": {"fclid": "find"},
+        "utm_medium": {"paid": ["cpc"]},
+        "top_level": {"generic": ["com"], "second_level": ["co"]},
+    }
+    data.update(changes)
+    return data
+
+
+def test_table_from_data() -> None:
+    table = ReferrerTable.from_data(minimal_table())
+    known = table.lookup("www.find.co.uk")
+    assert known is not None
+    assert (known.medium, known.source) == ("search", "find")
+    assert table.lookup("find.evil.com") is None
+    assert table.click_ids == {"fclid": "find"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sources": {"searchy": {}}}, "sources.searchy: unknown medium"),
+        ({"sources": {"search": {"find": ["find.example"]}}}, "sources.search.find"),
+        ({"sources": {"search": {"find": {"hosts": ["Find.example"]}}}}, "lower-case"),
+        (
+            {"sources": {"search": {"a": {"hosts": ["x.example"]}, "b": {"hosts": ["x.example"]}}}},
+            "listed twice",
+        ),
+        ({"utm_medium": {"bogus": ["x"]}}, "utm_medium.bogus"),
+        ({"top_level": None}, "top_level"),
+    ],
+)
+def test_malformed_table_is_refused(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReferrerTable.from_data(minimal_table(**changes))

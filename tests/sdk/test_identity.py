@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+
+from opmaat.identity import COOKIE_NAME, CookieCodec
+
+KEY_OLD = "old-key-0123456789abcdef"
+KEY_NEW = "new-key-0123456789abcdef"
+
+
+def test_round_trip_and_small() -> None:
+    codec = CookieCodec([KEY_NEW])
+    value = codec.dumps("v" * 16, "s" * 8)
+    ident = codec.loads(value)
+    assert (ident.visitor_id, ident.session_id, ident.fresh) == ("v" * 16, "s" * 8, False)
+    # The whole Set-Cookie pair stays well under 200 bytes.
+    assert len(f"{COOKIE_NAME}={value}") < 120
+
+
+def test_rotation_keeps_visitors_signed_with_the_old_key() -> None:
+    old = CookieCodec([KEY_OLD]).dumps("visitor-1", "session-1")
+    rotated = CookieCodec([KEY_NEW, KEY_OLD])
+    assert rotated.loads(old).visitor_id == "visitor-1"
+    # New cookies are signed with the newest key only.
+    assert CookieCodec([KEY_NEW]).loads(rotated.dumps("a", "b")).visitor_id == "a"
+    assert CookieCodec([KEY_OLD]).loads(rotated.dumps("a", "b")).rejected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "garbage",
+        "a.b.c",
+        "x" * 5000,
+        "\u00e9\u00e9\u00e9.\u2603",
+        "W10.AAAA.BBBB",
+    ],
+)
+def test_bad_cookies_start_a_fresh_visitor(value: str) -> None:
+    ident = CookieCodec([KEY_NEW]).loads(value)
+    assert ident.fresh
+    assert ident.rejected
+    assert len(ident.visitor_id) == 16
+
+
+def test_tampered_cookie_is_rejected() -> None:
+    codec = CookieCodec([KEY_NEW])
+    value = codec.dumps("visitor-1", "session-1")
+    tampered = value[:5] + ("A" if value[5] != "A" else "B") + value[6:]
+    assert codec.loads(tampered).rejected
+
+
+def test_wrong_payload_shape_is_rejected() -> None:
+    codec = CookieCodec([KEY_NEW])
+    signer = URLSafeTimedSerializer(KEY_NEW, salt="opmaat.visitor.v1")
+    for payload in ({"id": 1}, ["a"], ["a", 3], ["", "b"], ["a" * 40, "b"]):
+        assert codec.loads(signer.dumps(payload)).rejected
+
+
+def test_missing_cookie_is_fresh_not_rejected() -> None:
+    ident = CookieCodec([KEY_NEW]).loads(None)
+    assert ident.fresh
+    assert not ident.rejected
+
+
+def test_expired_cookie_is_rejected() -> None:
+    codec = CookieCodec([KEY_NEW], max_age_days=0)
+    value = codec.dumps("v", "s")
+    codec.max_age = -1
+    assert codec.loads(value).rejected
+
+
+def test_needs_a_key() -> None:
+    with pytest.raises(ValueError, match="secret key"):
+        CookieCodec([])

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from opmaat.reasons import EVERYONE, MATCHED, compile_reason, join, text
+
+VISITOR: dict[str, Any] = {
+    "referrer": {"medium": "search", "source": "google", "term": "running shoes"},
+    "geo": {"country": "NL", "city": "Amsterdam"},
+    "device": {"type": "mobile"},
+    "visitor": {"id": "v1", "visits": 4, "new": False},
+    "interests": {"running_shoes": 0.8},
+    "segments": ["newsletter", "vip"],
+    "cart": {"items": 2},
+    "utm": {"campaign": "spring-sale"},
+    "page": {"category": "shoes"},
+    "time": {"hour": 9},
+    "purl": {"name": "Ann"},
+    "rfm": {"recency": 3},
+}
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ({"referrer.medium": "search"}, "you came from a Google search for 'running shoes'"),
+        ({"geo.country": "NL"}, "you are in Amsterdam, the Netherlands"),
+        ({"device.type": {"$in": ["mobile", "tablet"]}}, "you are using a mobile phone"),
+        ({"visitor.visits": {"$gte": 3}}, "you have visited 4 times"),
+        ({"visitor.new": False}, "you have been here before"),
+        ({"interests.running_shoes": {"$gt": 0.5}}, "you showed interest in running shoes"),
+        ({"segments": {"$in": ["vip"]}}, "you are in the 'vip' segment"),
+        ({"cart.items": {"$gt": 0}}, "you have 2 items in your cart"),
+        ({"utm.campaign": "spring-sale"}, "you came via the 'spring-sale' campaign"),
+        ({"page.category": "shoes"}, "you are looking at shoes"),
+        ({"time.hour": {"$lt": 12}}, "it is morning where you are"),
+        ({"purl.name": {"$exists": True}}, "you followed your personal link"),
+        ({"rfm.recency": {"$lt": 5}}, "your rfm.recency matched"),
+        ({"visitor.id": {"$inGroup": "vip_ids"}}, "you are on the 'vip_ids' list"),
+    ],
+)
+def test_phrases(audience: dict[str, Any], expected: str) -> None:
+    assert compile_reason(audience, {"vip_ids": ["v1"]})(VISITOR) == expected
+
+
+def test_several_conditions_are_joined() -> None:
+    reason = compile_reason(
+        {"referrer.medium": "search", "geo.country": "NL", "device.type": "mobile"}
+    )
+    assert reason(VISITOR) == (
+        "you came from a Google search for 'running shoes', you are in Amsterdam, "
+        "the Netherlands and you are using a mobile phone"
+    )
+
+
+def test_only_the_matching_branch_of_an_or_is_mentioned() -> None:
+    reason = compile_reason({"$or": [{"geo.country": "DE"}, {"device.type": "mobile"}]})
+    assert reason(VISITOR) == "you are using a mobile phone"
+
+
+def test_negated_parts_explain_nothing() -> None:
+    reason = compile_reason({"$not": {"geo.country": "DE"}, "device.type": "mobile"})
+    assert reason(VISITOR) == "you are using a mobile phone"
+    assert compile_reason({"$not": {"geo.country": "DE"}})(VISITOR) == MATCHED
+
+
+def test_no_audience_means_everyone() -> None:
+    assert compile_reason(None)(VISITOR) == EVERYONE
+    assert compile_reason({})(VISITOR) == EVERYONE
+
+
+def test_visitor_values_are_cut_and_made_single_line() -> None:
+    visitor = {"referrer": {"medium": "search", "source": "bing", "term": "a\nb  " + "x" * 200}}
+    reason = compile_reason({"referrer.medium": "search"})(visitor)
+    assert "\n" not in reason
+    assert reason.startswith("you came from a Bing search for 'a b xxx")
+    assert len(reason) < 110
+    assert reason.endswith("…'")
+
+
+def test_odd_profile_values_never_raise() -> None:
+    reason = compile_reason({"geo.country": "NL", "visitor.visits": {"$gt": 1}})
+    assert reason({"geo": "NL", "visitor": {"visits": [1]}}) == MATCHED
+    assert reason({"geo": {"country": 10**30}}) == "you are in a very large number"
+
+
+def test_unknown_country_codes_are_shown_as_given() -> None:
+    assert compile_reason({"geo.country": "IS"})({"geo": {"country": "IS"}}) == "you are in IS"
+
+
+def test_text_and_join() -> None:
+    assert text("  hi  ") == "hi"
+    assert text(True) is None
+    assert text({"a": 1}) is None
+    assert text(2.50) == "2.5"
+    assert join(["a"]) == "a"
+    assert join(["a", "b", "c"]) == "a, b and c"

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import asyncio
+
+from opmaat.store import MemoryStore
+
+
+def test_memory_store_round_trip_and_isolation() -> None:
+    async def scenario() -> None:
+        store = MemoryStore()
+        record = {"visits": 1, "session": {"pages": ["/"]}}
+        await store.put("v1", record)
+        record["visits"] = 99
+        got = await store.get("v1")
+        assert got == {"visits": 1, "session": {"pages": ["/"]}}
+        assert got is not None
+        got["visits"] = 5
+        assert (await store.get("v1")) == {"visits": 1, "session": {"pages": ["/"]}}
+        assert await store.delete("v1")
+        assert await store.get("v1") is None
+        assert not await store.delete("v1")
+
+    asyncio.run(scenario())
+
+
+def test_memory_store_is_bounded_by_count() -> None:
+    async def scenario() -> None:
+        store = MemoryStore(max_profiles=100)
+        for i in range(1000):
+            await store.put(f"v{i}", {"i": i})
+        assert len(store) == 100
+        assert await store.get("v999") == {"i": 999}
+
+    asyncio.run(scenario())
+
+
+def test_memory_store_expires() -> None:
+    async def scenario() -> None:
+        store = MemoryStore(ttl_seconds=0.05)
+        await store.put("v", {"a": 1})
+        await asyncio.sleep(0.1)
+        assert await store.get("v") is None
+
+    asyncio.run(scenario())
