@@ -1,10 +1,13 @@
-.PHONY: demo test lint install
+.PHONY: demo test lint bench install
 
 demo:
 	scripts/demo
 
 test:
 	scripts/test
+
+bench:
+	scripts/bench
 
 lint:
 	scripts/install

@@ -36,7 +36,7 @@ def test_the_example_file_loads_with_everything_compiled() -> None:
     assert dutch.slots == ("hero", "sidebar")
     assert dutch.channels == frozenset({"web", "email"})
     assert (dutch.priority, dutch.consent, dutch.goal, dutch.holdout) == (0, "none", "click", 0)
-    assert vip.allocation == "adaptive"
+    assert vip.allocation == "fixed"
     assert campaigns.saved_groups == {"vip_ids": ["c1", "c2"]}
     assert vip.matches is not None
     assert vip.matches({"visitor": {"id": "c2"}})

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from opmaat.campaigns import check_file, load_campaigns
+from opmaat.errors import ConfigError
 
 HERE = Path(__file__).parent / "campaigns"
 
@@ -38,12 +41,18 @@ def test_check_passes_a_good_file(tmp_path: Path) -> None:
     assert check_file(good) == []
 
 
-def test_check_rejects_adaptive_allocation_that_load_accepts() -> None:
-    path = HERE / "shop.yaml"
-    load_campaigns(path)
-    assert [str(p) for p in check_file(path)] == [
-        f"{path}:44: campaigns[2].allocation: allocation 'adaptive' is not supported yet"
-    ]
+def test_adaptive_allocation_is_refused_until_it_exists(tmp_path: Path) -> None:
+    path = tmp_path / "adaptive.yaml"
+    path.write_text(
+        "slots: {hero: {}}\ncampaigns:\n  - id: a\n    slot: hero\n    allocation: adaptive\n"
+        "    variants: [{key: x, html: hi}]\n"
+    )
+    expected = f"{path}:5: campaigns[0].allocation: allocation 'adaptive' is not supported yet"
+    assert [str(p) for p in check_file(path)] == [expected]
+    # A running edge must not quietly run it with fixed weights either.
+    with pytest.raises(ConfigError) as caught:
+        load_campaigns(path)
+    assert [str(p) for p in caught.value.problems] == [expected]
 
 
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ def load_campaigns(path: str | Path) -> CampaignSet:
 
     Raises ``ConfigError`` listing every problem in the file, each with its line and field.
     """
-    campaigns, problems = _build(_read(path), str(path), Path(path).parent, check_support=False)
+    campaigns, problems = _build(_read(path), str(path), Path(path).parent, check_support=True)
     if campaigns is None:
         raise ConfigError(problems)
     return campaigns
@@ -28,7 +28,7 @@ def load_campaigns_text(
     """Like ``load_campaigns`` for text in hand; template files resolve against ``base_dir``
     (default: the current directory)."""
     data = text.encode("utf-8")
-    campaigns, problems = _build(data, filename, base_dir or Path.cwd(), check_support=False)
+    campaigns, problems = _build(data, filename, base_dir or Path.cwd(), check_support=True)
     if campaigns is None:
         raise ConfigError(problems)
     return campaigns

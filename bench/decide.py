@@ -1,4 +1,4 @@
-"""A decision over 200 campaigns must stay far from per-request parsing or compiling."""
+"""Benchmark: `decide` for 5 slots over 200 campaigns, in-process (target: median ≤ 200 µs)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ from opmaat.engine import Engine
 
 SLOTS = ["hero", "sidebar", "footer", "banner", "product"]
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-# Generous: the target on the reference machine is a median of 200 µs; the test guards against
-# a regression by an order of magnitude, not against a slow CI runner.
-BUDGET_SECONDS = 0.002
 
 
 def two_hundred_campaigns() -> CampaignSet:
@@ -104,15 +101,17 @@ def median_decide_seconds(engine: Engine, profile: dict[str, Any], runs: int) ->
     return statistics.median(samples)
 
 
-def test_decide_for_five_slots_over_two_hundred_campaigns_is_fast() -> None:
+def run(runs: int = 20_000) -> dict[str, float]:
+    """Median µs per decide, per profile."""
     engine = Engine(two_hundred_campaigns())
     filled = engine.decide(PROFILES["every slot filled"], SLOTS, now=NOW)
-    assert all(d.campaign for d in filled.values())
-    for profile in PROFILES.values():
-        assert median_decide_seconds(engine, profile, 1000) < BUDGET_SECONDS
+    assert all(d.campaign for d in filled.values()), "the benchmark must exercise rendering"
+    return {
+        label: median_decide_seconds(engine, profile, runs) * 1e6
+        for label, profile in PROFILES.items()
+    }
 
 
 if __name__ == "__main__":
-    engine = Engine(two_hundred_campaigns())
-    for label, profile in PROFILES.items():
-        print(f"{label}: median {median_decide_seconds(engine, profile, 20_000) * 1e6:.0f} µs")
+    for label, micros in run().items():
+        print(f"decide, 5 slots over 200 campaigns, {label}: median {micros:.0f} µs")
