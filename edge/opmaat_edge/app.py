@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 
@@ -35,6 +36,12 @@ async def healthz(request: Request) -> Response:
             "campaigns": len(campaigns.campaigns),
             "campaigns_version": campaigns.version,
             "last_reload_error": runtime.last_error,
+            "counters": {
+                **dataclasses.asdict(state.counters),
+                "render_errors": runtime.current.engine.render_errors,
+                "reloads_ok": runtime.reloads_ok,
+                "reloads_failed": runtime.reloads_failed,
+            },
         },
         headers={"Cache-Control": "no-store"},
     )

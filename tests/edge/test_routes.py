@@ -13,6 +13,8 @@ def test_healthz(client: TestClient) -> None:
     body = r.json()
     assert body["status"] == "ok"
     assert body["campaigns"] >= 3
+    assert body["counters"]["rejected_cookies"] == 0
+    assert body["counters"]["render_errors"] == 0
 
 
 def test_snippet_is_minified_gzipped_and_cacheable(client: TestClient) -> None:
