@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
 from opmaat.identity import Identity
 from opmaat.profile import RequestFacts, build_profile
@@ -24,7 +25,6 @@ from opmaat_edge.visitor import read_identity, write_cookie
 log = logging.getLogger("opmaat.edge")
 
 MAX_SLOTS = 20
-MAX_SEEN = 20
 _SLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 EVENT_TYPES = ("impression", "click", "goal")
 _EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -186,7 +186,9 @@ def _record_response(record: Record, engine: Engine, kind: str, campaign_id: Any
     if kind == "impression":
         entry["impressions"] = int(entry.get("impressions", 0)) + 1
         seen = entry.get("seen")
-        entry["seen"] = [*(seen if isinstance(seen, list) else []), int(time.time())][-MAX_SEEN:]
+        entry["seen"] = [*(seen if isinstance(seen, list) else []), int(time.time())][
+            -MAX_FREQUENCY:
+        ]
     else:
         entry["clicks"] = int(entry.get("clicks", 0)) + 1
         if campaign.goal == "click":

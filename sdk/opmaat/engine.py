@@ -84,8 +84,6 @@ class _Candidate:
         self.gate, self.gate_values, self.gate_in_array = _gate(campaign.audience)
         self.holdout = campaign.holdout
         self.reason: ReasonBuilder = campaign.reason
-        # Adaptive allocation is accepted by the schema but not implemented yet (``check``
-        # says so); until it is, such a campaign is split by its fixed weights.
         self.weights = tuple(v.weight for v in campaign.variants)
         self.variant_keys = tuple(v.key for v in campaign.variants)
         self.templates: tuple[Template, ...] = tuple(v.template for v in campaign.variants)

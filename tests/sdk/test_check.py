@@ -59,3 +59,14 @@ def test_check_reports_a_missing_file(tmp_path: Path) -> None:
     [problem] = check_file(tmp_path / "missing.yaml")
     assert problem.line == 1
     assert problem.message.startswith("cannot read the file")
+
+
+def test_frequency_cap_above_what_the_edge_remembers_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cap.yaml"
+    path.write_text(
+        "slots: {hero: {}}\ncampaigns:\n  - id: a\n    slot: hero\n"
+        "    frequency: {max: 500, per: 1d}\n    variants: [{key: x, html: hi}]\n"
+    )
+    assert [str(p) for p in check_file(path)] == [
+        f"{path}:5: campaigns[0].frequency.max: expected a whole number from 1 to 100, got 500"
+    ]

@@ -50,6 +50,8 @@ CAMPAIGN_KEYS = (
 VARIANT_KEYS = ("key", "weight", "html", "template")
 SCHEDULE_KEYS = ("start", "end", "timezone")
 FREQUENCY_KEYS = ("max", "per")
+# The edge keeps this many recent impression times per campaign and visitor.
+MAX_FREQUENCY = 100
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_HOLDOUT = 0.5
 _WINDOW = re.compile(r"\s*([0-9]+)\s*([mhd])\s*")
@@ -313,7 +315,7 @@ def _frequency(check: Checker, value: Any, path: YPath) -> Frequency | None:
     if "max" not in spec:
         check.report(path, "a frequency cap needs 'max' (impressions) and 'per' (a window)")
     else:
-        most = check.integer(spec["max"], (*path, "max"), low=1)
+        most = check.integer(spec["max"], (*path, "max"), low=1, high=MAX_FREQUENCY)
     window = None
     per = spec.get("per")
     matched = _WINDOW.fullmatch(per) if isinstance(per, str) else None

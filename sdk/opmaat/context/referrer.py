@@ -142,7 +142,7 @@ def classify_referrer(
 
     1. ``utm_medium`` in the page URL, when it is one ``referrers.yaml`` knows (cpc, email,
        social, ...), with ``utm_source`` (lower-cased) as the source;
-    2. a click id in the page URL (gclid, msclkid, fbclid, ...) means ``paid``, with the
+    2. a click id in the page URL (gclid, msclkid, ttclid, ...) means ``paid``, with the
        referrer's source, or the click id's when the referrer is not a known one;
     3. no referrer: ``direct``;
     4. a referrer host equal to the page's host, or listed in ``site_hosts`` (lower-case ASCII;

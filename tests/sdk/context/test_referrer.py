@@ -104,8 +104,6 @@ def test_site_hosts_cover_their_subdomains() -> None:
         (None, f"{PAGE}?gbraid=abc", "google"),
         (None, f"{PAGE}?wbraid=abc", "google"),
         (None, f"{PAGE}?x=1&msclkid=abc", "bing"),
-        ("https://l.facebook.com/", f"{PAGE}?fbclid=abc", "facebook"),
-        ("https://blog.example.org/", f"{PAGE}?fbclid=abc", "facebook"),
         (None, f"{PAGE}?ttclid=abc", "tiktok"),
         (None, f"{PAGE}?li_fat_id=abc", "linkedin"),
         ("https://duckduckgo.com/", f"{PAGE}?msclkid=abc", "duckduckgo"),
@@ -269,3 +267,10 @@ def test_table_from_data() -> None:
 def test_malformed_table_is_refused(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ReferrerTable.from_data(minimal_table(**changes))
+
+
+def test_fbclid_alone_is_not_paid() -> None:
+    # Facebook adds fbclid to organic outbound links; only utm_medium can call it paid.
+    got = classify_referrer("https://l.facebook.com/", f"{PAGE}?fbclid=abc")
+    assert (got["medium"], got["source"]) == ("social", "facebook")
+    assert classify_referrer(None, f"{PAGE}?fbclid=abc")["medium"] == "direct"
