@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import decide, profile
+from bench import context, decide, profile
 
 
 def test_profile_benchmark_runs() -> None:
@@ -12,3 +12,7 @@ def test_profile_benchmark_runs() -> None:
 def test_decide_benchmark_runs_and_fills_every_slot() -> None:
     medians = decide.run(runs=20)
     assert set(medians) == set(decide.PROFILES)
+
+
+def test_context_benchmark_runs() -> None:
+    assert all(micros > 0 for micros in context.run(number=20).values())
