@@ -6,7 +6,9 @@
   var edge = attr("edge") || (me.src || "").replace(/\/opmaat\.js[^/]*$/, "");
   var budget = +attr("timeout") || 300;
   var queue = (w.opmaat && w.opmaat.q) || [];
-  var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", seen, timer;
+  var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", seen, timer, ready;
+  // Events wait for the first decide: its answer sets the visitor cookie the edge requires.
+  var decided = new Promise(function (r) { ready = r; });
 
   function send(path, body) {
     return fetch(edge + path, {
@@ -17,7 +19,7 @@
     data = data || {};
     data.type = type;
     data.url = location.href;
-    send("/v1/events", data).catch(function () {});
+    decided.then(function () { return send("/v1/events", data); }).catch(function () {});
   }
 
   function meta() {
@@ -84,6 +86,7 @@
   function decide() {
     var els = [].slice.call(d.querySelectorAll("[" + SLOT + "]"));
     var where = location.pathname + location.search;
+    if (!els.length) ready();
     if (where == seen || !els.length) return;
     seen = where;
     els.forEach(function (el) { el.setAttribute(WAIT, ""); });
@@ -95,7 +98,7 @@
       slots: els.map(function (el) { return el.getAttribute(SLOT); })
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (a) {
       if (!late) { clearTimeout(timer); fill(els, a); }
-    }).catch(function () { reveal(els); });
+    }).catch(function () { reveal(els); }).then(ready);
   }
 
   var style = d.createElement("style");

@@ -202,7 +202,15 @@ async def events(request: Request) -> Response:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
     visit = await _visit(request)
     if visit.ident.fresh:
-        raise ApiError(400, "events need the visitor cookie set by /v1/decide")
+        # A goal on a page without slots can be a visitor's first request: open the visit.
+        visit.record, _ = record_pageview(
+            None,
+            now=time.time(),
+            page_url=_text(body.get("url")),
+            page_path=None,
+            utm_campaign=None,
+            count=False,
+        )
     engine = visit.state.runtime.current.engine
     if kind == "goal":
         _record_goal(visit.record, engine, body.get("name"))

@@ -59,10 +59,14 @@ def test_bad_events_are_refused_and_nothing_is_lost(
     assert client.get("/v1/me").json()["response"]["search-hero"]["impressions"] == 1
 
 
-def test_events_without_cookie_are_refused(client: TestClient) -> None:
-    status, data = event(client, type="goal", name="purchase")
-    assert status == 400
-    assert "cookie" in str(data["error"])
+def test_first_request_may_be_an_event(client: TestClient) -> None:
+    status, _ = event(client, type="goal", name="purchase", url="http://127.0.0.1/thanks")
+    assert status == 200
+    assert client.cookies["opmaat"]
+    me = client.get("/v1/me").json()
+    assert me["visitor"]["visits"] == 1
+    assert me["session"]["pageviews"] == 0
+    assert me["session"]["landing_url"] == "http://127.0.0.1/thanks"
 
 
 def test_oversized_event_is_refused(client: TestClient) -> None:

@@ -1,0 +1,259 @@
+"""What visitors and site owners notice of the snippet in Chromium: timing, layout, events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, Request, Route, expect
+
+GOOGLE = "https://www.google.com/"
+STUB = (
+    "<script>window.opmaat=window.opmaat||"
+    "function(){(opmaat.q=opmaat.q||[]).push(arguments)}</script>"
+)
+LATE_ANSWER = {
+    "slots": {"hero": {"campaign": "late-hero", "variant": "b", "html": "<h2>Too late</h2>"}}
+}
+
+
+def serve_page(page: Page, url: str, body: str, head: str = "") -> None:
+    """Serve a test-only page at `url` on the edge's origin: /opmaat.js and the cookie are real."""
+    html = (
+        '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">'
+        f'{STUB}{head}<script async src="/opmaat.js"></script></head><body>{body}</body></html>'
+    )
+    page.route(url, lambda route: route.fulfill(status=200, content_type="text/html", body=html))
+
+
+def watch(page: Page, path: str, kind: str | None = None) -> list[Request]:
+    """Requests to `path` the page sends from now on (only events of type `kind` if given)."""
+    seen: list[Request] = []
+
+    def on_request(request: Request) -> None:
+        if request.url.split("?")[0].endswith(path) and (
+            kind is None or (request.post_data_json or {}).get("type") == kind
+        ):
+            seen.append(request)
+
+    page.on("request", on_request)
+    return seen
+
+
+def body(request: Request) -> dict[str, Any]:
+    data = request.post_data_json
+    assert isinstance(data, dict)
+    return data
+
+
+def status_of(request: Request) -> int:
+    response = request.response()
+    assert response is not None
+    return response.status
+
+
+def is_event(kind: str, **fields: str) -> Callable[[Request], bool]:
+    def match(request: Request) -> bool:
+        if not request.url.endswith("/v1/events"):
+            return False
+        data = request.post_data_json or {}
+        return data.get("type") == kind and all(data.get(k) == v for k, v in fields.items())
+
+    return match
+
+
+@pytest.mark.parametrize("late", [True, False], ids=["late-answer", "answer-in-time"])
+def test_answer_after_the_budget_is_ignored(
+    page: Page, console_errors: list[str], late: bool
+) -> None:
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        if late:
+            held.append(route)
+        else:
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(LATE_ANSWER))
+
+    page.route("**/v1/decide", hold)
+    page.goto("/")
+    hero = page.locator("[data-opmaat-slot=hero]")
+    if not late:
+        expect(hero).to_have_attribute("data-opmaat-campaign", "late-hero")
+        expect(hero).to_have_text("Too late")
+        assert console_errors == []
+        return
+    page.wait_for_timeout(500)  # the budget is 300 ms
+    assert len(held) == 1
+    expect(hero).to_be_visible()
+    expect(hero).to_contain_text("Welcome to the Opmaat shop")
+    with page.expect_response("**/v1/decide"):
+        held[0].fulfill(status=200, content_type="application/json", body=json.dumps(LATE_ANSWER))
+    page.wait_for_timeout(300)
+    expect(hero).to_contain_text("Welcome to the Opmaat shop")
+    expect(hero).not_to_have_attribute("data-opmaat-campaign", "late-hero")
+    expect(hero).to_be_visible()
+    assert console_errors == []
+
+
+LAYOUT_SHIFT = """() => new Promise(done => {
+  let sum = 0;
+  new PerformanceObserver(list => { for (const e of list.getEntries()) sum += e.value; })
+    .observe({type: "layout-shift", buffered: true});
+  setTimeout(() => done(sum), 200);
+})"""
+
+
+@pytest.mark.parametrize(
+    ("style", "shifts"),
+    [("min-height:160px", False), ("", True)],
+    ids=["size-reserved", "control-size-not-reserved"],
+)
+def test_filling_a_reserved_slot_shifts_nothing(
+    page: Page, edge_url: str, console_errors: list[str], style: str, shifts: bool
+) -> None:
+    answer = {
+        "slots": {"hero": {"campaign": "c", "html": '<div style="height:120px">Filled</div>'}}
+    }
+    page.route(
+        "**/v1/decide",
+        lambda route: route.fulfill(
+            status=200, content_type="application/json", body=json.dumps(answer)
+        ),
+    )
+    serve_page(
+        page,
+        edge_url + "/test/layout",
+        f'<h1>Shop</h1><div data-opmaat-slot="hero" style="{style}"><p>Default</p></div>'
+        "<p>Content below the slot</p>",
+    )
+    page.goto("/test/layout")
+    expect(page.locator("[data-opmaat-slot=hero]")).to_have_text("Filled")
+    page.wait_for_timeout(200)
+    total = page.evaluate(LAYOUT_SHIFT)
+    assert (total > 0) is shifts, total
+    assert console_errors == []
+
+
+def test_impression_only_once_the_slot_is_seen(
+    page: Page, edge_url: str, console_errors: list[str]
+) -> None:
+    impressions = watch(page, "/v1/events", "impression")
+    serve_page(
+        page,
+        edge_url + "/test/below-the-fold",
+        '<div style="height:3000px">Scroll down</div>'
+        '<div data-opmaat-slot="hero" style="min-height:160px"><p>Default</p></div>'
+        '<div style="height:400px"></div>',
+    )
+    page.goto("/test/below-the-fold", referer=GOOGLE)
+    hero = page.locator("[data-opmaat-slot=hero]")
+    expect(hero).to_have_attribute("data-opmaat-campaign", "search-hero")
+    page.wait_for_timeout(1500)
+    assert impressions == []
+    scrolled = time.monotonic()
+    with page.expect_request(is_event("impression"), timeout=5000) as seen:
+        hero.scroll_into_view_if_needed()
+    assert time.monotonic() - scrolled >= 1.0
+    sent = body(seen.value)
+    assert (sent["slot"], sent["campaign"], sent["variant"]) == ("hero", "search-hero", "a")
+    page.wait_for_timeout(300)
+    assert status_of(seen.value) == 200
+    page.wait_for_timeout(1200)
+    assert len(impressions) == 1
+    assert console_errors == []
+
+
+def test_click_inside_a_filled_slot_is_reported(page: Page, console_errors: list[str]) -> None:
+    clicks = watch(page, "/v1/events", "click")
+    page.goto("/", referer=GOOGLE)
+    hero = page.locator("[data-opmaat-slot=hero]")
+    expect(hero).to_have_attribute("data-opmaat-campaign", "search-hero")
+    page.locator("footer").click()
+    page.wait_for_timeout(300)
+    assert clicks == []  # a click outside every campaign slot is no response to a campaign
+    with page.expect_request(is_event("click", slot="hero", campaign="search-hero")) as seen:
+        hero.locator("h2").click()
+    page.wait_for_timeout(300)
+    assert status_of(seen.value) == 200
+    assert len(clicks) == 1
+    assert console_errors == []
+
+
+def test_goal_from_add_to_cart_reaches_the_edge(page: Page, console_errors: list[str]) -> None:
+    page.goto("/product/trail-runner")
+    expect(page.locator("[data-opmaat-slot=sidebar]")).to_have_attribute("data-opmaat-filled", "")
+    with page.expect_response(lambda r: is_event("goal", name="add_to_cart")(r.request)) as seen:
+        page.get_by_role("button", name="Add to cart").click()
+    assert seen.value.status == 200
+    assert body(seen.value.request)["props"] == {"product": "trail-runner", "price": 129}
+    assert console_errors == []
+
+
+def test_single_page_app_navigation_decides_again(
+    page: Page, edge_url: str, console_errors: list[str]
+) -> None:
+    decides = watch(page, "/v1/decide")
+    serve_page(
+        page,
+        edge_url + "/test/spa",
+        '<div data-opmaat-slot="hero" style="min-height:160px"><p>Default</p></div>',
+    )
+    page.goto("/test/spa")
+    expect(page.locator("[data-opmaat-slot=hero]")).to_have_attribute("data-opmaat-filled", "")
+    assert [body(r)["url"] for r in decides] == [edge_url + "/test/spa"]
+
+    with page.expect_request("**/v1/decide") as second:
+        page.evaluate("history.pushState({}, '', '/test/spa/shoes')")
+    assert body(second.value)["url"] == edge_url + "/test/spa/shoes"
+
+    page.evaluate("history.pushState({}, '', '/test/spa/shoes')")
+    page.evaluate("history.pushState({}, '', '/test/spa/shoes#reviews')")
+    page.wait_for_timeout(500)
+    assert len(decides) == 2  # the same path again is no new page
+
+    with page.expect_request("**/v1/decide") as back:
+        page.evaluate("history.go(-3)")
+    assert body(back.value)["url"] == edge_url + "/test/spa"
+    page.wait_for_timeout(300)
+    assert len(decides) == 3
+    assert console_errors == []
+
+
+def test_calls_queued_before_the_script_loads_are_replayed_once(
+    page: Page, edge_url: str, console_errors: list[str]
+) -> None:
+    goals = watch(page, "/v1/events", "goal")
+    serve_page(
+        page,
+        edge_url + "/test/early",
+        '<div data-opmaat-slot="hero" style="min-height:160px"><p>Default</p></div>',
+        head='<script>opmaat("track", "early_goal")</script>',
+    )
+    page.goto("/test/early")
+    expect(page.locator("[data-opmaat-slot=hero]")).to_have_attribute("data-opmaat-filled", "")
+    page.wait_for_timeout(1000)
+    assert [body(r)["name"] for r in goals] == ["early_goal"]
+    assert status_of(goals[0]) == 200
+    page.evaluate("opmaat.refresh()")
+    page.wait_for_timeout(500)
+    assert len(goals) == 1
+    assert console_errors == []
+
+
+def test_unreachable_edge_raises_nothing_in_the_page(page: Page, console_errors: list[str]) -> None:
+    page.route("**/v1/decide", lambda route: route.abort())
+    page.route("**/v1/events", lambda route: route.abort())
+    page.goto("/product/trail-runner")
+    sidebar = page.locator("[data-opmaat-slot=sidebar]")
+    page.wait_for_timeout(400)
+    expect(sidebar).to_be_visible()
+    expect(sidebar).to_contain_text("Free shipping")
+    page.get_by_role("button", name="Add to cart").click()
+    page.evaluate("opmaat.refresh()")
+    page.wait_for_timeout(500)
+    # Chromium itself logs each failed request; anything else would come from the snippet.
+    errors = [e for e in console_errors if "net::ERR_FAILED" not in e]
+    assert errors == []
