@@ -17,7 +17,7 @@ from opmaat.engine import Engine
 from opmaat.identity import Identity
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.store import Record
-from opmaat.visits import record_pageview
+from opmaat.visits import as_count, record_pageview
 from opmaat_edge.http import NO_STORE, ApiError, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
 from opmaat_edge.visitor import read_identity, write_cookie
@@ -175,7 +175,8 @@ def _record_goal(record: Record, engine: Engine, name: Any) -> None:
         return
     for campaign in engine.campaigns.campaigns:
         if campaign.goal == name and isinstance(responses.get(campaign.id), dict):
-            _response_entry(record, campaign.id)["conversions"] += 1
+            entry = _response_entry(record, campaign.id)
+            entry["conversions"] = as_count(entry.get("conversions")) + 1
 
 
 def _record_response(record: Record, engine: Engine, kind: str, campaign_id: Any) -> None:
@@ -184,15 +185,15 @@ def _record_response(record: Record, engine: Engine, kind: str, campaign_id: Any
         raise ApiError(400, "unknown campaign")
     entry = _response_entry(record, campaign.id)
     if kind == "impression":
-        entry["impressions"] = int(entry.get("impressions", 0)) + 1
+        entry["impressions"] = as_count(entry.get("impressions")) + 1
         seen = entry.get("seen")
         entry["seen"] = [*(seen if isinstance(seen, list) else []), int(time.time())][
             -MAX_FREQUENCY:
         ]
     else:
-        entry["clicks"] = int(entry.get("clicks", 0)) + 1
+        entry["clicks"] = as_count(entry.get("clicks")) + 1
         if campaign.goal == "click":
-            entry["conversions"] = int(entry.get("conversions", 0)) + 1
+            entry["conversions"] = as_count(entry.get("conversions")) + 1
 
 
 async def events(request: Request) -> Response:

@@ -12,7 +12,8 @@ MAX_SESSION_PAGES = 10
 MAX_URL_CHARS = 1024
 
 
-def _int(value: Any) -> int:
+def as_count(value: Any) -> int:
+    """A stored counter, or 0 when what is stored is not a whole number."""
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
@@ -52,7 +53,7 @@ def record_pageview(
     new_session = starts_new_session(rec, now, timeout_seconds, utm_campaign)
     if new_session:
         previous = rec.get("last_seen")
-        rec["visits"] = _int(rec.get("visits")) + 1
+        rec["visits"] = as_count(rec.get("visits")) + 1
         rec.setdefault("first_seen", now)
         rec["session"] = {
             "id": new_id(6),
@@ -67,7 +68,7 @@ def record_pageview(
         }
     session = rec["session"]
     if count:
-        session["pageviews"] = _int(session.get("pageviews")) + 1
+        session["pageviews"] = as_count(session.get("pageviews")) + 1
         if page_path:
             pages = session.get("pages")
             pages = [p for p in pages if isinstance(p, str)] if isinstance(pages, list) else []
@@ -82,7 +83,7 @@ def visit_attributes(record: Record, visitor_id: str | None) -> dict[str, Any]:
     session = record.get("session")
     if not isinstance(session, dict):
         session = {}
-    visits = _int(record.get("visits"))
+    visits = as_count(record.get("visits"))
     first, last = record.get("first_seen"), record.get("last_seen")
     return {
         "visitor": {
@@ -95,7 +96,7 @@ def visit_attributes(record: Record, visitor_id: str | None) -> dict[str, Any]:
         },
         "session": {
             "id": session.get("id"),
-            "pageviews": _int(session.get("pageviews")),
+            "pageviews": as_count(session.get("pageviews")),
             "landing_url": session.get("landing_url"),
             "pages": list(session.get("pages") or []),
         },

@@ -16,7 +16,7 @@ def load_campaigns(path: str | Path) -> CampaignSet:
 
     Raises ``ConfigError`` listing every problem in the file, each with its line and field.
     """
-    campaigns, problems = _build(_read(path), str(path), Path(path).parent, check_support=True)
+    campaigns, problems = _build(_read(path), str(path), Path(path).parent)
     if campaigns is None:
         raise ConfigError(problems)
     return campaigns
@@ -28,20 +28,19 @@ def load_campaigns_text(
     """Like ``load_campaigns`` for text in hand; template files resolve against ``base_dir``
     (default: the current directory)."""
     data = text.encode("utf-8")
-    campaigns, problems = _build(data, filename, base_dir or Path.cwd(), check_support=True)
+    campaigns, problems = _build(data, filename, base_dir or Path.cwd())
     if campaigns is None:
         raise ConfigError(problems)
     return campaigns
 
 
 def check_file(path: str | Path) -> list[Problem]:
-    """Every problem in a campaign file, including features it names that this version cannot
-    run yet; an empty list when the file is good."""
+    """Every problem in a campaign file; an empty list when the file is good."""
     try:
         data = _read(path)
     except ConfigError as exc:
         return list(exc.problems)
-    return _build(data, str(path), Path(path).parent, check_support=True)[1]
+    return _build(data, str(path), Path(path).parent)[1]
 
 
 def _read(path: str | Path) -> bytes:
@@ -52,9 +51,7 @@ def _read(path: str | Path) -> bytes:
         raise ConfigError([problem]) from None
 
 
-def _build(
-    data: bytes, filename: str, base_dir: Path, *, check_support: bool
-) -> tuple[CampaignSet | None, list[Problem]]:
+def _build(data: bytes, filename: str, base_dir: Path) -> tuple[CampaignSet | None, list[Problem]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -66,5 +63,4 @@ def _build(
         filename=filename,
         base_dir=base_dir,
         version=hashlib.sha256(data).hexdigest()[:12],
-        check_support=check_support,
     )

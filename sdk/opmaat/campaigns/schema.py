@@ -60,12 +60,9 @@ _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def build(
-    parsed: Parsed, *, filename: str, base_dir: Path, version: str, check_support: bool = False
+    parsed: Parsed, *, filename: str, base_dir: Path, version: str
 ) -> tuple[CampaignSet | None, list[Problem]]:
-    """The campaign set, or None with every problem found (never just the first).
-
-    ``check_support`` also reports what the schema accepts but this version cannot run yet.
-    """
+    """The campaign set, or None with every problem found (never just the first)."""
     check = Checker(filename, parsed.lines)
     for issue in parsed.issues:
         field = field_name(issue.path) if issue.path else "yaml"
@@ -83,7 +80,7 @@ def build(
     slots = sections.slots(check, top.get("slots"), base_dir, renderer)
     groups = sections.segments(check, top.get("segments"))
     declared = _declared_slots(top.get("slots"))
-    context = _Context(check, declared, groups, base_dir, renderer, check_support)
+    context = _Context(check, declared, groups, base_dir, renderer)
     campaigns = _campaigns(context, top.get("campaigns"))
     if check.problems:
         return None, sorted(check.problems, key=lambda problem: problem.line)
@@ -111,7 +108,6 @@ class _Context:
     groups: dict[str, list[Any]]
     base_dir: Path
     renderer: TemplateRenderer
-    check_support: bool
 
 
 def _campaigns(context: _Context, value: Any) -> tuple[Campaign, ...]:
@@ -172,7 +168,7 @@ def _campaign(context: _Context, value: Any, path: YPath) -> Campaign | None:
         )
     consent = check.choice(spec.get("consent", "none"), (*path, "consent"), CONSENT_TIERS)
     allocation = check.choice(spec.get("allocation", "fixed"), (*path, "allocation"), ALLOCATIONS)
-    if allocation == "adaptive" and context.check_support:
+    if allocation == "adaptive":
         check.report((*path, "allocation"), "allocation 'adaptive' is not supported yet")
     goal = check.text(spec.get("goal", "click"), (*path, "goal"))
     channels = _channels(check, spec.get("channels", ["web"]), (*path, "channels"))
