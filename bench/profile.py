@@ -6,6 +6,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+from opmaat.consent import Consent
 from opmaat.context import GeoReader
 from opmaat.profile import ContextBuilder, RequestFacts, build_profile
 from opmaat.visits import record_pageview
@@ -38,7 +39,7 @@ def build_once(builder: ContextBuilder, record: dict[str, object], now: datetime
         page_path=context["page"]["path"],
         utm_campaign=context["utm"].get("campaign"),
     )
-    return build_profile(context, rec, visitor_id="v-123", consent_tier="full")
+    return build_profile(context, rec, visitor_id="v-123", consent=Consent("full"))
 
 
 def run(runs: int = 20_000) -> float:

@@ -1,26 +1,23 @@
-"""The JSON API the snippet and other callers use: decide, events, me."""
+"""The JSON API the snippet and other callers use: decide, events, identify."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
-from opmaat.identity import Identity
-from opmaat.profile import RequestFacts, build_profile
+from opmaat.history import note_decisions
+from opmaat.interests import note_interest
 from opmaat.store import Record
 from opmaat.visits import as_count, record_pageview
-from opmaat_edge.http import NO_STORE, ApiError, read_json_object
-from opmaat_edge.state import EdgeState, edge_state
-from opmaat_edge.visitor import read_identity, write_cookie
+from opmaat_edge.http import ApiError, read_json_object
+from opmaat_edge.visit import open_visit, refuse_cross_site
 
 log = logging.getLogger("opmaat.edge")
 
@@ -53,96 +50,42 @@ def _slots(value: Any) -> list[str]:
 async def _request_body(request: Request) -> dict[str, Any]:
     if request.method == "GET":
         q = request.query_params
-        return {"slots": q.get("slots", ""), "url": q.get("url"), "referrer": q.get("referrer")}
+        return {
+            "slots": q.get("slots", ""),
+            "url": q.get("url"),
+            "referrer": q.get("referrer"),
+            "consent": q.get("consent"),
+        }
     return await read_json_object(request)
-
-
-class Visit:
-    """One request's visitor: identity, stored record and the profile the engine reads."""
-
-    def __init__(self, state: EdgeState, request: Request, ident: Identity) -> None:
-        self.state = state
-        self.request = request
-        self.ident = ident
-        self.record: Record = {}
-
-    def facts(self, url: str | None, referrer: str | None, page: Any) -> RequestFacts:
-        client = self.request.client
-        return RequestFacts(
-            peer=client.host if client else None,
-            headers=self.request.headers,
-            page_url=url,
-            referrer=referrer,
-            page_meta=page if isinstance(page, Mapping) else {},
-            now=datetime.now(UTC),
-        )
-
-    async def load(self) -> None:
-        if not self.ident.fresh:
-            self.record = await self.state.store.get(self.ident.visitor_id) or {}
-
-    async def save(self) -> None:
-        await self.state.store.put(self.ident.visitor_id, self.record)
-
-    def session_id(self) -> str:
-        session = self.record.get("session")
-        sid = session.get("id") if isinstance(session, dict) else None
-        return sid if isinstance(sid, str) else self.ident.session_id
-
-    def profile(self, context: dict[str, Any]) -> dict[str, Any]:
-        session = self.record.get("session")
-        if isinstance(session, dict):
-            # referrer.* and utm.* describe how the visitor arrived in this session.
-            for key in ("referrer", "utm"):
-                if isinstance(session.get(key), dict):
-                    context = {**context, key: session[key]}
-        visitor_id = self.ident.visitor_id if self.record else None
-        return build_profile(context, self.record, visitor_id=visitor_id, consent_tier="full")
-
-    def respond(self, payload: Any) -> Response:
-        response = JSONResponse(payload, headers=NO_STORE)
-        write_cookie(
-            response,
-            self.state.codec,
-            self.ident.visitor_id,
-            self.session_id(),
-            secure=not self.state.settings.dev,
-        )
-        return response
-
-
-async def _visit(request: Request) -> Visit:
-    state = edge_state(request)
-    ident = read_identity(request, state.codec)
-    if ident.rejected:
-        state.counters.rejected_cookies += 1
-    visit = Visit(state, request, ident)
-    await visit.load()
-    return visit
 
 
 async def decide(request: Request) -> Response:
     body = await _request_body(request)
     slots = _slots(body.get("slots", []))
     url, referrer = _text(body.get("url")), _text(body.get("referrer"))
-    visit = await _visit(request)
+    visit = await open_visit(request, body.get("consent"))
     state = visit.state
     runtime = state.runtime.current
     site = runtime.campaigns.site
     facts = visit.facts(url, referrer, body.get("page"))
+    now = facts.now.timestamp()
     context = runtime.context.build(facts)
-    visit.record, new_session = record_pageview(
-        visit.record,
-        now=facts.now.timestamp(),
-        page_url=url,
-        page_path=context["page"].get("path"),
-        utm_campaign=context["utm"].get("campaign"),
-        timeout_seconds=site.session_timeout_minutes * 60,
-    )
-    if new_session:
-        visit.record["session"]["referrer"] = context["referrer"]
-        visit.record["session"]["utm"] = context["utm"]
-    profile = visit.profile(context)
+    if visit.consent.stores:
+        visit.record, new_session = record_pageview(
+            visit.record,
+            now=now,
+            page_url=url,
+            page_path=context["page"].get("path"),
+            utm_campaign=context["utm"].get("campaign"),
+            timeout_seconds=site.session_timeout_minutes * 60,
+        )
+        if new_session:
+            visit.record["session"]["referrer"] = context["referrer"]
+            visit.record["session"]["utm"] = context["utm"]
+        note_interest(
+            visit.record, context["page"].get("category"), now, site.interest_half_life_days
+        )
+    profile = visit.profile(context, now)
     try:
         decisions = runtime.engine.decide(profile, slots, now=facts.now)
     except Exception:
@@ -151,9 +94,20 @@ async def decide(request: Request) -> Response:
         log.exception("decide failed; answering with default content")
         decisions = {}
     state.counters.decisions += 1
-    await visit.save()
+    if visit.consent.stores:
+        note_decisions(
+            visit.record,
+            decisions,
+            path=context["page"].get("path"),
+            tier=visit.consent.tier,
+            now=now,
+        )
+        await visit.save()
     return visit.respond(
-        {"slots": {name: decision.as_dict() for name, decision in decisions.items()}}
+        {
+            "consent": visit.consent.tier,
+            "slots": {name: decision.as_dict() for name, decision in decisions.items()},
+        }
     )
 
 
@@ -201,7 +155,13 @@ async def events(request: Request) -> Response:
     kind = body.get("type")
     if kind not in EVENT_TYPES:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
-    visit = await _visit(request)
+    visit = await open_visit(request, body.get("consent"))
+    engine = visit.state.runtime.current.engine
+    if not visit.consent.stores:
+        # Checked all the same, so a page learns of its mistakes before the visitor consents.
+        _check_event(engine, kind, body)
+        visit.state.counters.events += 1
+        return visit.respond({"ok": True, "stored": False})
     if visit.ident.fresh:
         # A goal on a page without slots can be a visitor's first request: open the visit.
         visit.record, _ = record_pageview(
@@ -212,20 +172,46 @@ async def events(request: Request) -> Response:
             utm_campaign=None,
             count=False,
         )
-    engine = visit.state.runtime.current.engine
     if kind == "goal":
         _record_goal(visit.record, engine, body.get("name"))
     else:
         _record_response(visit.record, engine, kind, body.get("campaign"))
     visit.state.counters.events += 1
     await visit.save()
-    return visit.respond({"ok": True})
+    return visit.respond({"ok": True, "stored": True})
 
 
-async def me(request: Request) -> Response:
-    visit = await _visit(request)
-    runtime = visit.state.runtime.current
-    context = runtime.context.build(visit.facts(None, None, None))
+def _check_event(engine: Engine, kind: str, body: dict[str, Any]) -> None:
+    if kind == "goal":
+        _record_goal({}, engine, body.get("name"))
+    else:
+        _record_response({}, engine, kind, body.get("campaign"))
+
+
+MAX_CUSTOMER_ID = 128
+_CUSTOMER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
+
+
+async def identify(request: Request) -> Response:
+    """Link this visitor to a customer id (the site's own); needs full consent to be kept."""
+    refuse_cross_site(request)
+    body = await read_json_object(request)
+    customer_id = body.get("customer_id")
+    if not isinstance(customer_id, str | int) or isinstance(customer_id, bool):
+        raise ApiError(400, "customer_id must be a text of 1-128 characters")
+    customer_id = str(customer_id).strip()
+    if not _CUSTOMER_ID.fullmatch(customer_id):
+        raise ApiError(400, "customer_id must be a text of 1-128 characters, no control characters")
+    visit = await open_visit(request, body.get("consent"))
+    if not visit.consent.persistent:
+        why = f"linking needs full consent; this visit has {visit.consent.tier}"
+        return visit.respond({"linked": False, "why": why})
     if visit.ident.fresh:
-        return JSONResponse(visit.profile(context), headers=NO_STORE)
-    return visit.respond(visit.profile(context))
+        visit.record, _ = record_pageview(
+            None, now=time.time(), page_url=None, page_path=None, utm_campaign=None, count=False
+        )
+    customer = visit.record.get("customer")
+    customer = customer if isinstance(customer, dict) else {}
+    visit.record["customer"] = {**customer, "id": customer_id}
+    await visit.save()
+    return visit.respond({"linked": True})

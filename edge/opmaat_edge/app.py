@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from opmaat_edge import api, demo_site
+from opmaat_edge import api, demo_site, me, privacy_page
 from opmaat_edge.http import error_response
 from opmaat_edge.settings import EdgeSettings
 from opmaat_edge.state import EdgeState, edge_state
@@ -64,7 +64,13 @@ def create_app(settings: EdgeSettings) -> Starlette:
         Route("/opmaat.js", snippet, methods=["GET", "HEAD"]),
         Route("/v1/decide", api.decide, methods=["GET", "POST"]),
         Route("/v1/events", api.events, methods=["POST"]),
-        Route("/v1/me", api.me, methods=["GET"]),
+        Route("/v1/identify", api.identify, methods=["POST"]),
+        Route("/v1/consent", me.post_consent, methods=["POST"]),
+        Route("/v1/me", me.get_me, methods=["GET"]),
+        Route("/v1/me", me.patch_me, methods=["PATCH"]),
+        Route("/v1/me", me.delete_me, methods=["DELETE"]),
+        Route("/me", privacy_page.page, methods=["GET"]),
+        Route("/me", privacy_page.submit, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
     ]
     if settings.demo:

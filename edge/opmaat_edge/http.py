@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,8 +40,8 @@ def _depth(value: Any, limit: int) -> bool:
     return True
 
 
-async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request body as a JSON object, whatever the content type (beacons send text/plain)."""
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (declared or sent)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
@@ -49,6 +50,24 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
         body += chunk
         if len(body) > limit:
             raise ApiError(413, f"request body is larger than {limit} bytes")
+    return bytes(body)
+
+
+async def read_form(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, list[str]]:
+    """A URL-encoded HTML form body (no multipart: the edge's own forms never upload files)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise ApiError(415, "send the form as application/x-www-form-urlencoded")
+    body = await read_body(request, limit)
+    try:
+        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "the form could not be read") from None
+
+
+async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request body as a JSON object, whatever the content type (beacons send text/plain)."""
+    body = await read_body(request, limit)
     if not body:
         return {}
     try:

@@ -19,12 +19,14 @@ def write_cookie(
     session_id: str,
     *,
     secure: bool,
+    persistent: bool = True,
     domain: str | None = None,
 ) -> None:
+    """The signed visitor cookie; not ``persistent``: a session cookie (session-only consent)."""
     response.set_cookie(
         COOKIE_NAME,
         codec.dumps(visitor_id, session_id),
-        max_age=codec.max_age,
+        max_age=codec.max_age if persistent else None,
         path="/",
         domain=domain,
         secure=secure,

@@ -149,6 +149,12 @@ class Engine:
             now_ts = now.timestamp()
         consent = profile.get("consent")
         tier = consent.get("tier") if isinstance(consent, Mapping) else None
+        if isinstance(consent, Mapping) and consent.get("personalized") is False:
+            return {
+                slot: Decision(slot, None, None, None, reasons.OPTED_OUT)
+                for slot in slots
+                if isinstance(slot, str)
+            }
         rank = _CONSENT_RANK.get(tier, 0) if isinstance(tier, str) else 0
         visitor = profile.get("visitor")
         visitor_id = visitor.get("id") if isinstance(visitor, Mapping) else None

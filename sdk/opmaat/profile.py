@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from opmaat.consent import Consent
 from opmaat.context import (
     GeoReader,
     TrustedProxies,
@@ -19,6 +21,8 @@ from opmaat.context import (
     parse_device,
     parse_utm,
 )
+from opmaat.interests import interest_attributes
+from opmaat.preferences import stored_prefs
 from opmaat.store import Record
 from opmaat.visits import visit_attributes
 
@@ -110,14 +114,26 @@ def build_profile(
     record: Record,
     *,
     visitor_id: str | None,
-    consent_tier: str,
+    consent: Consent,
+    now: float | None = None,
+    interest_half_life_days: float = 7,
 ) -> dict[str, Any]:
     """Everything conditions and templates see, as one nested dict (see docs/profile.md)."""
     response = record.get("response")
+    prefs = stored_prefs(record)
+    customer = record.get("customer")
+    segments = record.get("segments")
     return {
         **visit_attributes(record, visitor_id),
         **context,
+        "interests": interest_attributes(
+            record, prefs, time.time() if now is None else now, interest_half_life_days
+        ),
+        "prefs": prefs,
+        "customer": dict(customer) if isinstance(customer, dict) else {},
         "response": response if isinstance(response, dict) else {},
-        "segments": list(record.get("segments", [])),
-        "consent": {"tier": consent_tier},
+        "segments": [s for s in segments if isinstance(s, str)]
+        if isinstance(segments, list)
+        else [],
+        "consent": consent.as_dict(),
     }

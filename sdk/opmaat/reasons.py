@@ -20,6 +20,7 @@ HOLDOUT = "you are in the comparison group that sees the standard content"
 NO_CAMPAIGN = "no campaign for this slot"
 NOTHING_ELIGIBLE = "no campaign applies to you here, so you see the standard content"
 STANDARD_CONTENT = "you see the standard content"
+OPTED_OUT = "you turned personalization off, so you see the standard content"
 
 MAX_VALUE_CHARS = 60
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 Record = dict[str, Any]
 
@@ -25,15 +25,25 @@ def decode_record(data: bytes | str | None) -> Record | None:
 
 
 class ProfileStore(Protocol):
-    """Async storage of visitor records (plain JSON-able dicts), keyed by visitor id."""
+    """Async storage of visitor records (plain JSON-able dicts), keyed by visitor id.
+
+    ``put`` takes how long the record may be kept (the site's retention, or the session for
+    session-only consent); None means the store's own default.
+    """
 
     async def get(self, visitor_id: str) -> Record | None: ...
 
-    async def put(self, visitor_id: str, record: Record) -> None: ...
+    async def put(
+        self, visitor_id: str, record: Record, ttl_seconds: float | None = None
+    ) -> None: ...
 
     async def delete(self, visitor_id: str) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+def _expires(key: str, value: tuple[bytes, float], now: float) -> float:
+    return now + value[1]
 
 
 class MemoryStore:
@@ -44,13 +54,18 @@ class MemoryStore:
     """
 
     def __init__(self, *, max_profiles: int = 100_000, ttl_seconds: float = 30 * 86400) -> None:
-        self._data: TTLCache[str, bytes] = TTLCache(maxsize=max_profiles, ttl=ttl_seconds)
+        self.ttl_seconds = ttl_seconds
+        self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
+            maxsize=max_profiles, ttu=_expires
+        )
 
     async def get(self, visitor_id: str) -> Record | None:
-        return decode_record(self._data.get(visitor_id))
+        found = self._data.get(visitor_id)
+        return decode_record(found[0]) if found is not None else None
 
-    async def put(self, visitor_id: str, record: Record) -> None:
-        self._data[visitor_id] = encode_record(record)
+    async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
+        ttl = self.ttl_seconds if ttl_seconds is None else max(0.0, ttl_seconds)
+        self._data[visitor_id] = (encode_record(record), ttl)
 
     async def delete(self, visitor_id: str) -> bool:
         return self._data.pop(visitor_id, None) is not None
@@ -58,5 +73,11 @@ class MemoryStore:
     async def close(self) -> None:
         self._data.clear()
 
+    def dump(self) -> dict[str, bytes]:
+        """Every live record as stored (for tests and audits)."""
+        self._data.expire()
+        return {key: value[0] for key, value in self._data.items()}
+
     def __len__(self) -> int:
+        self._data.expire()
         return len(self._data)

@@ -42,3 +42,16 @@ def test_memory_store_expires() -> None:
         assert await store.get("v") is None
 
     asyncio.run(scenario())
+
+
+def test_memory_store_keeps_each_record_for_its_own_time() -> None:
+    async def scenario() -> None:
+        store = MemoryStore(ttl_seconds=60)
+        await store.put("session-only", {"a": 1}, ttl_seconds=0.05)
+        await store.put("kept", {"b": 2})
+        await asyncio.sleep(0.1)
+        assert await store.get("session-only") is None
+        assert await store.get("kept") == {"b": 2}
+        assert set(store.dump()) == {"kept"}
+
+    asyncio.run(scenario())

@@ -10,9 +10,11 @@ from typing import Any
 
 from jinja2 import Template
 
+from opmaat.consent import TIERS
 from opmaat.templates import TemplateRenderer
 
-CONSENT_TIERS = ("none", "session", "full")
+CONSENT_TIERS = TIERS
+
 CHANNELS = ("web", "email", "app", "server", "contact_center")
 ALLOCATIONS = ("fixed", "adaptive")
 
@@ -33,6 +35,8 @@ class SiteSettings:
     trusted_proxies: tuple[str, ...] = ()
     cdn_geo_header: str | None = None
     session_timeout_minutes: int = 30
+    retention_days: int = 395
+    interest_half_life_days: int = 7
 
 
 @dataclass(frozen=True, slots=True)

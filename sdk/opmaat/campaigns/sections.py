@@ -24,6 +24,8 @@ SITE_KEYS = (
     "trusted_proxies",
     "cdn_geo_header",
     "session_timeout_minutes",
+    "retention_days",
+    "interest_half_life_days",
 )
 SLOT_KEYS = ("default", "default_template")
 SLOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -81,6 +83,12 @@ def site_settings(check: Checker, value: Any, base_dir: Path) -> SiteSettings:
         low=1,
         high=1440,
     )
+    retention = check.integer(
+        site.get("retention_days", 395), (*path, "retention_days"), low=1, high=3650
+    )
+    half_life = check.integer(
+        site.get("interest_half_life_days", 7), (*path, "interest_half_life_days"), low=1, high=365
+    )
     return SiteSettings(
         name=name or "",
         hosts=hosts,
@@ -91,6 +99,8 @@ def site_settings(check: Checker, value: Any, base_dir: Path) -> SiteSettings:
         trusted_proxies=tuple(proxies),
         cdn_geo_header=header,
         session_timeout_minutes=timeout or 30,
+        retention_days=retention or 395,
+        interest_half_life_days=half_life or 7,
     )
 
 

@@ -1,0 +1,101 @@
+"""The visitor's own data as an API: export, preferences, consent, forget (``/v1/me``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opmaat.consent import parse_choice, resolve_consent
+from opmaat.history import recent_decisions
+from opmaat.preferences import PreferenceError, apply_patch, stored_prefs
+from opmaat.visits import record_pageview
+from opmaat_edge.http import ApiError, read_json_object
+from opmaat_edge.visit import Visit, open_visit, refuse_cross_site
+
+DOWNLOAD = {"Content-Disposition": 'attachment; filename="opmaat-my-data.json"'}
+
+
+def export(visit: Visit) -> dict[str, Any]:
+    """Everything known about the visitor: the profile as campaigns see it (built from this
+    request's context and the stored record), the recent decisions and the record itself."""
+    runtime = visit.state.runtime.current
+    context = runtime.context.build(visit.facts(None, None, None))
+    return {
+        **visit.profile(context),
+        "decisions": recent_decisions(visit.record),
+        "stored": visit.record,
+    }
+
+
+async def change_consent(visit: Visit, choice: str) -> None:
+    """Apply the visitor's new choice: a lower tier forgets what it does not allow."""
+    visit.consent = resolve_consent(visit.site.consent_default, choice, visit.request.headers)
+    visit.consent_choice = choice
+    if not visit.consent.stores:
+        await visit.forget()
+        return
+    if not visit.record:
+        await visit.load()
+    await visit.save()  # kept again for the new tier's time
+
+
+def change_prefs(visit: Visit, patch: Any) -> None:
+    """Apply a preference patch; raises ApiError and changes nothing when it is bad."""
+    try:
+        prefs = apply_patch(stored_prefs(visit.record), patch)
+    except PreferenceError as exc:
+        raise ApiError(400, str(exc)) from None
+    if not visit.consent.stores:
+        raise ApiError(409, "preferences are kept only with session or full consent")
+    if not visit.record:
+        visit.record, _ = record_pageview(
+            None, now=time.time(), page_url=None, page_path=None, utm_campaign=None, count=False
+        )
+    visit.record["prefs"] = prefs
+
+
+def _choice(value: Any) -> str:
+    choice = parse_choice(value)
+    if choice is None:
+        raise ApiError(400, "consent must be one of none, session, full, off")
+    return choice
+
+
+async def get_me(request: Request) -> Response:
+    visit = await open_visit(request)
+    download = request.query_params.get("download") == "1"
+    return visit.respond(export(visit), DOWNLOAD if download else None)
+
+
+async def patch_me(request: Request) -> Response:
+    refuse_cross_site(request)
+    body = await read_json_object(request)
+    unknown = [k for k in body if k not in ("prefs", "consent")]
+    if unknown or not body:
+        raise ApiError(400, "send an object with 'prefs' and/or 'consent'")
+    visit = await open_visit(request)
+    if "consent" in body:
+        await change_consent(visit, _choice(body["consent"]))
+    if "prefs" in body:
+        change_prefs(visit, body["prefs"])
+        await visit.save()
+    return visit.respond(export(visit))
+
+
+async def delete_me(request: Request) -> Response:
+    refuse_cross_site(request)
+    visit = await open_visit(request)
+    deleted = await visit.forget()
+    return visit.respond({"deleted": deleted})
+
+
+async def post_consent(request: Request) -> Response:
+    refuse_cross_site(request)
+    body = await read_json_object(request)
+    choice = _choice(body.get("tier"))
+    visit = await open_visit(request)
+    await change_consent(visit, choice)
+    return visit.respond({"consent": visit.consent.as_dict()})

@@ -1,0 +1,193 @@
+"""The visitor's privacy page (``/me``): what is known, why each slot shows what it shows,
+and forms to edit preferences, change consent, download and delete. Works without JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from opmaat.consent import CHOICES
+from opmaat.history import recent_decisions
+from opmaat.interests import category_key
+from opmaat_edge.http import ApiError, read_form
+from opmaat_edge.me import change_consent, change_prefs, export
+from opmaat_edge.resources import TEMPLATES
+from opmaat_edge.visit import Visit, open_visit
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+FORM_MAX_AGE = 2 * 3600
+ACTIONS = ("prefs", "consent", "delete")
+DONE = {
+    "prefs": "Your preferences are saved.",
+    "consent": "Your choice is saved.",
+    "delete": "Everything we kept about you is deleted.",
+}
+_MEDIUM = {
+    "search": "from a search on {source}",
+    "social": "from {source} (social media)",
+    "email": "from an email",
+    "paid": "from an ad on {source}",
+    "referral": "from a link on {host}",
+    "internal": "from another page of this site",
+    "direct": "directly (you typed the address, or used a bookmark or an app)",
+}
+_DEVICE = {"mobile": "a phone", "tablet": "a tablet", "desktop": "a computer", "bot": "a robot"}
+
+
+@lru_cache(maxsize=8)
+def _signer(keys: tuple[str, ...]) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(reversed(keys)), salt="opmaat.privacy-form")
+
+
+def _form_subject(visit: Visit) -> str:
+    # Forms are bound to the visitor they were shown to; "-" when nobody is known yet.
+    return "-" if visit.ident.fresh else visit.ident.visitor_id
+
+
+def form_token(visit: Visit) -> str:
+    value = _signer(visit.state.settings.secret_keys).dumps(_form_subject(visit))
+    return value if isinstance(value, str) else value.decode("ascii")
+
+
+def _check_token(visit: Visit, token: str | None) -> None:
+    try:
+        subject = _signer(visit.state.settings.secret_keys).loads(token or "", max_age=FORM_MAX_AGE)
+    except BadData:
+        raise ApiError(403, "this form has expired; reload the privacy page") from None
+    if subject != _form_subject(visit):
+        raise ApiError(403, "this form was made for another visitor; reload the privacy page")
+
+
+def arrival(referrer: Mapping[str, Any]) -> str:
+    """How the visitor arrived, in plain words."""
+    medium = referrer.get("medium") or "direct"
+    text = _MEDIUM.get(medium, _MEDIUM["direct"]).format(
+        source=(referrer.get("source") or "the web").title(),
+        host=referrer.get("host") or "another site",
+    )
+    if medium == "search" and referrer.get("term"):
+        text += f", for “{referrer['term']}”"
+    return text
+
+
+def device(info: Mapping[str, Any]) -> str:
+    kind = _DEVICE.get(str(info.get("type")), "a device")
+    browser, system = info.get("browser"), info.get("os")
+    if browser and system:
+        return f"{kind}, {browser} on {system}"
+    return f"{kind}, {browser or system}" if browser or system else kind
+
+
+def _when(stamp: Any) -> str:
+    if not isinstance(stamp, int | float):
+        return ""
+    return datetime.fromtimestamp(stamp, UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def _view(visit: Visit) -> dict[str, Any]:
+    data = export(visit)
+    engine = visit.state.runtime.current.engine
+
+    def name(campaign_id: Any) -> str:
+        found = engine.campaign(campaign_id) if isinstance(campaign_id, str) else None
+        return found.name or found.id if found else str(campaign_id)
+
+    interests = {k: v for k, v in data["interests"].items() if k != "top"}
+    seen = [
+        {
+            "name": name(cid),
+            "impressions": entry.get("impressions", 0),
+            "clicks": entry.get("clicks", 0),
+        }
+        for cid, entry in data["response"].items()
+        if isinstance(entry, Mapping)
+    ]
+    decisions = [
+        {**d, "name": name(d["campaign"]) if d.get("campaign") else None, "when": _when(d["at"])}
+        for d in reversed(recent_decisions(visit.record))
+    ]
+    return {
+        "data": data,
+        "site": visit.site.name or "This site",
+        "arrival": arrival(data["referrer"]),
+        "device": device(data["device"]),
+        "interests": interests,
+        "prefs": data["prefs"]["interests"],
+        "seen": seen,
+        "decisions": decisions,
+        "cart": visit.record.get("cart") if isinstance(visit.record.get("cart"), dict) else None,
+        "retention_days": visit.site.retention_days,
+        "session_minutes": visit.site.session_timeout_minutes,
+        "choices": CHOICES,
+    }
+
+
+def _render(visit: Visit, *, done: str | None = None, error: str | None = None) -> Response:
+    context = {**_view(visit), "token": form_token(visit), "done": done, "error": error}
+    response = templates.TemplateResponse(
+        visit.request,
+        "privacy/me.html",
+        context,
+        status_code=400 if error else 200,
+        headers={"Cache-Control": "private, no-store"},
+    )
+    return visit.finish(response)
+
+
+async def page(request: Request) -> Response:
+    visit = await open_visit(request)
+    return _render(visit, done=DONE.get(request.query_params.get("done", "")))
+
+
+def _one(form: Mapping[str, list[str]], key: str) -> str | None:
+    values = form.get(key)
+    return values[0] if values else None
+
+
+def _prefs_patch(form: Mapping[str, list[str]]) -> dict[str, Any]:
+    changes: dict[str, str | None] = {}
+    for key, values in form.items():
+        if key.startswith("interest."):
+            choice = values[0] if values else ""
+            changes[key[len("interest.") :]] = choice if choice in ("more", "less") else None
+    added = (_one(form, "add_interest") or "").strip()
+    if added:
+        topic = category_key(added)
+        if topic is None:
+            raise ApiError(
+                400, f"“{added[:40]}” is not a topic name: use letters, digits, '-' or '_'"
+            )
+        changes[topic] = "less" if _one(form, "add_choice") == "less" else "more"
+    return {"interests": changes}
+
+
+async def submit(request: Request) -> Response:
+    form = await read_form(request)
+    visit = await open_visit(request)
+    try:
+        _check_token(visit, _one(form, "token"))
+        action = _one(form, "action")
+        if action == "delete":
+            await visit.forget()
+        elif action == "consent":
+            choice = _one(form, "consent")
+            if choice not in CHOICES:
+                raise ApiError(400, "choose one of the options for personalization")
+            await change_consent(visit, choice)
+        elif action == "prefs":
+            change_prefs(visit, _prefs_patch(form))
+            await visit.save()
+        else:
+            raise ApiError(400, f"action must be one of {', '.join(ACTIONS)}")
+    except ApiError as exc:
+        # The visitor sees the page again, with what went wrong, and nothing changed.
+        return _render(visit, error=str(exc.detail))
+    return visit.finish(RedirectResponse(f"/me?done={action}", status_code=303))

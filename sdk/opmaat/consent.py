@@ -1,0 +1,96 @@
+"""Consent: how much the visitor lets the site keep, and the tier each decision uses.
+
+Three tiers, lowest first:
+
+- ``none``: decide from this request's context only; no cookie, nothing stored;
+- ``session``: a session cookie, and a record that expires with the session;
+- ``full``: a persistent cookie and profile, kept for the site's retention period.
+
+The visitor's *choice* is one of the tiers or ``off`` (opted out of personalization: tier
+``none`` and every slot keeps its default content). Without a choice the site's default applies.
+``Sec-GPC: 1`` and ``DNT: 1`` cap the tier at ``session``; a page may cap it lower (a consent
+banner that has not been answered yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TIERS = ("none", "session", "full")
+OPT_OUT = "off"
+CHOICES = (*TIERS, OPT_OUT)
+CONSENT_COOKIE = "opmaat_consent"
+_RANK = {tier: rank for rank, tier in enumerate(TIERS)}
+
+
+def lowest(a: str, b: str) -> str:
+    """The lower of two tiers."""
+    return a if _RANK[a] <= _RANK[b] else b
+
+
+def privacy_signal(headers: Mapping[str, str]) -> str | None:
+    """``gpc`` or ``dnt`` when the browser asks not to be tracked (lower-case header names)."""
+    if headers.get("sec-gpc", "").strip() == "1":
+        return "gpc"
+    if headers.get("dnt", "").strip() == "1":
+        return "dnt"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """The consent one request is handled with.
+
+    ``tier`` is what the edge uses; ``choice`` what the visitor chose (None: the site default
+    applies); ``capped_by`` says why ``tier`` is lower than asked (``gpc``, ``dnt``, ``page``).
+    """
+
+    tier: str
+    choice: str | None = None
+    capped_by: str | None = None
+    personalized: bool = True
+
+    @property
+    def stores(self) -> bool:
+        """Whether anything about the visitor may be kept (a cookie and a record)."""
+        return self.tier != "none"
+
+    @property
+    def persistent(self) -> bool:
+        return self.tier == "full"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "choice": self.choice,
+            "capped_by": self.capped_by,
+            "personalized": self.personalized,
+        }
+
+
+def parse_choice(value: Any) -> str | None:
+    """A stored or sent choice if it is one of CHOICES, else None."""
+    return value if isinstance(value, str) and value in CHOICES else None
+
+
+def resolve_consent(
+    default: str,
+    choice: Any,
+    headers: Mapping[str, str],
+    page_tier: Any = None,
+) -> Consent:
+    """The tier for one request: the visitor's choice or the site default, capped by the
+    browser's privacy signal and by the tier the page allows (``page_tier``, when valid)."""
+    chosen = parse_choice(choice)
+    wanted = default if chosen is None else ("none" if chosen == OPT_OUT else chosen)
+    if wanted not in _RANK:
+        wanted = "none"
+    tier, capped_by = wanted, None
+    signal = privacy_signal(headers)
+    if signal is not None and _RANK[tier] > _RANK["session"]:
+        tier, capped_by = "session", signal
+    if isinstance(page_tier, str) and page_tier in _RANK and _RANK[page_tier] < _RANK[tier]:
+        tier, capped_by = page_tier, "page"
+    return Consent(tier, chosen, capped_by, personalized=chosen != OPT_OUT)

@@ -1,0 +1,40 @@
+"""The visitor's recent decisions: what each slot showed and why, for the privacy page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opmaat.engine import Decision
+from opmaat.store import Record
+
+MAX_DECISIONS = 20
+
+
+def note_decisions(
+    record: Record, decisions: Mapping[str, Decision], *, path: str | None, tier: str, now: float
+) -> None:
+    """Append this page's decisions (newest last) to the record, keeping the last 20."""
+    kept = recent_decisions(record)
+    for decision in decisions.values():
+        kept.append(
+            {
+                "at": int(now),
+                "path": (path or "")[:200],
+                "slot": decision.slot,
+                "campaign": decision.campaign,
+                "variant": decision.variant,
+                "holdout": decision.holdout,
+                "reason": decision.reason,
+                "consent": tier,
+            }
+        )
+    record["decisions"] = kept[-MAX_DECISIONS:]
+
+
+def recent_decisions(record: Record) -> list[dict[str, Any]]:
+    """The stored decisions, oldest first; malformed entries are left out."""
+    stored = record.get("decisions")
+    if not isinstance(stored, list):
+        return []
+    return [d for d in stored if isinstance(d, dict) and isinstance(d.get("slot"), str)]
