@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Request, Route, expect
+from playwright.sync_api import Browser, BrowserType, Page, Request, Route, expect
 
 GOOGLE = "https://www.google.com/"
 STUB = (
@@ -257,3 +257,86 @@ def test_unreachable_edge_raises_nothing_in_the_page(page: Page, console_errors:
     # Chromium itself logs each failed request; anything else would come from the snippet.
     errors = [e for e in console_errors if "net::ERR_FAILED" not in e]
     assert errors == []
+
+
+def test_consent_banner_page_decides_from_context_until_the_visitor_answers(
+    browser: Browser, edge_url: str
+) -> None:
+    context = browser.new_context(base_url=edge_url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    decides = watch(page, "/v1/decide")
+    page.goto("/banner", referer=GOOGLE)
+    hero = page.locator("[data-opmaat-slot=hero]")
+    expect(hero).to_contain_text("Found us on Google?")  # context alone may personalize
+    assert body(decides[0])["consent"] == "none"
+    first = decides[0].response()
+    assert first is not None
+    assert first.json()["consent"] == "none"
+    assert not [c for c in context.cookies() if c["name"] == "opmaat"]
+
+    with page.expect_request("**/v1/consent") as consent:
+        page.get_by_role("button", name="Yes, remember me").click()
+    assert body(consent.value) == {"tier": "full", "consent": "none"}
+    deadline = time.monotonic() + 5
+    while len(decides) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    again = decides[1].response()
+    assert again is not None
+    assert again.json()["consent"] == "full"
+    (cookie,) = [c for c in context.cookies() if c["name"] == "opmaat"]
+    assert cookie["expires"] > time.time() + 86400
+    page.reload()
+    expect(hero).to_have_attribute("data-opmaat-filled", "")
+    last = decides[-1].response()
+    assert last is not None
+    assert last.json()["consent"] == "full"  # the answer holds
+    assert errors == []
+    context.close()
+
+
+def test_identify_links_the_visitor_and_decides_again(
+    page: Page, console_errors: list[str]
+) -> None:
+    decides = watch(page, "/v1/decide")
+    page.goto("/")
+    expect(page.locator("[data-opmaat-slot=hero]")).to_have_attribute("data-opmaat-filled", "")
+    with page.expect_request("**/v1/identify") as identify:
+        page.evaluate("opmaat('identify', 'C-42')")
+    assert body(identify.value)["customer_id"] == "C-42"
+    deadline = time.monotonic() + 5
+    while len(decides) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(decides) == 2
+    assert page.request.get("/v1/me").json()["customer"] == {"id": "C-42"}
+    assert console_errors == []
+
+
+def test_back_forward_cache_restore_decides_again(
+    browser_type: BrowserType, browser_type_launch_args: dict[str, Any], edge_url: str
+) -> None:
+    # Playwright turns the back/forward cache off by default; this test needs it on.
+    browser = browser_type.launch(
+        **browser_type_launch_args, ignore_default_args=["--disable-back-forward-cache"]
+    )
+    try:
+        page = browser.new_page(base_url=edge_url)
+        page.add_init_script("addEventListener('pageshow', e => { window.restored = e.persisted })")
+        decides = watch(page, "/v1/decide")
+        page.goto("/")
+        hero = page.locator("[data-opmaat-slot=hero]")
+        expect(hero).to_have_attribute("data-opmaat-filled", "")
+        page.get_by_role("link", name="Running").first.click()
+        page.wait_for_url("**/c/running")
+        expect(hero).to_have_attribute("data-opmaat-filled", "")
+        assert len(decides) == 2
+        page.evaluate("history.back()")  # page.go_back() waits for a load that never comes
+        page.wait_for_function("location.pathname == '/' && window.restored === true")
+        deadline = time.monotonic() + 5
+        while len(decides) < 3 and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert len(decides) == 3
+        assert body(decides[2])["url"].endswith("/")
+    finally:
+        browser.close()

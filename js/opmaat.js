@@ -5,12 +5,15 @@
   var attr = function (n) { return me.getAttribute && me.getAttribute("data-" + n); };
   var edge = attr("edge") || (me.src || "").replace(/\/opmaat\.js[^/]*$/, "");
   var budget = +attr("timeout") || 300;
+  // The page's consent default until the visitor answers (data-consent="none" with a banner).
+  var cap = attr("consent") || undefined;
   var queue = (w.opmaat && w.opmaat.q) || [];
   var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", seen, timer, ready;
   // Events wait for the first decide: its answer sets the visitor cookie the edge requires.
   var decided = new Promise(function (r) { ready = r; });
 
   function send(path, body) {
+    body.consent = cap;
     return fetch(edge + path, {
       method: "POST", body: JSON.stringify(body), credentials: "include", keepalive: path != "/v1/decide"
     });
@@ -125,8 +128,15 @@
   var api = {
     loaded: 1,
     track: function (name, props) { event("goal", { name: name, props: props }); },
-    refresh: function () { seen = 0; decide(); }
+    refresh: refresh,
+    // After the answer (consent) or the link (identify), decide again with what it allows.
+    consent: function (c) { post("/v1/consent", { tier: c.tier || c }); },
+    identify: function (id) { post("/v1/identify", { customer_id: id }); }
   };
+  function refresh() { seen = 0; decide(); }
+  function post(path, body) {
+    decided.then(function () { return send(path, body); }).catch(function () {}).then(refresh);
+  }
   w.opmaat = function (method) {
     var fn = api[method];
     if (fn) fn.apply(null, [].slice.call(arguments, 1));

@@ -68,9 +68,14 @@ async def cart(request: Request) -> Response:
     return _page(request, "demo/cart.html")
 
 
+async def banner(request: Request) -> Response:
+    return _page(request, "demo/banner.html")
+
+
 routes = [
     Route("/", home),
     Route("/c/{category}", category),
     Route("/product/{product}", product),
     Route("/cart", cart),
+    Route("/banner", banner),
 ]

@@ -131,8 +131,9 @@ class Visit:
 
     @property
     def capped(self) -> bool:
-        # A page that has not asked for consent yet caps the tier; the visitor's cookie stays.
-        return self.consent.capped_by == "page"
+        # A page whose consent banner is not answered yet says "none"; a cookie set on other
+        # pages of the site stays.
+        return self.consent.source == "page"
 
     def respond(self, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
         return self.finish(JSONResponse(payload, headers={**NO_STORE, **(headers or {})}))
@@ -144,12 +145,12 @@ def refuse_cross_site(request: Request) -> None:
         raise ApiError(403, "this request must come from the site itself")
 
 
-async def open_visit(request: Request, page_tier: Any = None) -> Visit:
+async def open_visit(request: Request, page_default: Any = None) -> Visit:
     """The visit for ``request``: consent resolved, identity read, record loaded if allowed."""
     state = edge_state(request)
     site = state.runtime.current.campaigns.site
     consent = resolve_consent(
-        site.consent_default, request.cookies.get(CONSENT_COOKIE), request.headers, page_tier
+        site.consent_default, request.cookies.get(CONSENT_COOKIE), request.headers, page_default
     )
     ident = read_identity(request, state.codec)
     if ident.rejected:

@@ -7,9 +7,9 @@ Three tiers, lowest first:
 - ``full``: a persistent cookie and profile, kept for the site's retention period.
 
 The visitor's *choice* is one of the tiers or ``off`` (opted out of personalization: tier
-``none`` and every slot keeps its default content). Without a choice the site's default applies.
-``Sec-GPC: 1`` and ``DNT: 1`` cap the tier at ``session``; a page may cap it lower (a consent
-banner that has not been answered yet).
+``none`` and every slot keeps its default content). Without a choice, the page's default applies
+when it states one (``data-consent`` on the snippet: a consent banner not answered yet), else the
+site's. ``Sec-GPC: 1`` and ``DNT: 1`` cap the tier at ``session`` whatever was chosen.
 """
 
 from __future__ import annotations
@@ -43,14 +43,16 @@ def privacy_signal(headers: Mapping[str, str]) -> str | None:
 class Consent:
     """The consent one request is handled with.
 
-    ``tier`` is what the edge uses; ``choice`` what the visitor chose (None: the site default
-    applies); ``capped_by`` says why ``tier`` is lower than asked (``gpc``, ``dnt``, ``page``).
+    ``tier`` is what the edge uses; ``choice`` what the visitor chose (None: no choice yet);
+    ``source`` where the wanted tier came from (``choice``, ``page`` or ``site``); ``capped_by``
+    names the browser signal that lowered it (``gpc`` or ``dnt``).
     """
 
     tier: str
     choice: str | None = None
     capped_by: str | None = None
     personalized: bool = True
+    source: str = "site"
 
     @property
     def stores(self) -> bool:
@@ -67,6 +69,7 @@ class Consent:
             "choice": self.choice,
             "capped_by": self.capped_by,
             "personalized": self.personalized,
+            "source": self.source,
         }
 
 
@@ -79,18 +82,19 @@ def resolve_consent(
     default: str,
     choice: Any,
     headers: Mapping[str, str],
-    page_tier: Any = None,
+    page_default: Any = None,
 ) -> Consent:
-    """The tier for one request: the visitor's choice or the site default, capped by the
-    browser's privacy signal and by the tier the page allows (``page_tier``, when valid)."""
+    """The tier for one request: the visitor's choice, else the page's default (when valid),
+    else the site's; then capped by the browser's privacy signal."""
     chosen = parse_choice(choice)
-    wanted = default if chosen is None else ("none" if chosen == OPT_OUT else chosen)
-    if wanted not in _RANK:
-        wanted = "none"
+    if chosen is not None:
+        wanted, source = ("none" if chosen == OPT_OUT else chosen), "choice"
+    elif isinstance(page_default, str) and page_default in _RANK:
+        wanted, source = page_default, "page"
+    else:
+        wanted, source = (default if default in _RANK else "none"), "site"
     tier, capped_by = wanted, None
     signal = privacy_signal(headers)
     if signal is not None and _RANK[tier] > _RANK["session"]:
         tier, capped_by = "session", signal
-    if isinstance(page_tier, str) and page_tier in _RANK and _RANK[page_tier] < _RANK[tier]:
-        tier, capped_by = page_tier, "page"
-    return Consent(tier, chosen, capped_by, personalized=chosen != OPT_OUT)
+    return Consent(tier, chosen, capped_by, personalized=chosen != OPT_OUT, source=source)

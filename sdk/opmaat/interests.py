@@ -34,8 +34,14 @@ def _decayed(entry: Any, now: float, half_life_days: float) -> float:
     score, stamp = entry
     if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (score, stamp)):
         return 0.0
+    try:
+        score, stamp = float(score), float(stamp)
+    except OverflowError:  # an integer too large for a float: not something we wrote
+        return 0.0
+    if not (math.isfinite(score) and math.isfinite(stamp)):
+        return 0.0
     age_days = max(0.0, now - stamp) / 86400
-    value = float(score) * math.pow(0.5, age_days / half_life_days)
+    value = score * math.pow(0.5, age_days / half_life_days)
     return value if math.isfinite(value) and value > 0 else 0.0
 
 

@@ -21,8 +21,11 @@ class PreferenceError(ValueError):
 
 
 def stored_prefs(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record's preferences, keeping only well-formed entries."""
-    prefs = record.get("prefs")
+    """The record's preferences (its ``prefs``), keeping only well-formed entries."""
+    return _clean(record.get("prefs"))
+
+
+def _clean(prefs: Any) -> dict[str, Any]:
     interests = prefs.get("interests") if isinstance(prefs, Mapping) else None
     clean = {}
     if isinstance(interests, Mapping):
@@ -40,7 +43,7 @@ def apply_patch(current: Mapping[str, Any], patch: Any) -> dict[str, Any]:
     unknown = [k for k in patch if k != "interests"]
     if unknown:
         raise PreferenceError(f"unknown preference {str(unknown[0])[:40]!r}; known: interests")
-    interests = dict(stored_prefs(current)["interests"])
+    interests = dict(_clean(current)["interests"])
     changes = patch.get("interests", {})
     if not isinstance(changes, Mapping):
         raise PreferenceError("prefs.interests must be an object of category: more|less|null")

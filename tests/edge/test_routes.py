@@ -37,7 +37,7 @@ def test_snippet_size_budget(client: TestClient) -> None:
 
 
 def test_demo_pages(client: TestClient) -> None:
-    for path in ("/", "/c/running", "/product/trail-runner", "/cart"):
+    for path in ("/", "/c/running", "/product/trail-runner", "/cart", "/banner"):
         r = client.get(path)
         assert r.status_code == 200, path
         assert "data-opmaat-slot" in r.text
