@@ -125,6 +125,7 @@ def _view(visit: Visit) -> dict[str, Any]:
         "decisions": decisions,
         "cart": visit.record.get("cart") if isinstance(visit.record.get("cart"), dict) else None,
         "retention_days": visit.site.retention_days,
+        "half_life_days": visit.site.interest_half_life_days,
         "session_minutes": visit.site.session_timeout_minutes,
         "choices": CHOICES,
     }
