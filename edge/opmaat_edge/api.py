@@ -162,16 +162,8 @@ async def events(request: Request) -> Response:
         _check_event(engine, kind, body)
         visit.state.counters.events += 1
         return visit.respond({"ok": True, "stored": False})
-    if visit.ident.fresh:
-        # A goal on a page without slots can be a visitor's first request: open the visit.
-        visit.record, _ = record_pageview(
-            None,
-            now=time.time(),
-            page_url=_text(body.get("url")),
-            page_path=None,
-            utm_campaign=None,
-            count=False,
-        )
+    # A goal on a page without slots can be a visitor's first request: open the visit.
+    visit.open_record(_text(body.get("url")))
     if kind == "goal":
         _record_goal(visit.record, engine, body.get("name"))
     else:
@@ -206,10 +198,7 @@ async def identify(request: Request) -> Response:
     if not visit.consent.persistent:
         why = f"linking needs full consent; this visit has {visit.consent.tier}"
         return visit.respond({"linked": False, "why": why})
-    if visit.ident.fresh:
-        visit.record, _ = record_pageview(
-            None, now=time.time(), page_url=None, page_path=None, utm_campaign=None, count=False
-        )
+    visit.open_record()
     customer = visit.record.get("customer")
     customer = customer if isinstance(customer, dict) else {}
     visit.record["customer"] = {**customer, "id": customer_id}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from starlette.requests import Request
@@ -11,7 +10,6 @@ from starlette.responses import Response
 from opmaat.consent import parse_choice, resolve_consent
 from opmaat.history import recent_decisions
 from opmaat.preferences import PreferenceError, apply_patch, stored_prefs
-from opmaat.visits import record_pageview
 from opmaat_edge.http import ApiError, read_json_object
 from opmaat_edge.visit import Visit, open_visit, refuse_cross_site
 
@@ -50,10 +48,7 @@ def change_prefs(visit: Visit, patch: Any) -> None:
         raise ApiError(400, str(exc)) from None
     if not visit.consent.stores:
         raise ApiError(409, "preferences are kept only with session or full consent")
-    if not visit.record:
-        visit.record, _ = record_pageview(
-            None, now=time.time(), page_url=None, page_path=None, utm_campaign=None, count=False
-        )
+    visit.open_record()
     visit.record["prefs"] = prefs
 
 

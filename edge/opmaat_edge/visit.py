@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
 from opmaat.identity import COOKIE_NAME, Identity
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.store import Record
+from opmaat.visits import record_pageview
 from opmaat_edge.http import NO_STORE, ApiError
 from opmaat_edge.state import EdgeState, edge_state
 from opmaat_edge.visitor import clear_cookie, read_identity, write_cookie
@@ -68,6 +70,18 @@ class Visit:
         if self.consent.persistent:
             return site.retention_days * 86400.0
         return site.session_timeout_minutes * 60.0
+
+    def open_record(self, page_url: str | None = None) -> None:
+        """Start a record for a visitor who has none yet (a request that is not a page view)."""
+        if not self.record:
+            self.record, _ = record_pageview(
+                None,
+                now=time.time(),
+                page_url=page_url,
+                page_path=None,
+                utm_campaign=None,
+                count=False,
+            )
 
     async def save(self) -> None:
         if self.consent.stores and self.record:
