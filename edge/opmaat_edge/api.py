@@ -12,12 +12,11 @@ from starlette.responses import Response
 
 from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
-from opmaat.history import note_decisions
-from opmaat.interests import note_interest
 from opmaat.store import Record
-from opmaat.visits import as_count, record_pageview
+from opmaat.visits import as_count
 from opmaat_edge.http import ApiError, read_json_object
-from opmaat_edge.visit import open_visit, refuse_cross_site
+from opmaat_edge.state import edge_state
+from opmaat_edge.visit import open_visit, refuse_cross_site, respond
 
 log = logging.getLogger("opmaat.edge")
 
@@ -62,52 +61,19 @@ async def _request_body(request: Request) -> dict[str, Any]:
 async def decide(request: Request) -> Response:
     body = await _request_body(request)
     slots = _slots(body.get("slots", []))
-    url, referrer = _text(body.get("url")), _text(body.get("referrer"))
     visit = await open_visit(request, body.get("consent"))
-    state = visit.state
-    runtime = state.runtime.current
-    site = runtime.campaigns.site
-    facts = visit.facts(url, referrer, body.get("page"))
-    now = facts.now.timestamp()
-    context = runtime.context.build(facts)
-    if visit.consent.stores:
-        visit.record, new_session = record_pageview(
-            visit.record,
-            now=now,
-            page_url=url,
-            page_path=context["page"].get("path"),
-            utm_campaign=context["utm"].get("campaign"),
-            timeout_seconds=site.session_timeout_minutes * 60,
-        )
-        if new_session:
-            visit.record["session"]["referrer"] = context["referrer"]
-            visit.record["session"]["utm"] = context["utm"]
-        note_interest(
-            visit.record, context["page"].get("category"), now, site.interest_half_life_days
-        )
-    profile = visit.profile(context, now)
-    try:
-        decisions = runtime.engine.decide(profile, slots, now=facts.now)
-    except Exception:
-        # The visitor still gets the page: every slot keeps its default content.
-        state.counters.decide_errors += 1
-        log.exception("decide failed; answering with default content")
-        decisions = {}
-    state.counters.decisions += 1
-    if visit.consent.stores:
-        note_decisions(
-            visit.record,
-            decisions,
-            path=context["page"].get("path"),
-            tier=visit.consent.tier,
-            now=now,
-        )
-        await visit.save()
-    return visit.respond(
+    decisions = await visit.page_view(
+        slots,
+        url=_text(body.get("url")),
+        referrer=_text(body.get("referrer")),
+        page=body.get("page"),
+    )
+    return respond(
+        visit,
         {
             "consent": visit.consent.tier,
             "slots": {name: decision.as_dict() for name, decision in decisions.items()},
-        }
+        },
     )
 
 
@@ -156,21 +122,22 @@ async def events(request: Request) -> Response:
     if kind not in EVENT_TYPES:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
     visit = await open_visit(request, body.get("consent"))
-    engine = visit.state.runtime.current.engine
+    engine = visit.runtime.engine
+    counters = edge_state(request).counters
     if not visit.consent.stores:
         # Checked all the same, so a page learns of its mistakes before the visitor consents.
         _check_event(engine, kind, body)
-        visit.state.counters.events += 1
-        return visit.respond({"ok": True, "stored": False})
+        counters.events += 1
+        return respond(visit, {"ok": True, "stored": False})
     # A goal on a page without slots can be a visitor's first request: open the visit.
     visit.open_record(_text(body.get("url")))
     if kind == "goal":
         _record_goal(visit.record, engine, body.get("name"))
     else:
         _record_response(visit.record, engine, kind, body.get("campaign"))
-    visit.state.counters.events += 1
+    counters.events += 1
     await visit.save()
-    return visit.respond({"ok": True, "stored": True})
+    return respond(visit, {"ok": True, "stored": True})
 
 
 def _check_event(engine: Engine, kind: str, body: dict[str, Any]) -> None:
@@ -197,10 +164,10 @@ async def identify(request: Request) -> Response:
     visit = await open_visit(request, body.get("consent"))
     if not visit.consent.persistent:
         why = f"linking needs full consent; this visit has {visit.consent.tier}"
-        return visit.respond({"linked": False, "why": why})
+        return respond(visit, {"linked": False, "why": why})
     visit.open_record()
     customer = visit.record.get("customer")
     customer = customer if isinstance(customer, dict) else {}
     visit.record["customer"] = {**customer, "id": customer_id}
     await visit.save()
-    return visit.respond({"linked": True})
+    return respond(visit, {"linked": True})

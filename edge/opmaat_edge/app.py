@@ -37,6 +37,7 @@ async def healthz(request: Request) -> Response:
             "campaigns_version": campaigns.version,
             "last_reload_error": runtime.last_error,
             "counters": {
+                **dataclasses.asdict(state.personalizer.stats),
                 **dataclasses.asdict(state.counters),
                 "render_errors": runtime.current.engine.render_errors,
                 "reloads_ok": runtime.reloads_ok,
@@ -85,7 +86,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-            await state.store.close()
+            await state.personalizer.store.close()
 
     app = Starlette(
         routes=routes,

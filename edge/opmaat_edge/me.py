@@ -9,9 +9,10 @@ from starlette.responses import Response
 
 from opmaat.consent import parse_choice, resolve_consent
 from opmaat.history import recent_decisions
+from opmaat.personalizer import Visit
 from opmaat.preferences import PreferenceError, apply_patch, stored_prefs
 from opmaat_edge.http import ApiError, read_json_object
-from opmaat_edge.visit import Visit, open_visit, refuse_cross_site
+from opmaat_edge.visit import open_visit, refuse_cross_site, respond
 
 DOWNLOAD = {"Content-Disposition": 'attachment; filename="opmaat-my-data.json"'}
 
@@ -19,8 +20,7 @@ DOWNLOAD = {"Content-Disposition": 'attachment; filename="opmaat-my-data.json"'}
 def export(visit: Visit) -> dict[str, Any]:
     """Everything known about the visitor: the profile as campaigns see it (built from this
     request's context and the stored record), the recent decisions and the record itself."""
-    runtime = visit.state.runtime.current
-    context = runtime.context.build(visit.facts(None, None, None))
+    context = visit.runtime.context.build(visit.facts(None, None, None))
     return {
         **visit.profile(context),
         "decisions": recent_decisions(visit.record),
@@ -30,7 +30,7 @@ def export(visit: Visit) -> dict[str, Any]:
 
 async def change_consent(visit: Visit, choice: str) -> None:
     """Apply the visitor's new choice: a lower tier forgets what it does not allow."""
-    visit.consent = resolve_consent(visit.site.consent_default, choice, visit.request.headers)
+    visit.consent = resolve_consent(visit.site.consent_default, choice, visit.headers)
     visit.consent_choice = choice
     if not visit.consent.stores:
         await visit.forget()
@@ -62,7 +62,7 @@ def _choice(value: Any) -> str:
 async def get_me(request: Request) -> Response:
     visit = await open_visit(request)
     download = request.query_params.get("download") == "1"
-    return visit.respond(export(visit), DOWNLOAD if download else None)
+    return respond(visit, export(visit), DOWNLOAD if download else None)
 
 
 async def patch_me(request: Request) -> Response:
@@ -77,14 +77,14 @@ async def patch_me(request: Request) -> Response:
     if "prefs" in body:
         change_prefs(visit, body["prefs"])
         await visit.save()
-    return visit.respond(export(visit))
+    return respond(visit, export(visit))
 
 
 async def delete_me(request: Request) -> Response:
     refuse_cross_site(request)
     visit = await open_visit(request)
     deleted = await visit.forget()
-    return visit.respond({"deleted": deleted})
+    return respond(visit, {"deleted": deleted})
 
 
 async def post_consent(request: Request) -> Response:
@@ -93,4 +93,4 @@ async def post_consent(request: Request) -> Response:
     choice = _choice(body.get("tier"))
     visit = await open_visit(request)
     await change_consent(visit, choice)
-    return visit.respond({"consent": visit.consent.as_dict()})
+    return respond(visit, {"consent": visit.consent.as_dict()})

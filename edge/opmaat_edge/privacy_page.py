@@ -17,10 +17,11 @@ from starlette.templating import Jinja2Templates
 from opmaat.consent import CHOICES
 from opmaat.history import recent_decisions
 from opmaat.interests import category_key
+from opmaat.personalizer import Visit
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
 from opmaat_edge.resources import TEMPLATES
-from opmaat_edge.visit import Visit, open_visit
+from opmaat_edge.visit import finish, open_visit
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
 FORM_MAX_AGE = 2 * 3600
@@ -53,13 +54,15 @@ def _form_subject(visit: Visit) -> str:
 
 
 def form_token(visit: Visit) -> str:
-    value = _signer(visit.state.settings.secret_keys).dumps(_form_subject(visit))
+    value = _signer(visit.personalizer.codec.secret_keys).dumps(_form_subject(visit))
     return value if isinstance(value, str) else value.decode("ascii")
 
 
 def _check_token(visit: Visit, token: str | None) -> None:
     try:
-        subject = _signer(visit.state.settings.secret_keys).loads(token or "", max_age=FORM_MAX_AGE)
+        subject = _signer(visit.personalizer.codec.secret_keys).loads(
+            token or "", max_age=FORM_MAX_AGE
+        )
     except BadData:
         raise ApiError(403, "this form has expired; reload the privacy page") from None
     if subject != _form_subject(visit):
@@ -94,7 +97,7 @@ def _when(stamp: Any) -> str:
 
 def _view(visit: Visit) -> dict[str, Any]:
     data = export(visit)
-    engine = visit.state.runtime.current.engine
+    engine = visit.runtime.engine
 
     def name(campaign_id: Any) -> str:
         found = engine.campaign(campaign_id) if isinstance(campaign_id, str) else None
@@ -131,21 +134,23 @@ def _view(visit: Visit) -> dict[str, Any]:
     }
 
 
-def _render(visit: Visit, *, done: str | None = None, error: str | None = None) -> Response:
+def _render(
+    request: Request, visit: Visit, *, done: str | None = None, error: str | None = None
+) -> Response:
     context = {**_view(visit), "token": form_token(visit), "done": done, "error": error}
     response = templates.TemplateResponse(
-        visit.request,
+        request,
         "privacy/me.html",
         context,
         status_code=400 if error else 200,
         headers={"Cache-Control": "private, no-store"},
     )
-    return visit.finish(response)
+    return finish(visit, response)
 
 
 async def page(request: Request) -> Response:
     visit = await open_visit(request)
-    return _render(visit, done=DONE.get(request.query_params.get("done", "")))
+    return _render(request, visit, done=DONE.get(request.query_params.get("done", "")))
 
 
 def _one(form: Mapping[str, list[str]], key: str) -> str | None:
@@ -190,5 +195,5 @@ async def submit(request: Request) -> Response:
             raise ApiError(400, f"action must be one of {', '.join(ACTIONS)}")
     except ApiError as exc:
         # The visitor sees the page again, with what went wrong, and nothing changed.
-        return _render(visit, error=str(exc.detail))
-    return visit.finish(RedirectResponse(f"/me?done={action}", status_code=303))
+        return _render(request, visit, error=str(exc.detail))
+    return finish(visit, RedirectResponse(f"/me?done={action}", status_code=303))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,9 +134,11 @@ class Engine:
         slots: Sequence[str],
         channel: str = "web",
         now: datetime | None = None,
+        exclude: Collection[str] = (),
     ) -> dict[str, Decision]:
         """One decision per requested slot; never raises on a malformed profile.
 
+        ``exclude`` names campaigns already shown elsewhere on the page (they are skipped).
         ``now`` defaults to the current time; a naive datetime is taken as UTC. A profile
         without ``visitor.id`` is bucketed as ``ANONYMOUS_ID``, so it still gets a stable
         decision (all such visitors share the same holdout draw and variant).
@@ -163,7 +165,7 @@ class Engine:
         response = profile.get("response")
         if not isinstance(response, Mapping):
             response = {}
-        used: set[str] = set()
+        used: set[str] = set(exclude)
         looked_up: dict[tuple[str, ...], Any] = {}
         decisions: dict[str, Decision] = {}
         for slot in slots:

@@ -44,6 +44,7 @@ class CookieCodec:
         if not keys:
             raise ValueError("at least one secret key is needed to sign visitor cookies")
         # itsdangerous signs with the last key and verifies with all of them.
+        self.secret_keys = tuple(keys)
         self._serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=_SALT)
         self.max_age = max_age_days * 86400
 

@@ -32,7 +32,7 @@ def decide(
 
 
 def store_of(client: TestClient) -> MemoryStore:
-    store = client.app.state.edge.store  # type: ignore[attr-defined]
+    store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
     assert isinstance(store, MemoryStore)
     return store
 

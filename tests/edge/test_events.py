@@ -81,9 +81,9 @@ def test_corrupt_stored_counters_do_not_break_events(client: TestClient) -> None
     start(client)
     state = client.app.state.edge  # type: ignore[attr-defined]
     visitor_id = client.get("/v1/me").json()["visitor"]["id"]
-    record = client.portal.call(state.store.get, visitor_id)  # type: ignore[union-attr]
+    record = client.portal.call(state.personalizer.store.get, visitor_id)  # type: ignore[union-attr]
     record["response"] = {"search-hero": {"impressions": "lots", "clicks": None, "seen": "x"}}
-    client.portal.call(state.store.put, visitor_id, record)  # type: ignore[union-attr]
+    client.portal.call(state.personalizer.store.put, visitor_id, record)  # type: ignore[union-attr]
     assert event(client, type="impression", slot="hero", campaign="search-hero")[0] == 200
     assert event(client, type="click", slot="hero", campaign="search-hero")[0] == 200
     response = client.get("/v1/me").json()["response"]["search-hero"]

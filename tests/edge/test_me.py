@@ -119,7 +119,7 @@ def test_delete_forgets_everything_and_the_old_cookie_finds_nothing(client: Test
         for c in r.headers.get_list("set-cookie")
     )
     assert COOKIE_NAME not in client.cookies
-    assert len(client.app.state.edge.store) == 0  # type: ignore[attr-defined]
+    assert len(client.app.state.edge.personalizer.store) == 0  # type: ignore[attr-defined]
     client.cookies.set(COOKIE_NAME, old)
     data = client.get("/v1/me").json()
     assert data["stored"] == {}

@@ -1,4 +1,4 @@
-"""The campaigns and context sources a running edge decides with, swapped whole on reload."""
+"""The campaigns and context sources decisions are made with, swapped whole on reload."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from opmaat.engine import Engine
 from opmaat.errors import ConfigError
 from opmaat.profile import ContextBuilder
 
-log = logging.getLogger("opmaat.edge")
+log = logging.getLogger("opmaat")
 
 
 @dataclass(frozen=True, slots=True)

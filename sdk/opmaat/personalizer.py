@@ -1,0 +1,275 @@
+"""Deciding for real requests: consent, identity, the stored record, page views and cookies.
+
+The edge and the SDK middleware both go through this, so a visitor gets the same decisions and
+the same profile from either. It knows nothing of any web framework: callers pass the peer
+address, lower-case headers and cookies, and turn ``cookie_changes()`` into Set-Cookie headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opmaat.campaigns.model import SiteSettings
+from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
+from opmaat.engine import Decision
+from opmaat.history import note_decisions
+from opmaat.identity import COOKIE_NAME, CookieCodec, Identity
+from opmaat.interests import note_interest
+from opmaat.profile import RequestFacts, build_profile
+from opmaat.runtime import Runtime, RuntimeHolder
+from opmaat.store import MemoryStore, ProfileStore, Record
+from opmaat.visits import record_pageview
+
+log = logging.getLogger("opmaat")
+
+CONSENT_COOKIE_SECONDS = 395 * 86400
+
+
+@dataclass
+class Stats:
+    decisions: int = 0
+    decide_errors: int = 0
+    rejected_cookies: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CookieChange:
+    """A cookie to set (``value``) or to delete (``value`` None). ``max_age`` None: a session
+    cookie. Always ``Path=/``, ``HttpOnly``, ``SameSite=Lax``; ``secure`` outside local dev."""
+
+    name: str
+    value: str | None
+    max_age: int | None
+    secure: bool
+
+
+class Personalizer:
+    """Everything decisions for one site need, loaded once: the campaign file (reloaded when it
+    changes, keeping the last good one), cookie signing and the profile store."""
+
+    def __init__(
+        self,
+        config: str | os.PathLike[str],
+        *,
+        secret_keys: Sequence[str],
+        store: ProfileStore | None = None,
+        secure_cookies: bool = True,
+    ) -> None:
+        self.runtime = RuntimeHolder(config)
+        self.codec = CookieCodec(secret_keys)
+        self.store: ProfileStore = store if store is not None else MemoryStore()
+        self.secure_cookies = secure_cookies
+        self.stats = Stats()
+
+    async def open(
+        self,
+        *,
+        peer: str | None,
+        headers: Mapping[str, str],
+        cookies: Mapping[str, str],
+        page_default: Any = None,
+    ) -> Visit:
+        """The visit of one request: consent resolved, identity read, record loaded if allowed.
+        ``headers`` must have lower-case names."""
+        runtime = self.runtime.current
+        consent = resolve_consent(
+            runtime.campaigns.site.consent_default,
+            cookies.get(CONSENT_COOKIE),
+            headers,
+            page_default,
+        )
+        ident = self.codec.loads(cookies.get(COOKIE_NAME))
+        if ident.rejected:
+            self.stats.rejected_cookies += 1
+        visit = Visit(self, runtime, peer, headers, COOKIE_NAME in cookies, ident, consent)
+        await visit.load()
+        return visit
+
+
+class Visit:
+    """Who sent this request, what they allow, and what is stored about them.
+
+    With tier ``none`` nothing is read or written: the record stays empty and no identity
+    cookie is set. With ``session`` the cookie lives for the browser session and the record
+    for the session timeout; with ``full`` both last for the site's retention period.
+    """
+
+    def __init__(
+        self,
+        personalizer: Personalizer,
+        runtime: Runtime,
+        peer: str | None,
+        headers: Mapping[str, str],
+        had_cookie: bool,
+        ident: Identity,
+        consent: Consent,
+    ) -> None:
+        self.personalizer = personalizer
+        self.runtime = runtime
+        self.peer = peer
+        self.headers = headers
+        self.had_cookie = had_cookie
+        self.ident = ident
+        self.consent = consent
+        self.record: Record = {}
+        self.forget_cookie = False
+        self.consent_choice: str | None = None  # set when this request changes the choice
+        self.counted = False  # whether this request's page view is in the record
+        self.used: set[str] = set()  # campaigns already shown on this page
+
+    @property
+    def site(self) -> SiteSettings:
+        return self.runtime.campaigns.site
+
+    def facts(self, url: str | None, referrer: str | None, page: Any) -> RequestFacts:
+        return RequestFacts(
+            peer=self.peer,
+            headers=self.headers,
+            page_url=url,
+            referrer=referrer,
+            page_meta=page if isinstance(page, Mapping) else {},
+            now=datetime.now(UTC),
+        )
+
+    async def load(self) -> None:
+        if self.consent.stores and not self.ident.fresh:
+            self.record = await self.personalizer.store.get(self.ident.visitor_id) or {}
+
+    def ttl_seconds(self) -> float:
+        if self.consent.persistent:
+            return self.site.retention_days * 86400.0
+        return self.site.session_timeout_minutes * 60.0
+
+    async def save(self) -> None:
+        if self.consent.stores and self.record:
+            await self.personalizer.store.put(
+                self.ident.visitor_id, self.record, self.ttl_seconds()
+            )
+
+    async def forget(self) -> bool:
+        """Delete everything stored about this visitor and drop their cookie."""
+        self.record = {}
+        self.forget_cookie = True
+        if self.ident.fresh:
+            return False
+        return await self.personalizer.store.delete(self.ident.visitor_id)
+
+    def open_record(self, page_url: str | None = None) -> None:
+        """Start a record for a visitor who has none yet (a request that is not a page view)."""
+        if not self.record:
+            self.record, _ = record_pageview(
+                None,
+                now=time.time(),
+                page_url=page_url,
+                page_path=None,
+                utm_campaign=None,
+                count=False,
+            )
+
+    def session_id(self) -> str:
+        session = self.record.get("session")
+        sid = session.get("id") if isinstance(session, dict) else None
+        return sid if isinstance(sid, str) else self.ident.session_id
+
+    def profile(self, context: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+        session = self.record.get("session")
+        if isinstance(session, dict):
+            # referrer.* and utm.* describe how the visitor arrived in this session.
+            for key in ("referrer", "utm"):
+                if isinstance(session.get(key), dict):
+                    context = {**context, key: session[key]}
+        visitor_id = self.ident.visitor_id if self.record else None
+        return build_profile(
+            context,
+            self.record,
+            visitor_id=visitor_id,
+            consent=self.consent,
+            now=now,
+            interest_half_life_days=self.site.interest_half_life_days,
+        )
+
+    async def page_view(
+        self,
+        slots: Sequence[str],
+        *,
+        url: str | None,
+        referrer: str | None,
+        page: Any = None,
+        channel: str = "web",
+    ) -> dict[str, Decision]:
+        """Decide ``slots`` for a page: the first call of a request counts the page view (and
+        notes the page's category as an interest); later calls for more slots of the same page
+        do not, and skip campaigns already shown. Never raises for a bad profile: every slot
+        then keeps its default content. Saves the record."""
+        facts = self.facts(url, referrer, page)
+        now = facts.now.timestamp()
+        context = self.runtime.context.build(facts)
+        if self.consent.stores and not self.counted:
+            self.counted = True
+            self.record, new_session = record_pageview(
+                self.record,
+                now=now,
+                page_url=url,
+                page_path=context["page"].get("path"),
+                utm_campaign=context["utm"].get("campaign"),
+                timeout_seconds=self.site.session_timeout_minutes * 60,
+            )
+            if new_session:
+                self.record["session"]["referrer"] = context["referrer"]
+                self.record["session"]["utm"] = context["utm"]
+            note_interest(
+                self.record, context["page"].get("category"), now, self.site.interest_half_life_days
+            )
+        profile = self.profile(context, now)
+        stats = self.personalizer.stats
+        try:
+            decisions = self.runtime.engine.decide(
+                profile, slots, channel=channel, now=facts.now, exclude=self.used
+            )
+        except Exception:
+            stats.decide_errors += 1
+            log.exception("decide failed; answering with default content")
+            decisions = {}
+        stats.decisions += 1
+        self.used.update(d.campaign for d in decisions.values() if d.campaign)
+        if self.consent.stores:
+            note_decisions(
+                self.record,
+                decisions,
+                path=context["page"].get("path"),
+                tier=self.consent.tier,
+                now=now,
+            )
+            await self.save()
+        return decisions
+
+    @property
+    def from_page(self) -> bool:
+        # A page whose consent banner is not answered yet says "none"; a cookie set on other
+        # pages of the site stays.
+        return self.consent.source == "page"
+
+    def cookie_changes(self) -> list[CookieChange]:
+        """The cookies the response to this request must set or delete."""
+        secure = self.personalizer.secure_cookies
+        changes = []
+        if self.consent_choice is not None:
+            changes.append(
+                CookieChange(CONSENT_COOKIE, self.consent_choice, CONSENT_COOKIE_SECONDS, secure)
+            )
+        if self.forget_cookie or (
+            not self.consent.stores and self.had_cookie and not self.from_page
+        ):
+            changes.append(CookieChange(COOKIE_NAME, None, 0, secure))
+        elif self.consent.stores and self.record:
+            codec = self.personalizer.codec
+            value = codec.dumps(self.ident.visitor_id, self.session_id())
+            max_age = codec.max_age if self.consent.persistent else None
+            changes.append(CookieChange(COOKIE_NAME, value, max_age, secure))
+        return changes
