@@ -69,9 +69,18 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
 
     try:
         # Fail fast, with a readable message, before uvicorn starts any worker.
-        create_app(EdgeSettings.from_env({**os.environ, **env}))
+        settings = EdgeSettings.from_env({**os.environ, **env})
+        create_app(settings)
     except (SettingsError, ConfigError) as exc:
         print(f"opmaat: {exc}", file=sys.stderr)
+        return 2
+    if workers > 1 and settings.store.startswith("memory"):
+        # Each worker would keep its own profiles: a visitor would be known to one of them,
+        # and forgetting them would reach only that one.
+        print(
+            "opmaat: --workers needs a shared store; the memory store lives in one process",
+            file=sys.stderr,
+        )
         return 2
     os.environ.update(env)  # the workers build their app from these
     print(f"opmaat: serving on http://{host}:{port}/", flush=True)

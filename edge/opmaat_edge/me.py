@@ -61,6 +61,7 @@ def _choice(value: Any) -> str:
 
 async def get_me(request: Request) -> Response:
     visit = await open_visit(request)
+    await visit.save()  # kept for this request's tier (a GPC browser shortens it)
     download = request.query_params.get("download") == "1"
     return respond(visit, export(visit), DOWNLOAD if download else None)
 
@@ -71,9 +72,20 @@ async def patch_me(request: Request) -> Response:
     unknown = [k for k in body if k not in ("prefs", "consent")]
     if unknown or not body:
         raise ApiError(400, "send an object with 'prefs' and/or 'consent'")
+    choice = _choice(body["consent"]) if "consent" in body else None
     visit = await open_visit(request)
-    if "consent" in body:
-        await change_consent(visit, _choice(body["consent"]))
+    if "prefs" in body:
+        try:
+            apply_patch(stored_prefs(visit.record), body["prefs"])
+        except PreferenceError as exc:
+            raise ApiError(400, str(exc)) from None
+        after = visit.consent
+        if choice is not None:
+            after = resolve_consent(visit.site.consent_default, choice, visit.headers)
+        if not after.stores:
+            raise ApiError(409, "preferences are kept only with session or full consent")
+    if choice is not None:
+        await change_consent(visit, choice)
     if "prefs" in body:
         change_prefs(visit, body["prefs"])
         await visit.save()

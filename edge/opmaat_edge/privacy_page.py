@@ -21,7 +21,7 @@ from opmaat.personalizer import Visit
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
 from opmaat_edge.resources import TEMPLATES
-from opmaat_edge.visit import finish, open_visit
+from opmaat_edge.visit import finish, open_visit, refuse_cross_site
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
 FORM_MAX_AGE = 2 * 3600
@@ -150,6 +150,7 @@ def _render(
 
 async def page(request: Request) -> Response:
     visit = await open_visit(request)
+    await visit.save()  # kept for this request's tier (a GPC browser shortens it)
     return _render(request, visit, done=DONE.get(request.query_params.get("done", "")))
 
 
@@ -176,6 +177,7 @@ def _prefs_patch(form: Mapping[str, list[str]]) -> dict[str, Any]:
 
 
 async def submit(request: Request) -> Response:
+    refuse_cross_site(request)
     form = await read_form(request)
     visit = await open_visit(request)
     try:
@@ -196,4 +198,5 @@ async def submit(request: Request) -> Response:
     except ApiError as exc:
         # The visitor sees the page again, with what went wrong, and nothing changed.
         return _render(request, visit, error=str(exc.detail))
-    return finish(visit, RedirectResponse(f"/me?done={action}", status_code=303))
+    # Relative, so the page also works behind a path prefix (/_opmaat/me).
+    return finish(visit, RedirectResponse(f"me?done={action}", status_code=303))

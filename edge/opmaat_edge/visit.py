@@ -14,8 +14,18 @@ from opmaat_edge.state import edge_state
 
 
 def refuse_cross_site(request: Request) -> None:
-    """Changes to a visitor's data must come from the site itself, not from another site."""
+    """Changes to a visitor's data must come from the site itself, not from another site:
+    ``Sec-Fetch-Site: cross-site`` is refused, and so is an ``Origin`` that is neither this
+    host nor one of ``site.allowed_origins`` (browsers without Sec-Fetch-* still send it)."""
     if request.headers.get("sec-fetch-site") == "cross-site":
+        raise ApiError(403, "this request must come from the site itself")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    site = edge_state(request).runtime.current.campaigns.site
+    host = request.headers.get("host", "").lower()
+    parsed = origin.lower().rstrip("/")
+    if parsed.split("://", 1)[-1] != host and parsed not in site.allowed_origins:
         raise ApiError(403, "this request must come from the site itself")
 
 

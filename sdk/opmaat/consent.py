@@ -7,9 +7,9 @@ Three tiers, lowest first:
 - ``full``: a persistent cookie and profile, kept for the site's retention period.
 
 The visitor's *choice* is one of the tiers or ``off`` (opted out of personalization: tier
-``none`` and every slot keeps its default content). Without a choice, the page's default applies
-when it states one (``data-consent`` on the snippet: a consent banner not answered yet), else the
-site's. ``Sec-GPC: 1`` and ``DNT: 1`` cap the tier at ``session`` whatever was chosen.
+``none`` and every slot keeps its default content). Without a choice the site's default applies,
+or the page's when it is lower (``data-consent`` on the snippet: a consent banner not answered
+yet). ``Sec-GPC: 1`` and ``DNT: 1`` cap the tier at ``session`` whatever was chosen.
 """
 
 from __future__ import annotations
@@ -89,10 +89,11 @@ def resolve_consent(
     chosen = parse_choice(choice)
     if chosen is not None:
         wanted, source = ("none" if chosen == OPT_OUT else chosen), "choice"
-    elif isinstance(page_default, str) and page_default in _RANK:
-        wanted, source = page_default, "page"
     else:
         wanted, source = (default if default in _RANK else "none"), "site"
+        # A page may only lower the site's default: anyone can send one.
+        if isinstance(page_default, str) and _RANK.get(page_default, 99) < _RANK[wanted]:
+            wanted, source = page_default, "page"
     tier, capped_by = wanted, None
     signal = privacy_signal(headers)
     if signal is not None and _RANK[tier] > _RANK["session"]:

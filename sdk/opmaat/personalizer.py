@@ -148,9 +148,10 @@ class Visit:
 
     async def save(self) -> None:
         if self.consent.stores and self.record:
-            await self.personalizer.store.put(
-                self.ident.visitor_id, self.record, self.ttl_seconds()
-            )
+            if not self.consent.persistent:
+                self.record.pop("customer", None)  # a customer link is kept with full consent only
+            store = self.personalizer.store
+            await store.put(self.ident.visitor_id, self.record, self.ttl_seconds())
 
     async def forget(self) -> bool:
         """Delete everything stored about this visitor and drop their cookie."""

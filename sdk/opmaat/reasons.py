@@ -260,6 +260,9 @@ def _interest(name: str) -> Phrase:
     shown = text(name.replace("_", " "))
 
     def phrase(profile: Profile) -> str | None:
+        if name == "top":  # the category itself is the value
+            top = text(_get(profile, "interests", "top"))
+            return f"you showed interest in {top.replace('_', ' ')}" if top else None
         return f"you showed interest in {shown}" if shown else None
 
     return phrase

@@ -50,3 +50,11 @@ def test_help_explains_each_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ("demo", "serve", "check"):
         assert f"opmaat {command}" in out
+
+
+def test_serve_refuses_several_workers_on_the_memory_store(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPMAAT_SECRET_KEYS", "a-long-enough-signing-key")
+    assert main(["serve", "--config", str(DEMO_CAMPAIGNS), "--workers", "2"]) == 2
+    assert "--workers needs a shared store" in capsys.readouterr().err

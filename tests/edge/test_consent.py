@@ -235,3 +235,50 @@ def test_no_ip_address_is_ever_stored(make_client: MakeClient) -> None:
     assert "Amsterdam" not in everything  # geo is derived per request, not kept
     for ip in [*ips, "127.0.0.1", "203.0.113", "2001:db8"]:
         assert ip not in everything
+
+
+def test_a_page_default_cannot_raise_the_site_default(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("site: {consent_default: session}\nslots: {hero: {default: x}}\n")
+    client = make_client(config, demo=False)
+    r = client.get("/v1/decide", params={"slots": "hero", "url": HOME, "consent": "full"})
+    assert r.json()["consent"] == "session"
+    cookie = set_cookie_header(r, COOKIE_NAME)
+    assert cookie is not None
+    assert "Max-Age" not in cookie
+    linked = client.post(
+        "/v1/identify", content=json.dumps({"customer_id": "C", "consent": "full"})
+    )
+    assert linked.json()["linked"] is False
+
+
+def test_a_customer_link_does_not_outlive_full_consent(client: TestClient) -> None:
+    decide(client)
+    client.post("/v1/identify", content=json.dumps({"customer_id": "C-7"}))
+    client.post("/v1/consent", content=json.dumps({"tier": "session"}))
+    assert client.get("/v1/me").json()["customer"] == {}
+    assert b"C-7" not in b"".join(store_of(client).dump().values())
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site", "Origin": "http://127.0.0.1"},
+    ],
+)
+def test_changes_with_a_foreign_origin_are_refused(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    decide(client)
+    r = client.post("/v1/consent", content=json.dumps({"tier": "off"}), headers=headers)
+    assert r.status_code == 403
+    ok = client.post(
+        "/v1/consent",
+        content=json.dumps({"tier": "session"}),
+        headers={"Origin": "http://127.0.0.1"},
+    )
+    assert ok.status_code == 200

@@ -155,7 +155,7 @@ def test_privacy_page_says_what_is_known_and_why(client: TestClient) -> None:
     assert "<td>running</td>" in html
     assert "Visitors from a search engine" in html
     assert "you came from a Google search for &#39;trail shoes&#39;" in html
-    assert 'href="/v1/me?download=1"' in html
+    assert 'href="v1/me?download=1"' in html
     # Every form control has a label.
     ids = re.findall(r'<(?:select|input)[^>]* id="([^"]+)"', html)
     assert ids
@@ -171,7 +171,7 @@ def test_privacy_page_forms_change_preferences_consent_and_delete(client: TestCl
         action="prefs",
         **{"interest.running": "less", "add_interest": "Trail Running"},
     )
-    assert (r.status_code, r.headers["location"]) == (303, "/me?done=prefs")
+    assert (r.status_code, r.headers["location"]) == (303, "me?done=prefs")
     prefs = client.get("/v1/me").json()["prefs"]
     assert prefs == {"interests": {"running": "less", "trail-running": "more"}}
     assert "Your preferences are saved." in client.get("/me?done=prefs").text
@@ -221,3 +221,43 @@ def test_privacy_page_form_refuses_other_encodings(client: TestClient) -> None:
     r = client.post("/me", content=b'{"action": "delete"}', headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
     assert "x-www-form-urlencoded" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"consent": "off", "prefs": {"interests": {"x": "more"}}},
+        {"consent": "none", "prefs": {"bad": 1}},
+        {"consent": "sometimes", "prefs": {"interests": {"x": "more"}}},
+    ],
+)
+def test_a_refused_patch_changes_nothing_at_all(client: TestClient, body: Any) -> None:
+    browse(client)
+    r = patch(client, body)
+    assert r.status_code in (400, 409)
+    assert "opmaat_consent" not in client.cookies
+    data = client.get("/v1/me").json()
+    assert data["session"]["pageviews"] == 1
+    assert data["consent"]["choice"] is None
+
+
+def test_the_privacy_page_refuses_forms_from_another_site(client: TestClient) -> None:
+    # A visitor without a cookie gets a token that fits every such visitor; the origin check
+    # is what keeps another site from using it.
+    token = token_of(client.get("/me").text)
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
+        r = client.post(
+            "/me",
+            data={"token": token, "action": "consent", "consent": "full"},
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 403
+    assert "opmaat_consent" not in client.cookies
+
+
+def test_opening_the_privacy_page_with_gpc_shortens_what_is_kept(client: TestClient) -> None:
+    browse(client)
+    client.get("/me", headers={"Sec-GPC": "1"})
+    store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
+    assert {entry[1] for entry in store._data.values()} == {30 * 60}

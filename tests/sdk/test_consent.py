@@ -116,16 +116,24 @@ def test_signal_value_is_stripped() -> None:
         ("full", "session"),
         ("full", "none"),
         ("session", "none"),
-        ("session", "full"),
-        ("none", "full"),
     ],
 )
-def test_page_default_replaces_the_site_default(site: str, page: str) -> None:
+def test_a_lower_page_default_replaces_the_site_default(site: str, page: str) -> None:
     consent = resolve_consent(site, None, {}, page)
     assert consent.tier == page
     assert consent.source == "page"
     assert consent.choice is None
     assert consent.capped_by is None
+
+
+@pytest.mark.parametrize(
+    ("site", "page"), [("session", "full"), ("none", "full"), ("none", "session"), ("full", "full")]
+)
+def test_a_page_default_never_raises_the_site_default(site: str, page: str) -> None:
+    # Anyone can send a page default; only the visitor's own choice may go above the site's.
+    consent = resolve_consent(site, None, {}, page)
+    assert consent.tier == site
+    assert consent.source == "site"
 
 
 @pytest.mark.parametrize("choice", [*TIERS, OPT_OUT])
@@ -137,8 +145,10 @@ def test_a_choice_beats_the_page_default(choice: str, page: str) -> None:
 
 
 def test_privacy_signal_caps_the_page_default() -> None:
-    consent = resolve_consent("none", None, GPC, "full")
-    assert (consent.tier, consent.capped_by, consent.source) == ("session", "gpc", "page")
+    consent = resolve_consent("full", None, GPC, "session")
+    assert (consent.tier, consent.capped_by, consent.source) == ("session", None, "page")
+    consent = resolve_consent("full", None, GPC, "full")
+    assert (consent.tier, consent.capped_by, consent.source) == ("session", "gpc", "site")
 
 
 @pytest.mark.parametrize("page", ["FULL", "None", "off", "", "high", 0, 1, ["none"], {"none"}])

@@ -1,0 +1,158 @@
+"""What the middleware does for one page, whatever the server interface: decisions for the
+handler, slot filling for the HTML that leaves, and the headers that go with it."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from http.cookies import SimpleCookie
+from typing import Any
+
+from opmaat.engine import Decision
+from opmaat.html_slots import FILLED_ATTR, SERVER, Scanner, SlotElement
+from opmaat.personalizer import CookieChange, Visit
+
+KEY_HEADER = "x-opmaat-key"
+KEY_COOKIE = "opmaat_key"
+
+
+class PagePersonalization:
+    """The personalization of one request, as handlers see it (``request.state.opmaat`` in
+    Starlette, ``environ["opmaat"]`` under WSGI, where ``decide`` is synchronous).
+
+    ``decide(slots)`` answers the same as the edge would; a slot decided twice in one request
+    keeps its first answer, and the middleware fills the page's slots with these answers.
+    """
+
+    def __init__(self, visit: Visit, *, url: str | None, referrer: str | None) -> None:
+        self.visit = visit
+        self.url = url
+        self.referrer = referrer
+        self.decisions: dict[str, Decision] = {}
+        self.meta: dict[str, Any] = {}
+
+    @property
+    def consent(self) -> str:
+        return self.visit.consent.tier
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The visitor's profile as conditions and templates see it, for this page."""
+        facts = self.visit.facts(self.url, self.referrer, self.meta)
+        return self.visit.profile(self.visit.runtime.context.build(facts))
+
+    async def decide(self, slots: Sequence[str]) -> dict[str, Decision]:
+        new = [s for s in dict.fromkeys(slots) if s not in self.decisions]
+        if new or not self.visit.counted:
+            made = await self.visit.page_view(
+                new, url=self.url, referrer=self.referrer, page=self.meta
+            )
+            self.decisions.update(made)
+        return {s: self.decisions[s] for s in slots if s in self.decisions}
+
+    @property
+    def touched(self) -> bool:
+        """Whether this request decided anything (and so owes the visitor their cookies)."""
+        return self.visit.counted or bool(self.decisions)
+
+    def response_headers(self, cdn_key: bool) -> list[tuple[str, str]]:
+        """Set-Cookie and caching headers for a response that was personalized."""
+        out = [("set-cookie", set_cookie(c)) for c in self.visit.cookie_changes()]
+        if cdn_key:
+            key = self.decision_key()
+            out += [(KEY_HEADER, key), ("vary", "X-Opmaat-Key")]
+            out.append(("set-cookie", set_cookie(CookieChange(KEY_COOKIE, key, None, False))))
+        return out
+
+    def decision_key(self) -> str:
+        """A short key that is the same exactly when the filled slots are the same."""
+        digest = hashlib.sha256()
+        for slot in sorted(self.decisions):
+            html = self.decisions[slot].html
+            digest.update(f"{slot}\0{html if html is not None else chr(1)}\0".encode())
+        return digest.hexdigest()[:16] if self.decisions else "-"
+
+
+def set_cookie(change: CookieChange) -> str:
+    """One Set-Cookie header value for ``change``."""
+    jar: SimpleCookie = SimpleCookie()
+    jar[change.name] = change.value or ""
+    morsel = jar[change.name]
+    morsel["path"] = "/"
+    morsel["httponly"] = True
+    morsel["samesite"] = "Lax"
+    if change.secure:
+        morsel["secure"] = True
+    if change.value is None:
+        morsel["max-age"] = 0
+        morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+    elif change.max_age is not None:
+        morsel["max-age"] = change.max_age
+    return morsel.OutputString()
+
+
+def private_cache_control(value: str | None) -> str:
+    """The response's Cache-Control made safe for shared caches: ``private`` (or ``no-store``
+    kept), with ``public`` and ``s-maxage`` removed and the rest kept."""
+    parts = [p.strip() for p in (value or "").split(",") if p.strip()]
+    kept = [p for p in parts if p.split("=")[0].lower() not in ("public", "s-maxage", "private")]
+    if any(p.lower() == "no-store" for p in kept):
+        return ", ".join(kept)
+    return ", ".join(["private", *kept])
+
+
+def html_charset(content_type: str) -> str | None:
+    """The charset of a text/html content type (utf-8 by default); None when it is not HTML
+    or names a charset Python does not know."""
+    kind, _, params = content_type.partition(";")
+    if kind.strip().lower() != "text/html":
+        return None
+    charset = "utf-8"
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"') or "utf-8"
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return None
+
+
+def fill(parts: Iterable[str | SlotElement], decisions: Mapping[str, Decision]) -> str:
+    """The HTML of ``parts`` with each slot that has a decision filled and marked."""
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        decision = decisions.get(part.name)
+        if decision is None:
+            out.append(part.start_tag + part.inner + part.end_tag)
+            continue
+        marks = {FILLED_ATTR: SERVER}
+        if decision.campaign:
+            marks["data-opmaat-campaign"] = decision.campaign
+            if decision.variant:
+                marks["data-opmaat-variant"] = decision.variant
+        out.append(part.filled(decision.html, marks))
+    return "".join(out)
+
+
+class BodyRewriter:
+    """Fills the slots of an HTML body, whole or chunk by chunk, deciding slots as they appear
+    (the handler's own decisions are reused)."""
+
+    def __init__(self, page: PagePersonalization, charset: str) -> None:
+        self.page = page
+        self.scanner = Scanner(meta=page.meta)
+        self.charset = charset
+        self.decoder = codecs.getincrementaldecoder(charset)(errors="strict")
+
+    async def feed(self, chunk: bytes, final: bool) -> bytes:
+        """Raises UnicodeDecodeError when the body is not in its declared charset."""
+        text = self.decoder.decode(chunk, final=final)
+        parts = self.scanner.feed(text, final=final)
+        slots = [p.name for p in parts if isinstance(p, SlotElement)]
+        decisions = await self.page.decide(slots) if slots else {}
+        return fill(parts, decisions).encode(self.charset)
