@@ -8,7 +8,8 @@
   // The page's consent default until the visitor answers (data-consent="none" with a banner).
   var cap = attr("consent") || undefined;
   var queue = (w.opmaat && w.opmaat.q) || [];
-  var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", seen, timer, ready;
+  var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", FILLED = "data-opmaat-filled";
+  var seen, timer, ready;
   // Events wait for the first decide: its answer sets the visitor cookie the edge requires.
   var decided = new Promise(function (r) { ready = r; });
 
@@ -81,13 +82,22 @@
         if (io) io.observe(el);
       }
       el.innerHTML = s && s.html != null ? s.html : el.opmaatDefault;
-      el.setAttribute("data-opmaat-filled", "");
+      el.setAttribute(FILLED, "");
     });
     reveal(els);
   }
 
-  function decide() {
-    var els = [].slice.call(d.querySelectorAll("[" + SLOT + "]"));
+  // Slots the server already filled (the SDK middleware) are left alone, apart from their
+  // impressions, until refresh() asks for everything again.
+  function decide(all) {
+    var els = [];
+    d.querySelectorAll("[" + SLOT + "]").forEach(function (el) {
+      if (all === 1 || el.getAttribute(FILLED) != "server") els.push(el);
+      else if (io && !el.opmaatIo && el.getAttribute("data-opmaat-campaign")) {
+        el.opmaatIo = 1;
+        io.observe(el);
+      }
+    });
     var where = location.pathname + location.search;
     if (!els.length) ready();
     if (where == seen || !els.length) return;
@@ -133,7 +143,7 @@
     consent: function (c) { post("/v1/consent", { tier: c.tier || c }); },
     identify: function (id) { post("/v1/identify", { customer_id: id }); }
   };
-  function refresh() { seen = 0; decide(); }
+  function refresh() { seen = 0; decide(1); }
   function post(path, body) {
     decided.then(function () { return send(path, body); }).catch(function () {}).then(refresh);
   }
