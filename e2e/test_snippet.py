@@ -340,3 +340,27 @@ def test_back_forward_cache_restore_decides_again(
         assert body(decides[2])["url"].endswith("/")
     finally:
         browser.close()
+
+
+def test_server_filled_page_needs_no_decide_and_still_reports_impressions(
+    page: Page, console_errors: list[str]
+) -> None:
+    decides = watch(page, "/v1/decide")
+    impressions = watch(page, "/v1/events", "impression")
+    page.goto("/ssr/", referer=GOOGLE)
+    hero = page.locator("[data-opmaat-slot=hero]")
+    expect(hero).to_have_attribute("data-opmaat-filled", "server")
+    expect(hero).to_contain_text("Found us on Google?")
+    # Filled in the HTML itself: what the server sent already has the campaign in it.
+    html = page.request.get("/ssr/").text()
+    assert 'data-opmaat-campaign="search-hero"' in html
+    page.wait_for_timeout(1500)
+    assert decides == []
+    assert sorted(body(r)["campaign"] for r in impressions) == ["interest-sidebar", "search-hero"]
+    page.evaluate("opmaat.refresh()")  # an explicit refresh decides every slot again
+    deadline = time.monotonic() + 5
+    while not decides and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert sorted(body(decides[0])["slots"]) == ["hero", "sidebar"]
+    expect(hero).to_have_attribute("data-opmaat-filled", "")
+    assert console_errors == []

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from opmaat_edge import api, demo_site, me, privacy_page
 from opmaat_edge.http import error_response
@@ -76,6 +76,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
     ]
     if settings.demo:
         routes += demo_site.routes
+        routes.append(Mount("/ssr", app=demo_site.server_side_app(state.personalizer)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -10,9 +10,12 @@ import yaml
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
+from opmaat.middleware import OpmaatMiddleware
+from opmaat.personalizer import Personalizer
 from opmaat_edge.resources import DEMO, TEMPLATES
 from opmaat_edge.state import edge_state
 
@@ -70,6 +73,15 @@ async def cart(request: Request) -> Response:
 
 async def banner(request: Request) -> Response:
     return _page(request, "demo/banner.html")
+
+
+async def server_side(request: Request) -> Response:
+    return _page(request, "demo/ssr.html")
+
+
+def server_side_app(personalizer: Personalizer) -> ASGIApp:
+    """/ssr/: a page whose slots the SDK middleware fills before it leaves the server."""
+    return OpmaatMiddleware(Router(routes=[Route("/", server_side)]), personalizer=personalizer)
 
 
 routes = [

@@ -21,6 +21,7 @@ from opmaat.store import ProfileStore
 
 log = logging.getLogger("opmaat")
 ENVIRON_KEY = "opmaat"
+MAX_WHOLE_BODY = 8 * 1024 * 1024
 T = TypeVar("T")
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | None
 StartResponse = Callable[..., Callable[[bytes], object]]
@@ -142,7 +143,13 @@ class _Response:
             yield from self._pass(first, chunks)
             return
         rewriter = BodyRewriter(self.page, charset)
-        if isinstance(self.result, list | tuple) or first is None:
+        # A body of known length (a list, or a declared Content-Length) is rewritten whole;
+        # anything else is a stream and is filled as it goes.
+        length = _get(self.headers, "content-length") or ""
+        fixed = isinstance(self.result, list | tuple) or (
+            length.isdigit() and int(length) <= MAX_WHOLE_BODY
+        )
+        if fixed or first is None:
             body = b"".join(self.written) + b"".join([first or b"", *chunks])
             yield from self._whole(rewriter, body)
             return

@@ -1,0 +1,1 @@
+"""Minimal apps that use the opmaat middleware; tests/examples drives each with its own client."""
