@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import context, decide, profile
+from bench import context, decide, middleware, profile
 
 
 def test_profile_benchmark_runs() -> None:
@@ -16,3 +16,8 @@ def test_decide_benchmark_runs_and_fills_every_slot() -> None:
 
 def test_context_benchmark_runs() -> None:
     assert all(micros > 0 for micros in context.run(number=20).values())
+
+
+def test_middleware_benchmark_runs_and_fills_every_slot() -> None:
+    ms = middleware.run(runs=20)
+    assert ms["middleware"] > ms["bare"] > 0
