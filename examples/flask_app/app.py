@@ -1,4 +1,4 @@
-"""Flask: the WSGI middleware wraps ``app.wsgi_app``; ``request.environ["opmaat"]`` decides.
+"""Flask: the WSGI middleware wraps ``app.wsgi_app``; ``request.environ["opmaat.page"]`` decides.
 
 Run: ``.venv/bin/flask --app examples.flask_app.app run``
 """
@@ -28,5 +28,5 @@ def running() -> str:
 
 @app.get("/hero.json")
 def hero() -> dict[str, str | None]:
-    decision = request.environ["opmaat"].decide(["hero"])["hero"]
+    decision = request.environ["opmaat.page"].decide(["hero"])["hero"]
     return {"campaign": decision.campaign, "html": decision.html}

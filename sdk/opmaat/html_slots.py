@@ -119,6 +119,32 @@ class _Hits:
         return where
 
 
+_LOOK_BACK = 4
+
+
+def _enclosing_tag_end(buf: str, floor: int, p: int) -> int | None:
+    """Where the start tag that ``p`` lies inside ends (``p`` is in one of its attribute
+    values), or None. Looks back over a few ``<``; markup nested deeper than that in attribute
+    values is not recognised (and a slot there is then left for the snippet)."""
+    lt = p
+    for _ in range(_LOOK_BACK):
+        lt = buf.rfind("<", floor, lt)
+        if lt < 0:
+            return None
+        tag = _START_TAG.match(buf, lt)
+        if tag is not None and tag.end() > p:
+            return tag.end()
+    return None
+
+
+def _unfinished_tag(buf: str, lt: int) -> bool:
+    # A "<" that may still become a whole tag once more input comes.
+    following = buf[lt + 1 : lt + 2]
+    if following.isalpha():
+        return _START_TAG.match(buf, lt) is None
+    return following in ("", "/", "!") and buf.find(">", lt) < 0
+
+
 @dataclass(frozen=True, slots=True)
 class SlotElement:
     """One slot found in the markup: its name and the three pieces of source it spans."""
@@ -162,6 +188,11 @@ class Scanner:
             if found_hit is None:
                 break
             hit, needle = found_hit
+            if needle != SLOT_ATTR:
+                inside = _enclosing_tag_end(buf, pos, hit)
+                if inside is not None:
+                    at = inside  # markup inside an attribute value is text, not a tag
+                    continue
             if needle == "<!--":
                 end = buf.find("-->", hit + 4)
                 if end < 0:
@@ -197,9 +228,14 @@ class Scanner:
                 pos = at = stop
         # No hit left: copy up to a tag that is still open, which may yet hold a slot.
         lt = buf.rfind("<", pos)
-        if lt >= 0 and buf.find(">", lt) < 0:
+        if lt >= 0 and _unfinished_tag(buf, lt):
             return self._hold(buf, out, pos, lt, final)
         return self._hold(buf, out, pos, len(buf), final)
+
+    def release(self) -> str:
+        """Everything held back so far, as it came; the scanner is empty afterwards."""
+        held, self._buf = self._buf, ""
+        return held
 
     def _hold(
         self, buf: str, out: list[str | SlotElement], pos: int, keep_from: int, final: bool
@@ -230,7 +266,7 @@ class Scanner:
 
     def _slot(self, buf: str, floor: int, hit: int) -> tuple[int, int, SlotElement] | _Wait | None:
         lt = buf.rfind("<", floor, hit)
-        if lt < 0:
+        if lt < 0 or _enclosing_tag_end(buf, floor, lt) is not None:
             return None
         tag = _START_TAG.match(buf, lt)
         if tag is None:
@@ -265,6 +301,10 @@ class Scanner:
             m = pattern.search(buf, at)
             if m is None:
                 return None
+            inside = _enclosing_tag_end(buf, start, m.start())
+            if inside is not None:
+                at = inside  # in an attribute value of a tag within the slot
+                continue
             if m.group(0) == "<!--":
                 end = buf.find("-->", m.end())
                 if end < 0:

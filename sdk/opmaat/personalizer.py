@@ -36,6 +36,7 @@ class Stats:
     decisions: int = 0
     decide_errors: int = 0
     rejected_cookies: int = 0
+    store_errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class Visit:
         self.forget_cookie = False
         self.consent_choice: str | None = None  # set when this request changes the choice
         self.counted = False  # whether this request's page view is in the record
+        self.interest_noted = False
         self.used: set[str] = set()  # campaigns already shown on this page
 
     @property
@@ -139,7 +141,12 @@ class Visit:
 
     async def load(self) -> None:
         if self.consent.stores and not self.ident.fresh:
-            self.record = await self.personalizer.store.get(self.ident.visitor_id) or {}
+            try:
+                self.record = await self.personalizer.store.get(self.ident.visitor_id) or {}
+            except Exception:
+                # The visitor still gets decisions, from this request's context.
+                self.personalizer.stats.store_errors += 1
+                log.exception("profile store: read failed; deciding from the request alone")
 
     def ttl_seconds(self) -> float:
         if self.consent.persistent:
@@ -150,8 +157,13 @@ class Visit:
         if self.consent.stores and self.record:
             if not self.consent.persistent:
                 self.record.pop("customer", None)  # a customer link is kept with full consent only
-            store = self.personalizer.store
-            await store.put(self.ident.visitor_id, self.record, self.ttl_seconds())
+            try:
+                await self.personalizer.store.put(
+                    self.ident.visitor_id, self.record, self.ttl_seconds()
+                )
+            except Exception:
+                self.personalizer.stats.store_errors += 1
+                log.exception("profile store: write failed; this request's changes are lost")
 
     async def forget(self) -> bool:
         """Delete everything stored about this visitor and drop their cookie."""
@@ -224,9 +236,11 @@ class Visit:
             if new_session:
                 self.record["session"]["referrer"] = context["referrer"]
                 self.record["session"]["utm"] = context["utm"]
-            note_interest(
-                self.record, context["page"].get("category"), now, self.site.interest_half_life_days
-            )
+        category = context["page"].get("category")
+        if self.consent.stores and category and not self.interest_noted:
+            # Once per page; a streamed page may name its category only after the page view.
+            self.interest_noted = True
+            note_interest(self.record, category, now, self.site.interest_half_life_days)
         profile = self.profile(context, now)
         stats = self.personalizer.stats
         try:

@@ -90,6 +90,14 @@ class _Responder:
         elif message["type"] == "http.response.body":
             await self._body(message)
         else:
+            # Another way to send the body (http.response.pathsend, zerocopysend): let the
+            # held start go first, unchanged but for the cookies, and step aside.
+            if self.start is not None and not self.streaming:
+                headers = _header_list(self.start)
+                if self.page.touched:
+                    headers = self._personalized(headers)
+                await self.downstream({**self.start, "headers": headers})
+            self.passing = True
             await self.downstream(message)
 
     async def _start(self, message: Message) -> None:
@@ -119,21 +127,14 @@ class _Responder:
             await self.page.decide([])
             headers = [h for h in _header_list(self.start) if h[0].lower() != b"content-length"]
             await self.downstream({**self.start, "headers": self._personalized(headers)})
-        try:
-            out = await self.rewriter.feed(body, final=not more)
-        except UnicodeDecodeError:
-            out = body  # not in its charset after all: the rest goes through untouched
-            self.passing = True
+        out = await self.rewriter.feed(body, final=not more)
         await self.downstream({"type": "http.response.body", "body": out, "more_body": more})
 
     async def _whole(self, body: bytes) -> None:
         assert self.start is not None
         assert self.rewriter is not None
         headers = _header_list(self.start)
-        try:
-            out = await self.rewriter.feed(body, final=True)
-        except UnicodeDecodeError:
-            out = body
+        out = await self.rewriter.feed(body, final=True)
         if not self.page.touched:
             out = body  # no slots: not one byte changed
         else:

@@ -19,7 +19,7 @@ KEY_COOKIE = "opmaat_key"
 
 class PagePersonalization:
     """The personalization of one request, as handlers see it (``request.state.opmaat`` in
-    Starlette, ``environ["opmaat"]`` under WSGI, where ``decide`` is synchronous).
+    Starlette, ``environ["opmaat.page"]`` under WSGI, where ``decide`` is synchronous).
 
     ``decide(slots)`` answers the same as the edge would; a slot decided twice in one request
     keeps its first answer, and the middleware fills the page's slots with these answers.
@@ -141,18 +141,28 @@ def fill(parts: Iterable[str | SlotElement], decisions: Mapping[str, Decision]) 
 
 class BodyRewriter:
     """Fills the slots of an HTML body, whole or chunk by chunk, deciding slots as they appear
-    (the handler's own decisions are reused)."""
+    (the handler's own decisions are reused). A body that turns out not to be in its declared
+    charset is passed on unchanged from there: what was held back, then every later chunk."""
 
     def __init__(self, page: PagePersonalization, charset: str) -> None:
         self.page = page
         self.scanner = Scanner(meta=page.meta)
-        self.charset = charset
         self.decoder = codecs.getincrementaldecoder(charset)(errors="strict")
+        # Characters the charset lacks (a € in a Latin-1 page) become character references.
+        self.encoder = codecs.getincrementalencoder(charset)(errors="xmlcharrefreplace")
+        self.broken = False
 
     async def feed(self, chunk: bytes, final: bool) -> bytes:
-        """Raises UnicodeDecodeError when the body is not in its declared charset."""
-        text = self.decoder.decode(chunk, final=final)
+        if self.broken:
+            return chunk
+        undecoded = self.decoder.getstate()[0]
+        try:
+            text = self.decoder.decode(chunk, final=final)
+        except UnicodeDecodeError:
+            self.broken = True
+            held = self.encoder.encode(self.scanner.release(), final=True)
+            return held + undecoded + chunk
         parts = self.scanner.feed(text, final=final)
         slots = [p.name for p in parts if isinstance(p, SlotElement)]
         decisions = await self.page.decide(slots) if slots else {}
-        return fill(parts, decisions).encode(self.charset)
+        return self.encoder.encode(fill(parts, decisions), final=final)

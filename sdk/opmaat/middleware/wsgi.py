@@ -20,26 +20,36 @@ from opmaat.personalizer import Personalizer
 from opmaat.store import ProfileStore
 
 log = logging.getLogger("opmaat")
-ENVIRON_KEY = "opmaat"
+ENVIRON_KEY = "opmaat.page"
 MAX_WHOLE_BODY = 8 * 1024 * 1024
 T = TypeVar("T")
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | None
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_loops = threading.local()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="opmaat-loop", daemon=True).start()
+            _loop = loop
+        return _loop
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on this thread's own event loop (WSGI servers call from plain threads)."""
-    runner = getattr(_loops, "runner", None)
-    if runner is None:
-        runner = _loops.runner = asyncio.Runner()
-    return runner.run(coro)
+    """Run ``coro`` from synchronous code. The store's async calls all run on one event loop
+    in a background thread, shared by every WSGI worker thread of the process, so clients
+    bound to a loop (Redis) keep working."""
+    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
 
 
 class SyncPage:
-    """``environ["opmaat"]``: the page's personalization, with a synchronous ``decide``."""
+    """``environ["opmaat.page"]``: the page's personalization, with a synchronous ``decide``."""
 
     def __init__(self, page: PagePersonalization) -> None:
         self.page = page
@@ -166,10 +176,7 @@ class _Response:
         yield from chunks
 
     def _whole(self, rewriter: BodyRewriter, body: bytes) -> Iterator[bytes]:
-        try:
-            out = run(rewriter.feed(body, final=True))
-        except UnicodeDecodeError:
-            out = body
+        out = run(rewriter.feed(body, final=True))
         headers = self.headers
         if self.page.touched:
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -188,27 +195,11 @@ class _Response:
         self.start_response(
             self.status, personalized_headers(headers, self.page, self.cdn_key), self.exc_info
         )
-        pending: list[bytes] = [*self.written, first]
-        passing = False
+        for chunk in [*self.written, first]:
+            yield run(rewriter.feed(chunk, final=False))
         for chunk in chunks:
-            pending.append(chunk)
-            data, pending = b"".join(pending[:-1]), pending[-1:]
-            if passing:
-                yield data
-                continue
-            try:
-                yield run(rewriter.feed(data, final=False))
-            except UnicodeDecodeError:
-                passing = True
-                yield data
-        data = b"".join(pending)
-        if passing:
-            yield data
-            return
-        try:
-            yield run(rewriter.feed(data, final=True))
-        except UnicodeDecodeError:
-            yield data
+            yield run(rewriter.feed(chunk, final=False))
+        yield run(rewriter.feed(b"", final=True))
 
 
 def _get(headers: list[tuple[str, str]], name: str) -> str | None:
