@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
+from opmaat.personalizer import Visit
 from opmaat.store import Record
 from opmaat.visits import as_count
 from opmaat_edge.http import ApiError, read_json_object
@@ -87,33 +88,54 @@ def _response_entry(record: Record, campaign: str) -> dict[str, Any]:
     return entry
 
 
-def _record_goal(record: Record, engine: Engine, name: Any) -> None:
+Tally = tuple[str, str | None, str]  # campaign, variant, field
+
+
+def _record_goal(record: Record, engine: Engine, name: Any) -> list[Tally]:
     if not isinstance(name, str) or not _EVENT_NAME.fullmatch(name):
         raise ApiError(400, "goal name must be 1-64 lower-case letters, digits or '_'")
     responses = record.get("response")
     if not isinstance(responses, dict):
-        return
+        return []
+    tallies: list[Tally] = []
     for campaign in engine.campaigns.campaigns:
         if campaign.goal == name and isinstance(responses.get(campaign.id), dict):
             entry = _response_entry(record, campaign.id)
             entry["conversions"] = as_count(entry.get("conversions")) + 1
+            variant = entry.get("variant")
+            tallies.append(
+                (campaign.id, variant if isinstance(variant, str) else None, "conversions")
+            )
+    return tallies
 
 
-def _record_response(record: Record, engine: Engine, kind: str, campaign_id: Any) -> None:
+def _record_response(
+    record: Record, engine: Engine, kind: str, campaign_id: Any, variant: Any
+) -> list[Tally]:
     campaign = engine.campaign(campaign_id) if isinstance(campaign_id, str) else None
     if campaign is None:
         raise ApiError(400, "unknown campaign")
+    keys = [v.key for v in campaign.variants]
+    if variant is not None and variant not in keys:
+        raise ApiError(400, f"campaign {campaign.id!r} has no variant {str(variant)[:40]!r}")
     entry = _response_entry(record, campaign.id)
+    if variant is not None:
+        entry["variant"] = variant  # what a later goal is counted for
+    tallies: list[Tally] = []
     if kind == "impression":
         entry["impressions"] = as_count(entry.get("impressions")) + 1
         seen = entry.get("seen")
         entry["seen"] = [*(seen if isinstance(seen, list) else []), int(time.time())][
             -MAX_FREQUENCY:
         ]
+        tallies.append((campaign.id, variant, "impressions"))
     else:
         entry["clicks"] = as_count(entry.get("clicks")) + 1
+        tallies.append((campaign.id, variant, "clicks"))
         if campaign.goal == "click":
             entry["conversions"] = as_count(entry.get("conversions")) + 1
+            tallies.append((campaign.id, variant, "conversions"))
+    return tallies
 
 
 async def events(request: Request) -> Response:
@@ -124,27 +146,51 @@ async def events(request: Request) -> Response:
     visit = await open_visit(request, body.get("consent"))
     engine = visit.runtime.engine
     counters = edge_state(request).counters
-    if not visit.consent.stores:
-        # Checked all the same, so a page learns of its mistakes before the visitor consents.
-        _check_event(engine, kind, body)
-        counters.events += 1
-        return respond(visit, {"ok": True, "stored": False})
-    # A goal on a page without slots can be a visitor's first request: open the visit.
-    visit.open_record(_text(body.get("url")))
+    stores = visit.consent.stores
+    if stores:
+        # A goal on a page without slots can be a visitor's first request: open the visit.
+        visit.open_record(_text(body.get("url")))
+    # Without consent to keep anything the event is still checked (a page learns of its
+    # mistakes) and counted in the campaign's totals, which hold nothing about the visitor.
+    record = visit.record if stores else {}
     if kind == "goal":
-        _record_goal(visit.record, engine, body.get("name"))
+        tallies = _record_goal(record, engine, body.get("name"))
     else:
-        _record_response(visit.record, engine, kind, body.get("campaign"))
+        tallies = _record_response(record, engine, kind, body.get("campaign"), body.get("variant"))
     counters.events += 1
+    await _count(visit, kind, body, tallies)
+    if not stores:
+        return respond(visit, {"ok": True, "stored": False})
     await visit.save()
     return respond(visit, {"ok": True, "stored": True})
 
 
-def _check_event(engine: Engine, kind: str, body: dict[str, Any]) -> None:
-    if kind == "goal":
-        _record_goal({}, engine, body.get("name"))
-    else:
-        _record_response({}, engine, kind, body.get("campaign"))
+async def _count(visit: Visit, kind: str, body: dict[str, Any], tallies: list[Tally]) -> None:
+    store = visit.personalizer.store
+    try:
+        for campaign, variant, field in tallies:
+            await store.tally(campaign, variant, field)
+        if visit.consent.stores:
+            await store.append_event(_stream_entry(visit, kind, body))
+    except Exception:
+        visit.personalizer.stats.store_errors += 1
+        log.warning("could not count an event in the store", exc_info=True)
+
+
+def _stream_entry(visit: Visit, kind: str, body: dict[str, Any]) -> dict[str, str]:
+    """One entry of the event stream (docs/edge.md#the-event-stream)."""
+    entry = {
+        "type": kind,
+        "ts": str(int(time.time() * 1000)),
+        "visitor": visit.ident.visitor_id,
+        "session": visit.session_id(),
+        "consent": visit.consent.tier,
+    }
+    for key in ("name", "campaign", "variant", "slot"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            entry[key] = value[:64]
+    return entry
 
 
 MAX_CUSTOMER_ID = 128

@@ -30,9 +30,15 @@ async def healthz(request: Request) -> Response:
     state = edge_state(request)
     runtime = state.runtime
     campaigns = runtime.current.campaigns
+    store = state.personalizer.store
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if store.state == "ok" else "degraded",
+            "store": {
+                "kind": "memory" if not state.shared_store else "redis",
+                "state": store.state,
+                "errors": store.errors,
+            },
             "campaigns": len(campaigns.campaigns),
             "campaigns_version": campaigns.version,
             "last_reload_error": runtime.last_error,
@@ -80,13 +86,17 @@ def create_app(settings: EdgeSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        watcher = asyncio.create_task(state.runtime.watch(settings.reload_interval))
+        tasks = [asyncio.create_task(state.runtime.watch(settings.reload_interval))]
+        if state.shared_store:
+            store = state.personalizer.store
+            tasks.append(asyncio.create_task(state.runtime.share(store, settings.reload_interval)))
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.personalizer.store.close()
 
     app = Starlette(

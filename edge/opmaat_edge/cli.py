@@ -16,6 +16,8 @@ opmaat: on-site personalization you run yourself.
   opmaat demo              the demo shop on http://127.0.0.1:8000 (in-memory store, demo geo data)
   opmaat serve --config F  the edge for your site, with the campaigns in F
   opmaat check F           validate a campaign file; prints file:line: field: message per problem
+  opmaat stats --config F --store URL
+                           impressions, clicks, conversions per campaign and variant (JSON)
 """
 
 
@@ -47,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     serve.add_argument(
+        "--store",
+        default=None,
+        help="where profiles and campaign tallies live: memory:// (default, this process) or "
+        "redis://host:port/db, redis-cluster://host:port, shared by every node "
+        "(default: $OPMAAT_STORE)",
+    )
+    serve.add_argument(
         "--dev", action="store_true", help="local development: cookies without the Secure flag"
     )
 
@@ -57,6 +66,15 @@ def _parser() -> argparse.ArgumentParser:
         "'file:line: field: message' line per problem; exit 0 when valid, 1 otherwise.",
     )
     check.add_argument("file", help="campaign file (YAML or JSON)")
+
+    stats = sub.add_parser(
+        "stats",
+        help="print the campaigns' tallies",
+        description="Print impressions, clicks and conversions per campaign and variant, as "
+        "counted by every node sharing --store, as JSON.",
+    )
+    stats.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
+    stats.add_argument("--store", required=True, help="redis://host:port/db or similar")
     return parser
 
 
@@ -97,6 +115,36 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
     return 0
 
 
+def _stats(config: str, url: str) -> int:
+    import asyncio
+    import json
+
+    from opmaat.campaigns import load_campaigns
+    from opmaat.errors import ConfigError
+    from opmaat.store import open_store
+
+    try:
+        campaigns = load_campaigns(config)
+        store = open_store(url)
+    except (ConfigError, ValueError) as exc:
+        print(f"opmaat: {exc}", file=sys.stderr)
+        return 2
+
+    async def read() -> object:
+        try:
+            return await store.tallies(c.id for c in campaigns.campaigns)
+        finally:
+            await store.close()
+
+    try:
+        tallies = asyncio.run(read())
+    except ConnectionError as exc:
+        print(f"opmaat: {url}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(tallies, indent=2, sort_keys=True))
+    return 0
+
+
 def _check(path: str) -> int:
     from opmaat.campaigns import check_file
 
@@ -120,9 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("opmaat: no OPMAAT_SECRET_KEYS set; using a new signing key for this process")
             env["OPMAAT_SECRET_KEYS"] = secrets.token_urlsafe(32)
         return _run(env, args.host, args.port, 1)
+    if args.command == "stats":
+        return _stats(args.config, args.store)
     env = {"OPMAAT_CONFIG": args.config}
     if args.dev:
         env["OPMAAT_DEV"] = "1"
+    if args.store:
+        env["OPMAAT_STORE"] = args.store
     return _run(env, args.host, args.port, args.workers)
 
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from opmaat.personalizer import Personalizer
 from opmaat.runtime import RuntimeHolder
-from opmaat.store import MemoryStore
+from opmaat.store import MemoryStore, open_store
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from opmaat_edge.snippet import Snippet
 
@@ -29,14 +29,20 @@ class EdgeState:
     def runtime(self) -> RuntimeHolder:
         return self.personalizer.runtime
 
+    @property
+    def shared_store(self) -> bool:
+        return not isinstance(self.personalizer.store, MemoryStore)
+
     @classmethod
     def create(cls, settings: EdgeSettings) -> EdgeState:
-        if settings.store not in ("memory", "memory://"):
-            raise SettingsError(f"unknown store {settings.store!r}: use memory://")
+        try:
+            store = open_store(settings.store)
+        except ValueError as exc:
+            raise SettingsError(f"OPMAAT_STORE: {exc}") from None
         personalizer = Personalizer(
             settings.config,
             secret_keys=settings.secret_keys,
-            store=MemoryStore(),
+            store=store,
             secure_cookies=not settings.dev,
         )
         return cls(settings=settings, personalizer=personalizer, snippet=Snippet.load())

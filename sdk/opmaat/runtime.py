@@ -8,30 +8,40 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from opmaat.campaigns import CampaignSet, load_campaigns
+from opmaat.campaigns import CampaignSet, load_campaigns, load_campaigns_text
 from opmaat.context import GeoReader
 from opmaat.engine import Engine
 from opmaat.errors import ConfigError
 from opmaat.profile import ContextBuilder
+from opmaat.store import ProfileStore
 
 log = logging.getLogger("opmaat")
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
+    """``text`` is the campaign file as loaded; ``shared`` says it came from another node."""
+
     engine: Engine
     context: ContextBuilder
     mtime: float
+    text: str = ""
+    shared: bool = False
 
     @property
     def campaigns(self) -> CampaignSet:
         return self.engine.campaigns
 
     @classmethod
-    def load(cls, path: Path, previous: Runtime | None = None) -> Runtime:
-        """Load and compile the campaign file; raises ConfigError naming file:line:field."""
+    def load(cls, path: Path, previous: Runtime | None = None, text: str | None = None) -> Runtime:
+        """Load and compile the campaign file (or ``text`` shared by another node, read as if
+        it were that file); raises ConfigError naming file:line:field."""
         mtime = path.stat().st_mtime
-        campaigns = load_campaigns(path)
+        if text is None:
+            text = path.read_bytes().decode("utf-8", "replace")
+            campaigns = load_campaigns(path)
+        else:
+            campaigns = load_campaigns_text(text, filename=str(path), base_dir=path.parent)
         site = campaigns.site
         geo_path = site.geo_database
         # The geo reader follows its own file; keep it across campaign reloads.
@@ -44,7 +54,7 @@ class Runtime:
             site_hosts=site.hosts,
             cdn_geo_header=site.cdn_geo_header,
         )
-        return cls(Engine(campaigns), context, mtime)
+        return cls(Engine(campaigns), context, mtime, text)
 
 
 class RuntimeHolder:
@@ -82,6 +92,46 @@ class RuntimeHolder:
         self.last_error = None
         log.info("campaigns reloaded from %s (version %s)", self.path, fresh.campaigns.version)
         return True
+
+    def adopt(self, text: str) -> bool:
+        """Run the campaign file another node shared; a bad one is refused and logged, and
+        the running campaigns stay."""
+        try:
+            fresh = Runtime.load(self.path, previous=self.current, text=text)
+        except ConfigError as exc:
+            log.error("shared campaign file rejected, keeping the running campaigns: %s", exc)
+            return False
+        except (OSError, ValueError) as exc:
+            log.error("shared campaign file rejected: %s", exc)
+            return False
+        self.current = Runtime(fresh.engine, fresh.context, fresh.mtime, text, shared=True)
+        self.reloads_ok += 1
+        log.info("campaigns %s taken from the shared store", fresh.campaigns.version)
+        return True
+
+    async def share(self, store: ProfileStore, interval: float) -> None:
+        """Keep this node's campaigns and the other nodes' in step through ``store``: a file
+        this node (re)loads is shared; a newer file shared by another node is run here.
+        The most recently loaded file, on any node, wins."""
+        shared: str | None = None
+        while True:
+            try:
+                shared = await self._share_once(store, shared)
+            except Exception as exc:  # the store is down: try again next time
+                log.warning("campaign sharing: %s", exc)
+            await asyncio.sleep(interval)
+
+    async def _share_once(self, store: ProfileStore, shared: str | None) -> str | None:
+        current = self.current
+        version = current.campaigns.version
+        if not current.shared and version != shared:
+            await store.share_config(version, current.text)
+            return version
+        remote = await store.shared_config()
+        if remote is not None and remote[0] != version:
+            await asyncio.to_thread(self.adopt, remote[1])
+            return remote[0]
+        return shared
 
     def _failed(self, message: str, mtime: float | None) -> bool:
         if mtime is None and message == self.last_error:

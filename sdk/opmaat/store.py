@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from cachetools import TLRUCache
 
 Record = dict[str, Any]
+TALLY_FIELDS = ("impressions", "clicks", "conversions")
 
 
 def encode_record(record: Record) -> bytes:
@@ -24,12 +27,22 @@ def decode_record(data: bytes | str | None) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
+Tallies = dict[str, dict[str, dict[str, int]]]  # campaign -> variant -> field -> count
+
+
 class ProfileStore(Protocol):
-    """Async storage of visitor records (plain JSON-able dicts), keyed by visitor id.
+    """Where a site's state lives: visitor records (plain JSON-able dicts, keyed by visitor
+    id), campaign tallies, the event stream and the campaign file shared by several nodes.
 
     ``put`` takes how long the record may be kept (the site's retention, or the session for
-    session-only consent); None means the store's own default.
+    session-only consent); None means the store's own default. ``state`` is ``ok`` or
+    ``degraded`` (the store cannot be reached and decisions use the request alone).
     """
+
+    errors: int
+
+    @property
+    def state(self) -> str: ...
 
     async def get(self, visitor_id: str) -> Record | None: ...
 
@@ -40,6 +53,16 @@ class ProfileStore(Protocol):
     async def delete(self, visitor_id: str) -> bool: ...
 
     async def close(self) -> None: ...
+
+    async def tally(self, campaign: str, variant: str | None, field: str) -> None: ...
+
+    async def tallies(self, campaigns: Iterable[str]) -> Tallies: ...
+
+    async def append_event(self, event: Mapping[str, str]) -> None: ...
+
+    async def shared_config(self) -> tuple[str, str] | None: ...
+
+    async def share_config(self, version: str, text: str) -> None: ...
 
 
 def _expires(key: str, value: tuple[bytes, float], now: float) -> float:
@@ -53,11 +76,22 @@ class MemoryStore:
     callers cannot change by accident.
     """
 
-    def __init__(self, *, max_profiles: int = 100_000, ttl_seconds: float = 30 * 86400) -> None:
+    state = "ok"
+    errors = 0
+
+    def __init__(
+        self,
+        *,
+        max_profiles: int = 100_000,
+        ttl_seconds: float = 30 * 86400,
+        max_events: int = 10_000,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
         self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
+        self._tallies: Counter[tuple[str, str, str]] = Counter()
+        self.events: deque[dict[str, str]] = deque(maxlen=max_events)
 
     async def get(self, visitor_id: str) -> Record | None:
         found = self._data.get(visitor_id)
@@ -73,6 +107,27 @@ class MemoryStore:
     async def close(self) -> None:
         self._data.clear()
 
+    async def tally(self, campaign: str, variant: str | None, field: str) -> None:
+        self._tallies[(campaign, variant or "-", field)] += 1
+
+    async def tallies(self, campaigns: Iterable[str]) -> Tallies:
+        wanted = set(campaigns)
+        out: Tallies = {c: {} for c in wanted}
+        for (campaign, variant, field), count in self._tallies.items():
+            if campaign in wanted:
+                row = out[campaign].setdefault(variant, dict.fromkeys(TALLY_FIELDS, 0))
+                row[field] = count
+        return out
+
+    async def append_event(self, event: Mapping[str, str]) -> None:
+        self.events.append(dict(event))
+
+    async def shared_config(self) -> tuple[str, str] | None:
+        return None  # one process: nothing to share
+
+    async def share_config(self, version: str, text: str) -> None:
+        return None
+
     def dump(self) -> dict[str, bytes]:
         """Every live record as stored (for tests and audits)."""
         self._data.expire()
@@ -81,3 +136,15 @@ class MemoryStore:
     def __len__(self) -> int:
         self._data.expire()
         return len(self._data)
+
+
+def open_store(url: str) -> ProfileStore:
+    """The store a URL names: ``memory://`` (this process only) or ``redis://host:port/db``,
+    ``rediss://...``, ``redis-cluster://host:port`` (see opmaat.redis_store)."""
+    if url in ("memory", "memory://"):
+        return MemoryStore()
+    if url.split("://", 1)[0] in ("redis", "rediss", "redis-cluster"):
+        from opmaat.redis_store import RedisStore
+
+        return RedisStore.from_url(url)
+    raise ValueError(f"unknown store {url!r}: use memory:// or redis://host:port/db")

@@ -1,0 +1,209 @@
+"""Profiles, campaign tallies, the event stream and the shared campaign file on Redis.
+
+For several edge nodes (and middleware processes) behind one load balancer. Every call has a
+short timeout; after a few failures in a row a circuit breaker stops calling Redis for a while,
+so a dead or slow Redis costs one fast exception per request (the caller then decides from the
+request alone) rather than a timeout each. The breaker lets one call through after its cool-down
+and closes again when it succeeds: a node recovers by itself.
+
+Keys (``PREFIX`` is ``opmaat``; braces are Redis Cluster hash tags):
+
+- ``opmaat:{VISITOR}:profile``: the visitor's record, compact JSON, with the record's TTL;
+- ``opmaat:stats:{CAMPAIGN}``: a hash, field ``VARIANT:impressions|clicks|conversions``;
+- ``opmaat:events``: a stream, capped (approximately) at ``stream_maxlen`` entries;
+- ``opmaat:{config}:version`` and ``opmaat:{config}:text``: the campaign file nodes share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
+
+from opmaat.store import TALLY_FIELDS, Record, Tallies, decode_record, encode_record
+
+T = TypeVar("T")
+PREFIX = "opmaat"
+
+
+class StoreUnavailable(ConnectionError):
+    """The store could not be reached in time (or the circuit breaker is open)."""
+
+
+class CircuitBreaker:
+    """Open after ``failures`` failures in a row; one trial call after ``cooldown`` seconds."""
+
+    def __init__(self, failures: int = 3, cooldown: float = 5.0) -> None:
+        self.failures = failures
+        self.cooldown = cooldown
+        self.streak = 0
+        self.opened_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        return "ok" if self.opened_at is None else "degraded"
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        return time.monotonic() - self.opened_at >= self.cooldown
+
+    def success(self) -> None:
+        self.streak = 0
+        self.opened_at = None
+
+    def failure(self) -> None:
+        self.streak += 1
+        if self.streak >= self.failures:
+            self.opened_at = time.monotonic()
+
+
+class RedisStore:
+    """A ProfileStore on Redis (a single server or a Cluster), with tallies and events."""
+
+    def __init__(
+        self,
+        client: Redis | RedisCluster,
+        *,
+        timeout: float = 0.1,
+        breaker: CircuitBreaker | None = None,
+        stream_maxlen: int = 100_000,
+        prefix: str = PREFIX,
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.breaker = breaker or CircuitBreaker()
+        self.stream_maxlen = stream_maxlen
+        self.prefix = prefix
+        self.errors = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """``redis://host:port/db`` or ``redis-cluster://host:port`` (any node), with optional
+        ``?timeout_ms=100&breaker_failures=3&breaker_cooldown_s=5&stream_maxlen=100000``."""
+        parts = urlsplit(url)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        try:
+            timeout = int(query.pop("timeout_ms", "100")) / 1000
+            failures = int(query.pop("breaker_failures", "3"))
+            cooldown = float(query.pop("breaker_cooldown_s", "5"))
+            maxlen = int(query.pop("stream_maxlen", "100000"))
+        except ValueError:
+            raise ValueError(f"store URL {url!r}: options must be numbers") from None
+        if query:
+            raise ValueError(f"store URL {url!r}: unknown option {sorted(query)[0]!r}")
+        if not (0 < timeout <= 10 and failures >= 1 and cooldown >= 0 and maxlen >= 1):
+            raise ValueError(f"store URL {url!r}: an option is out of range")
+        plain = parts._replace(query="")
+        options: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        }
+        client: Redis | RedisCluster
+        if parts.scheme == "redis-cluster":
+            client = RedisCluster.from_url(plain._replace(scheme="redis").geturl(), **options)
+        elif parts.scheme in ("redis", "rediss"):
+            client = Redis.from_url(plain.geturl(), **options)
+        else:
+            raise ValueError(f"store URL {url!r}: use redis://, rediss:// or redis-cluster://")
+        return cls(
+            client,
+            timeout=timeout,
+            breaker=CircuitBreaker(failures, cooldown),
+            stream_maxlen=maxlen,
+        )
+
+    @property
+    def state(self) -> str:
+        return self.breaker.state
+
+    async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
+        if not self.breaker.allow():
+            raise StoreUnavailable("redis: circuit open after repeated failures")
+        try:
+            result = await asyncio.wait_for(make(), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.errors += 1
+            self.breaker.failure()
+            raise StoreUnavailable(f"redis: {type(exc).__name__}") from None
+        self.breaker.success()
+        return result
+
+    def _profile(self, visitor_id: str) -> str:
+        return f"{self.prefix}:{{{visitor_id}}}:profile"
+
+    async def get(self, visitor_id: str) -> Record | None:
+        data = await self._call(lambda: self.client.get(self._profile(visitor_id)))
+        return decode_record(data)
+
+    async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
+        ttl = max(1, int(ttl_seconds)) if ttl_seconds is not None else 30 * 86400
+        data = encode_record(record)
+        await self._call(lambda: self.client.set(self._profile(visitor_id), data, ex=ttl))
+
+    async def delete(self, visitor_id: str) -> bool:
+        removed = await self._call(lambda: self.client.delete(self._profile(visitor_id)))
+        return bool(removed)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def tally(self, campaign: str, variant: str | None, field: str) -> None:
+        key = f"{self.prefix}:stats:{{{campaign}}}"
+        await self._call(lambda: self.client.hincrby(key, f"{variant or '-'}:{field}", 1))
+
+    async def tallies(self, campaigns: Iterable[str]) -> Tallies:
+        out: Tallies = {}
+        for campaign in campaigns:
+            out[campaign] = _tally_table(await self._hgetall(f"{self.prefix}:stats:{{{campaign}}}"))
+        return out
+
+    async def _hgetall(self, key: str) -> Mapping[Any, Any]:
+        async def call() -> Mapping[Any, Any]:
+            result: Mapping[Any, Any] = await self.client.hgetall(key)
+            return result
+
+        return await self._call(call)
+
+    async def append_event(self, event: Mapping[str, str]) -> None:
+        key = f"{self.prefix}:events"
+        fields: dict[Any, Any] = dict(event)
+        await self._call(
+            lambda: self.client.xadd(key, fields, maxlen=self.stream_maxlen, approximate=True)
+        )
+
+    async def shared_config(self) -> tuple[str, str] | None:
+        """The campaign file the nodes share: (version, text), or None when none is."""
+        version = await self._call(lambda: self.client.get(f"{self.prefix}:{{config}}:version"))
+        if version is None:
+            return None
+        text = await self._call(lambda: self.client.get(f"{self.prefix}:{{config}}:text"))
+        if text is None:
+            return None
+        return _text(version), _text(text)
+
+    async def share_config(self, version: str, text: str) -> None:
+        await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:text", text))
+        await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:version", version))
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _tally_table(raw: Mapping[Any, Any]) -> dict[str, dict[str, int]]:
+    table: dict[str, dict[str, int]] = {}
+    for field, count in raw.items():
+        variant, _, name = _text(field).rpartition(":")
+        if name in TALLY_FIELDS:
+            try:
+                table.setdefault(variant, dict.fromkeys(TALLY_FIELDS, 0))[name] = int(count)
+            except ValueError:
+                continue
+    return table

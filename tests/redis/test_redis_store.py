@@ -1,0 +1,129 @@
+"""RedisStore against a real redis-server and a real three-master cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from opmaat.redis_store import CircuitBreaker, RedisStore, StoreUnavailable
+from opmaat.store import open_store
+from tests.redis.conftest import RedisServer
+
+
+def exercise(url: str) -> None:
+    async def scenario() -> None:
+        store = RedisStore.from_url(url)
+        try:
+            assert await store.get("v1") is None
+            await store.put("v1", {"visits": 2, "interests": {"running": [1.0, 5]}}, 60)
+            assert await store.get("v1") == {"visits": 2, "interests": {"running": [1.0, 5]}}
+            assert await store.delete("v1")
+            assert await store.get("v1") is None
+            assert not await store.delete("v1")
+            for _ in range(3):
+                await store.tally("hero-a", "b", "impressions")
+            await store.tally("hero-a", "b", "clicks")
+            await store.tally("hero-a", None, "conversions")
+            tallies = await store.tallies(["hero-a", "never-shown"])
+            assert tallies == {
+                "hero-a": {
+                    "b": {"impressions": 3, "clicks": 1, "conversions": 0},
+                    "-": {"impressions": 0, "clicks": 0, "conversions": 1},
+                },
+                "never-shown": {},
+            }
+            await store.append_event({"type": "click", "campaign": "hero-a", "visitor": "v1"})
+            assert await store.shared_config() is None
+            await store.share_config("abc123", "campaigns: []\n")
+            assert await store.shared_config() == ("abc123", "campaigns: []\n")
+            assert store.state == "ok"
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_single_server(redis_server: RedisServer) -> None:
+    exercise(redis_server.url)
+
+
+def test_cluster_of_three_masters(redis_cluster: str) -> None:
+    exercise(redis_cluster)
+    # One visitor's keys share a hash slot; campaigns spread over the cluster.
+    store = RedisStore.from_url(redis_cluster)
+    assert store._profile("visitor-1").count("{visitor-1}") == 1
+
+
+def test_profiles_expire(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_server.url)
+        await store.put("short", {"a": 1}, 1)
+        await store.put("long", {"a": 2}, 60)
+        ttl = await store.client.ttl("opmaat:{long}:profile")
+        assert 55 <= ttl <= 60
+        await asyncio.sleep(1.2)
+        assert await store.get("short") is None
+        assert await store.get("long") == {"a": 2}
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_event_stream_is_capped(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_server.url + "?stream_maxlen=100")
+        for i in range(2000):
+            await store.append_event({"type": "impression", "n": str(i)})
+        length = await store.client.xlen("opmaat:events")
+        assert 100 <= length < 2000  # trimmed approximately, as XADD MAXLEN ~ does
+        last = await store.client.xrevrange("opmaat:events", count=1)
+        assert last[0][1] == {b"type": b"impression", b"n": b"1999"}
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_dead_redis_opens_the_breaker_and_recovery_closes_it(
+    redis_server: RedisServer,
+) -> None:
+    async def scenario() -> None:
+        store = RedisStore(
+            RedisStore.from_url(redis_server.url + "?timeout_ms=100").client,
+            timeout=0.1,
+            breaker=CircuitBreaker(failures=2, cooldown=0.5),
+        )
+        await store.put("v", {"a": 1}, 60)
+        redis_server.stop()
+        for _ in range(2):
+            with pytest.raises(StoreUnavailable):
+                await store.get("v")
+        assert store.state == "degraded"
+        started = time.monotonic()
+        for _ in range(50):
+            with pytest.raises(StoreUnavailable):
+                await store.get("v")
+        assert time.monotonic() - started < 0.05  # the open breaker answers at once
+        redis_server.start()
+        await asyncio.sleep(0.6)
+        assert await store.get("v") is None  # a fresh server: the data did not survive
+        assert store.state == "ok"
+        await store.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("redis://127.0.0.1:1/0?timeout_ms=abc", "must be numbers"),
+        ("redis://127.0.0.1:1/0?colour=red", "unknown option"),
+        ("redis://127.0.0.1:1/0?timeout_ms=0", "out of range"),
+        ("postgres://x", "unknown store"),
+        ("mongodb://x", "unknown store"),
+    ],
+)
+def test_bad_store_urls_say_what_is_wrong(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        open_store(url)
