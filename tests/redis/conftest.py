@@ -24,6 +24,20 @@ def free_port() -> int:
         return port
 
 
+def cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 def ping(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2) as s:
@@ -89,9 +103,17 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Three masters (no replicas), joined with redis-cli --cluster create."""
     base = tmp_path_factory.mktemp("cluster")
-    servers = []
+    servers: list[RedisServer] = []
+    try:
+        yield _start_cluster(base, servers)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _start_cluster(base: Path, servers: list[RedisServer]) -> str:
     for _ in range(3):
-        port = free_port()
+        port = cluster_port()
         workdir = base / str(port)
         workdir.mkdir()
         server = RedisServer(
@@ -99,8 +121,8 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             workdir,
             ("--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf"),
         )
-        server.start()
         servers.append(server)
+        server.start()
     assert REDIS_CLI is not None
     subprocess.run(
         [
@@ -129,6 +151,4 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("the redis cluster did not come up")
         time.sleep(0.1)
-    yield f"redis-cluster://127.0.0.1:{servers[0].port}"
-    for server in servers:
-        server.stop()
+    return f"redis-cluster://127.0.0.1:{servers[0].port}"
