@@ -17,6 +17,7 @@ Keys (``PREFIX`` is ``opmaat``; braces are Redis Cluster hash tags):
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -148,8 +149,30 @@ class RedisStore:
         await self._call(lambda: self.client.set(self._profile(visitor_id), data, ex=ttl))
 
     async def delete(self, visitor_id: str) -> bool:
+        """Forget the visitor: their profile, and their entries in the event stream."""
         removed = await self._call(lambda: self.client.delete(self._profile(visitor_id)))
+        await self._purge_events(visitor_id)
         return bool(removed)
+
+    async def _purge_events(self, visitor_id: str, batch: int = 1000) -> None:
+        key, start = f"{self.prefix}:events", "-"
+        wanted = visitor_id.encode()
+        client = self.client
+
+        async def page(start: str) -> list[Any]:
+            return list(await client.xrange(key, min=start, max="+", count=batch) or [])
+
+        async def drop(ids: list[Any]) -> int:
+            return int(await client.xdel(key, *ids))
+
+        while True:
+            entries = await self._call(functools.partial(page, start))
+            mine = [eid for eid, fields in entries if (fields or {}).get(b"visitor") == wanted]
+            if mine:
+                await self._call(functools.partial(drop, mine))
+            if len(entries) < batch:
+                return
+            start = "(" + _text(entries[-1][0])
 
     async def close(self) -> None:
         await self.client.aclose()

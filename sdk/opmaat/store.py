@@ -102,6 +102,9 @@ class MemoryStore:
         self._data[visitor_id] = (encode_record(record), ttl)
 
     async def delete(self, visitor_id: str) -> bool:
+        kept = [e for e in self.events if e.get("visitor") != visitor_id]
+        self.events.clear()
+        self.events.extend(kept)
         return self._data.pop(visitor_id, None) is not None
 
     async def close(self) -> None:

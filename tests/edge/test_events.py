@@ -88,3 +88,30 @@ def test_corrupt_stored_counters_do_not_break_events(client: TestClient) -> None
     assert event(client, type="click", slot="hero", campaign="search-hero")[0] == 200
     response = client.get("/v1/me").json()["response"]["search-hero"]
     assert (response["impressions"], response["clicks"], len(response["seen"])) == (1, 1, 1)
+
+
+def test_events_are_tallied_per_variant_and_streamed(client: TestClient) -> None:
+    import asyncio
+
+    start(client)
+    store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
+    event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
+    event(client, type="click", slot="hero", campaign="search-hero", variant="a")
+    tallies = asyncio.run(store.tallies(["search-hero"]))
+    assert tallies == {"search-hero": {"a": {"impressions": 1, "clicks": 1, "conversions": 1}}}
+    kinds = [(e["type"], e.get("campaign"), e.get("variant")) for e in store.events]
+    assert kinds == [("impression", "search-hero", "a"), ("click", "search-hero", "a")]
+    assert {e["visitor"] for e in store.events} == {client.get("/v1/me").json()["visitor"]["id"]}
+    # Without consent to keep anything: counted in the totals, not in the stream.
+    client.post("/v1/consent", content=json.dumps({"tier": "none"}))
+    event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
+    tallies = asyncio.run(store.tallies(["search-hero"]))
+    assert tallies["search-hero"]["a"]["impressions"] == 2
+    assert len(store.events) == 0  # choosing none forgot the visitor's events as well
+
+
+def test_an_unknown_variant_is_refused(client: TestClient) -> None:
+    start(client)
+    status, data = event(client, type="impression", campaign="search-hero", variant="zz")
+    assert status == 400
+    assert "no variant 'zz'" in str(data["error"])

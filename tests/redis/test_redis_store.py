@@ -127,3 +127,20 @@ def test_a_dead_redis_opens_the_breaker_and_recovery_closes_it(
 def test_bad_store_urls_say_what_is_wrong(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         open_store(url)
+
+
+def test_forgetting_a_visitor_removes_their_events_too(redis_server: RedisServer) -> None:
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_server.url)
+        await store.put("gone", {"visits": 1}, 60)
+        for i in range(2500):  # more than one page of the purge
+            who = "gone" if i % 3 == 0 else "stays"
+            await store.append_event({"type": "impression", "visitor": who, "n": str(i)})
+        assert await store.delete("gone")
+        left = await store.client.xrange("opmaat:events")
+        visitors = {fields[b"visitor"] for _, fields in left}
+        assert visitors == {b"stays"}
+        assert len(left) == 2500 - 834
+        await store.close()
+
+    asyncio.run(scenario())

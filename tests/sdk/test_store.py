@@ -55,3 +55,15 @@ def test_memory_store_keeps_each_record_for_its_own_time() -> None:
         assert set(store.dump()) == {"kept"}
 
     asyncio.run(scenario())
+
+
+def test_memory_store_forgets_a_visitors_events() -> None:
+    async def scenario() -> None:
+        store = MemoryStore()
+        await store.put("gone", {"a": 1})
+        await store.append_event({"type": "click", "visitor": "gone"})
+        await store.append_event({"type": "click", "visitor": "stays"})
+        await store.delete("gone")
+        assert [e["visitor"] for e in store.events] == ["stays"]
+
+    asyncio.run(scenario())
