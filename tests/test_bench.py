@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import context, decide, middleware, profile
+from bench import context, decide, middleware, profile, store
 
 
 def test_profile_benchmark_runs() -> None:
@@ -21,3 +21,8 @@ def test_context_benchmark_runs() -> None:
 def test_middleware_benchmark_runs_and_fills_every_slot() -> None:
     ms = middleware.run(runs=20)
     assert ms["middleware"] > ms["bare"] > 0
+
+
+def test_store_benchmark_runs_on_both_stores() -> None:
+    result = store.run(total=300, rounds=1)
+    assert "skipped" in result or result["redis"] > 0 < result["memory"]
