@@ -86,10 +86,11 @@ def create_app(settings: EdgeSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(state.runtime.watch(settings.reload_interval))]
-        if state.shared_store:
-            store = state.personalizer.store
-            tasks.append(asyncio.create_task(state.runtime.share(store, settings.reload_interval)))
+        interval = settings.reload_interval
+        tasks = [
+            asyncio.create_task(state.runtime.watch(interval)),
+            asyncio.create_task(state.personalizer.keep_in_step(interval)),
+        ]
         try:
             yield
         finally:

@@ -18,6 +18,8 @@ opmaat: on-site personalization you run yourself.
   opmaat check F           validate a campaign file; prints file:line: field: message per problem
   opmaat stats --config F --store URL
                            impressions, clicks, conversions per campaign and variant (JSON)
+  opmaat pause|resume ID --config F --store URL
+                           stop or restart a campaign on every node
 """
 
 
@@ -75,6 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
     stats.add_argument("--store", required=True, help="redis://host:port/db or similar")
+
+    for verb, says in (("pause", "stop showing"), ("resume", "show again")):
+        cmd = sub.add_parser(
+            verb,
+            help=f"{says} a campaign on every node",
+            description=f"{says.capitalize()} a campaign on every node that shares --store, "
+            "within one reload interval, without changing the campaign file.",
+        )
+        cmd.add_argument("campaign", help="campaign id")
+        cmd.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
+        cmd.add_argument("--store", required=True, help="redis://host:port/db or similar")
     return parser
 
 
@@ -145,6 +158,41 @@ def _stats(config: str, url: str) -> int:
     return 0
 
 
+def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
+    import asyncio
+
+    from opmaat.campaigns import load_campaigns
+    from opmaat.errors import ConfigError
+    from opmaat.store import MemoryStore, open_store
+
+    try:
+        campaigns = load_campaigns(config)
+        store = open_store(url)
+    except (ConfigError, ValueError) as exc:
+        print(f"opmaat: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(store, MemoryStore):
+        print("opmaat: a memory store lives inside one edge; pause needs a shared store")
+        return 2
+    if campaign not in {c.id for c in campaigns.campaigns}:
+        print(f"opmaat: {config} has no campaign {campaign!r}", file=sys.stderr)
+        return 2
+
+    async def change() -> None:
+        try:
+            await store.set_paused(campaign, paused)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(change())
+    except ConnectionError as exc:
+        print(f"opmaat: {url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{campaign}: {'paused' if paused else 'running'} on every node")
+    return 0
+
+
 def _check(path: str) -> int:
     from opmaat.campaigns import check_file
 
@@ -170,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(env, args.host, args.port, 1)
     if args.command == "stats":
         return _stats(args.config, args.store)
+    if args.command in ("pause", "resume"):
+        return _pause(args.config, args.store, args.campaign, args.command == "pause")
     env = {"OPMAAT_CONFIG": args.config}
     if args.dev:
         env["OPMAAT_DEV"] = "1"

@@ -7,6 +7,7 @@ address, lower-case headers and cookies, and turn ``cookie_changes()`` into Set-
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -67,6 +68,19 @@ class Personalizer:
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.secure_cookies = secure_cookies
         self.stats = Stats()
+        self.paused: frozenset[str] = frozenset()
+
+    async def keep_in_step(self, interval: float) -> None:
+        """Run forever: share the campaign file with other nodes on the same store and follow
+        the campaigns paused on any of them, every ``interval`` seconds."""
+        shared: str | None = None
+        while True:
+            try:
+                shared = await self.runtime.share(self.store, shared)
+                self.paused = frozenset(await self.store.paused())
+            except Exception as exc:  # the store is down: try again next time
+                log.warning("keeping in step with other nodes: %s", exc)
+            await asyncio.sleep(interval)
 
     async def open(
         self,
@@ -245,7 +259,11 @@ class Visit:
         stats = self.personalizer.stats
         try:
             decisions = self.runtime.engine.decide(
-                profile, slots, channel=channel, now=facts.now, exclude=self.used
+                profile,
+                slots,
+                channel=channel,
+                now=facts.now,
+                exclude=self.used | self.personalizer.paused,
             )
         except Exception:
             stats.decide_errors += 1

@@ -211,6 +211,22 @@ class RedisStore:
             return None
         return _text(version), _text(text)
 
+    async def paused(self) -> set[str]:
+        """Campaigns paused on every node (the cockpit, or ``opmaat pause``)."""
+        key = f"{self.prefix}:{{config}}:paused"
+
+        async def members() -> set[str]:
+            return {_text(m) for m in await self.client.smembers(key)}
+
+        return await self._call(members)
+
+    async def set_paused(self, campaign: str, paused: bool) -> None:
+        key = f"{self.prefix}:{{config}}:paused"
+        if paused:
+            await self._call(lambda: self.client.sadd(key, campaign))
+        else:
+            await self._call(lambda: self.client.srem(key, campaign))
+
     async def share_config(self, version: str, text: str) -> None:
         await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:text", text))
         await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:version", version))

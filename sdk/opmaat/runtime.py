@@ -109,19 +109,11 @@ class RuntimeHolder:
         log.info("campaigns %s taken from the shared store", fresh.campaigns.version)
         return True
 
-    async def share(self, store: ProfileStore, interval: float) -> None:
-        """Keep this node's campaigns and the other nodes' in step through ``store``: a file
-        this node (re)loads is shared; a newer file shared by another node is run here.
-        The most recently loaded file, on any node, wins."""
-        shared: str | None = None
-        while True:
-            try:
-                shared = await self._share_once(store, shared)
-            except Exception as exc:  # the store is down: try again next time
-                log.warning("campaign sharing: %s", exc)
-            await asyncio.sleep(interval)
-
-    async def _share_once(self, store: ProfileStore, shared: str | None) -> str | None:
+    async def share(self, store: ProfileStore, shared: str | None) -> str | None:
+        """One step of keeping this node's campaigns and the other nodes' in step through
+        ``store``: a file this node (re)loaded is shared; a newer file shared by another node
+        is run here. The most recently loaded file, on any node, wins. ``shared`` is the
+        version this node last shared or took; the new one is returned."""
         current = self.current
         version = current.campaigns.version
         if not current.shared and version != shared:

@@ -64,6 +64,10 @@ class ProfileStore(Protocol):
 
     async def share_config(self, version: str, text: str) -> None: ...
 
+    async def paused(self) -> set[str]: ...
+
+    async def set_paused(self, campaign: str, paused: bool) -> None: ...
+
 
 def _expires(key: str, value: tuple[bytes, float], now: float) -> float:
     return now + value[1]
@@ -92,6 +96,7 @@ class MemoryStore:
         )
         self._tallies: Counter[tuple[str, str, str]] = Counter()
         self.events: deque[dict[str, str]] = deque(maxlen=max_events)
+        self._paused: set[str] = set()
 
     async def get(self, visitor_id: str) -> Record | None:
         found = self._data.get(visitor_id)
@@ -130,6 +135,15 @@ class MemoryStore:
 
     async def share_config(self, version: str, text: str) -> None:
         return None
+
+    async def paused(self) -> set[str]:
+        return set(self._paused)
+
+    async def set_paused(self, campaign: str, paused: bool) -> None:
+        if paused:
+            self._paused.add(campaign)
+        else:
+            self._paused.discard(campaign)
 
     def dump(self) -> dict[str, bytes]:
         """Every live record as stored (for tests and audits)."""

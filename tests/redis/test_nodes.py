@@ -158,6 +158,15 @@ def test_two_nodes_share_one_visitor_tallies_and_campaigns(
         assert time.monotonic() - started < 2.0, "node B did not take the new campaigns"
         time.sleep(0.05)
     assert visitor.decide(a)["hero"]["html"] == "<h2>Spring sale</h2>"
+
+    # Pausing a campaign reaches both nodes within two seconds, and so does resuming it.
+    for verb, wanted in (("pause", None), ("resume", "search-hero")):
+        cli = [verb, "search-hero", "--config", str(config_a), "--store", redis_server.url]
+        subprocess.run([sys.executable, "-m", "opmaat_edge.cli", *cli], check=True)
+        started = time.monotonic()
+        while {visitor.decide(n)["hero"]["campaign"] for n in (a, b)} != {wanted}:
+            assert time.monotonic() - started < 2.0, f"{verb} did not reach both nodes"
+            time.sleep(0.05)
     assert 500 not in visitor.statuses
 
 
