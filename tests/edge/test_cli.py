@@ -58,3 +58,26 @@ def test_serve_refuses_several_workers_on_the_memory_store(
     monkeypatch.setenv("OPMAAT_SECRET_KEYS", "a-long-enough-signing-key")
     assert main(["serve", "--config", str(DEMO_CAMPAIGNS), "--workers", "2"]) == 2
     assert "--workers needs a shared store" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["pause", "search-hero", "--store", "memory://"], "needs a shared store"),
+        (["pause", "no-such", "--store", "redis://127.0.0.1:1/0"], "has no campaign 'no-such'"),
+        (["resume", "search-hero", "--store", "ftp://x"], "unknown store"),
+        (["stats", "--store", "redis://127.0.0.1:1/0?colour=red"], "unknown option"),
+    ],
+)
+def test_pause_and_stats_explain_what_is_wrong(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--config", str(DEMO_CAMPAIGNS)]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err + captured.out
+
+
+def test_stats_says_when_the_store_is_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "redis://127.0.0.1:1/0?timeout_ms=50"
+    assert main(["stats", "--config", str(DEMO_CAMPAIGNS), "--store", url]) == 1
+    assert "redis" in capsys.readouterr().err
