@@ -16,7 +16,7 @@ from opmaat.personalizer import Visit
 from opmaat.store import Record
 from opmaat.visits import as_count
 from opmaat_edge.http import ApiError, read_json_object
-from opmaat_edge.state import edge_state
+from opmaat_edge.state import EdgeState, edge_state
 from opmaat_edge.visit import open_visit, refuse_cross_site, respond
 
 log = logging.getLogger("opmaat.edge")
@@ -158,11 +158,22 @@ async def events(request: Request) -> Response:
     else:
         tallies = _record_response(record, engine, kind, body.get("campaign"), body.get("variant"))
     counters.events += 1
+    _measure(edge_state(request), engine, kind, body)
     await _count(visit, kind, body, tallies)
     if not stores:
         return respond(visit, {"ok": True, "stored": False})
     await visit.save()
     return respond(visit, {"ok": True, "stored": True})
+
+
+def _measure(state: EdgeState, engine: Engine, kind: str, body: dict[str, Any]) -> None:
+    # Labels only from the campaign file, so outside input cannot grow the metric without end.
+    if kind == "goal":
+        goals = {c.goal for c in engine.campaigns.campaigns}
+        name = body.get("name") if body.get("name") in goals else "other"
+    else:
+        name = body.get("campaign")
+    state.metrics.events.labels(kind, str(name)).inc()
 
 
 async def _count(visit: Visit, kind: str, body: dict[str, Any], tallies: list[Tally]) -> None:

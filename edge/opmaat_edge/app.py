@@ -6,16 +6,21 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from opmaat_edge import api, demo_site, me, privacy_page
+from opmaat_edge import api, demo_site, logs, me, privacy_page
 from opmaat_edge.http import error_response
+from opmaat_edge.logs import RequestIdMiddleware
 from opmaat_edge.settings import EdgeSettings
 from opmaat_edge.state import EdgeState, edge_state
 
@@ -54,6 +59,41 @@ async def healthz(request: Request) -> Response:
     )
 
 
+async def metrics(request: Request) -> Response:
+    state = edge_state(request)
+    client = request.client
+    if not state.metrics.allows(client.host if client else None):
+        return error_response(
+            403, "metrics are only served to the networks in OPMAAT_METRICS_NETWORKS"
+        )
+    body = state.metrics.exposition(state.personalizer.store.state)
+    return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    """200 when this node can serve personalized answers: campaigns loaded and the store
+    answering (or OPMAAT_READY_WHEN_DEGRADED=1 says a degraded store is fine); else 503."""
+    state = edge_state(request)
+    store = state.personalizer.store
+    problems = []
+    try:
+        await store.get("readyz-probe")
+    except Exception as exc:
+        problems.append(f"profile store unreachable ({type(exc).__name__})")
+    ready = not problems or state.settings.ready_when_degraded
+    return JSONResponse(
+        {
+            "ready": ready,
+            "campaigns": len(state.runtime.current.campaigns.campaigns),
+            "campaigns_version": state.runtime.current.campaigns.version,
+            "store": store.state if not problems else "unreachable",
+            "problems": problems,
+        },
+        status_code=200 if ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error_response(exc.status_code, str(exc.detail))
@@ -62,6 +102,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error")
+
+
+def _reload_on_sighup(state: EdgeState) -> None:
+    # `kill -HUP` reloads the campaign file at once (it is also watched). Only the main
+    # thread of a process can take signals; elsewhere (tests) the file watcher is enough.
+    def reload() -> None:
+        asyncio.get_running_loop().run_in_executor(None, state.runtime.reload)
+
+    with contextlib.suppress(RuntimeError, ValueError, NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
 
 
 def create_app(settings: EdgeSettings) -> Starlette:
@@ -79,6 +129,8 @@ def create_app(settings: EdgeSettings) -> Starlette:
         Route("/me", privacy_page.page, methods=["GET"]),
         Route("/me", privacy_page.submit, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics, methods=["GET"]),
     ]
     if settings.demo:
         routes += demo_site.routes
@@ -86,6 +138,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _reload_on_sighup(state)
         interval = settings.reload_interval
         tasks = [
             asyncio.create_task(state.runtime.watch(interval)),
@@ -103,6 +156,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.edge = state
@@ -110,5 +164,10 @@ def create_app(settings: EdgeSettings) -> Starlette:
 
 
 def app_from_env() -> Starlette:
-    """The uvicorn factory (``opmaat_edge.app:app_from_env``): settings from OPMAAT_* variables."""
+    """The uvicorn factory (``opmaat_edge.app:app_from_env``): settings from OPMAAT_* variables,
+    logs as OPMAAT_LOG_FORMAT (json, the default, or text) says."""
+    logs.configure(
+        os.environ.get("OPMAAT_LOG_FORMAT", "json"),
+        access=os.environ.get("OPMAAT_ACCESS_LOG", "") == "1",
+    )
     return create_app(EdgeSettings.from_env())

@@ -6,9 +6,12 @@ import argparse
 import os
 import secrets
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from opmaat_edge.resources import DEMO_CAMPAIGNS
+
+GRACE_SECONDS = 20  # SIGTERM: in-flight requests get this long to finish
 
 DESCRIPTION = """\
 opmaat: on-site personalization you run yourself.
@@ -59,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--dev", action="store_true", help="local development: cookies without the Secure flag"
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default="json",
+        help="log lines as JSON objects (default) or plain text",
+    )
+    serve.add_argument(
+        "--access-log", action="store_true", help="one log line per request (no IP, no query)"
     )
 
     check = sub.add_parser(
@@ -114,17 +126,23 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
         )
         return 2
     os.environ.update(env)  # the workers build their app from these
-    print(f"opmaat: serving on http://{host}:{port}/", flush=True)
-    uvicorn.run(
-        "opmaat_edge.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-        server_header=False,
-        log_level="warning",
-    )
+    with tempfile.TemporaryDirectory(prefix="opmaat-metrics-") as metrics_dir:
+        if workers > 1:
+            # prometheus-client adds up every worker's metrics from files in this directory.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        print(f"opmaat: serving on http://{host}:{port}/", flush=True)
+        uvicorn.run(
+            "opmaat_edge.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=False,
+            server_header=False,
+            log_level="warning",
+            log_config=None,  # opmaat_edge.logs configures logging in each worker
+            timeout_graceful_shutdown=GRACE_SECONDS,
+        )
     return 0
 
 
@@ -211,7 +229,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(args.file)
     if args.command == "demo":
-        env = {"OPMAAT_CONFIG": str(DEMO_CAMPAIGNS), "OPMAAT_DEMO": "1", "OPMAAT_DEV": "1"}
+        env = {
+            "OPMAAT_CONFIG": str(DEMO_CAMPAIGNS),
+            "OPMAAT_DEMO": "1",
+            "OPMAAT_DEV": "1",
+            "OPMAAT_LOG_FORMAT": "text",
+        }
         if not os.environ.get("OPMAAT_SECRET_KEYS"):
             print("opmaat: no OPMAAT_SECRET_KEYS set; using a new signing key for this process")
             env["OPMAAT_SECRET_KEYS"] = secrets.token_urlsafe(32)
@@ -220,9 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _stats(args.config, args.store)
     if args.command in ("pause", "resume"):
         return _pause(args.config, args.store, args.campaign, args.command == "pause")
-    env = {"OPMAAT_CONFIG": args.config}
+    env = {"OPMAAT_CONFIG": args.config, "OPMAAT_LOG_FORMAT": args.log_format}
     if args.dev:
         env["OPMAAT_DEV"] = "1"
+    if args.access_log:
+        env["OPMAAT_ACCESS_LOG"] = "1"
     if args.store:
         env["OPMAAT_STORE"] = args.store
     return _run(env, args.host, args.port, args.workers)

@@ -11,6 +11,9 @@ class SettingsError(ValueError):
     """A setting is missing or wrong; the message says which and how to fix it."""
 
 
+LOOPBACK = "127.0.0.0/8,::1/128"
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeSettings:
     config: str
@@ -19,6 +22,8 @@ class EdgeSettings:
     demo: bool = False
     store: str = "memory://"
     reload_interval: float = 1.0
+    metrics_networks: str = LOOPBACK
+    ready_when_degraded: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -47,4 +52,6 @@ class EdgeSettings:
             demo=env.get("OPMAAT_DEMO", "") == "1",
             store=env.get("OPMAAT_STORE", "memory://") or "memory://",
             reload_interval=interval,
+            metrics_networks=env.get("OPMAAT_METRICS_NETWORKS", LOOPBACK),
+            ready_when_degraded=env.get("OPMAAT_READY_WHEN_DEGRADED", "") == "1",
         )

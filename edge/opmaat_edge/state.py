@@ -9,6 +9,7 @@ from starlette.requests import Request
 from opmaat.personalizer import Personalizer
 from opmaat.runtime import RuntimeHolder
 from opmaat.store import MemoryStore, open_store
+from opmaat_edge.metrics import Metrics, parse_networks
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from opmaat_edge.snippet import Snippet
 
@@ -23,6 +24,7 @@ class EdgeState:
     settings: EdgeSettings
     personalizer: Personalizer
     snippet: Snippet
+    metrics: Metrics
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -39,13 +41,21 @@ class EdgeState:
             store = open_store(settings.store)
         except ValueError as exc:
             raise SettingsError(f"OPMAAT_STORE: {exc}") from None
+        try:
+            metrics = Metrics(parse_networks(settings.metrics_networks))
+        except ValueError as exc:
+            raise SettingsError(f"OPMAAT_METRICS_NETWORKS: {exc}") from None
         personalizer = Personalizer(
             settings.config,
             secret_keys=settings.secret_keys,
             store=store,
             secure_cookies=not settings.dev,
+            observer=metrics,
         )
-        return cls(settings=settings, personalizer=personalizer, snippet=Snippet.load())
+        personalizer.runtime.listeners.append(metrics.reloaded)
+        return cls(
+            settings=settings, personalizer=personalizer, snippet=Snippet.load(), metrics=metrics
+        )
 
 
 def edge_state(request: Request) -> EdgeState:

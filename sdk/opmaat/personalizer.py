@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from opmaat.campaigns.model import SiteSettings
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
@@ -40,6 +40,18 @@ class Stats:
     store_errors: int = 0
 
 
+class Observer(Protocol):
+    """What a host (the edge's /metrics) wants to hear about; every method must be cheap."""
+
+    def decided(
+        self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
+    ) -> None: ...
+
+    def store_failed(self) -> None: ...
+
+    def cookie_rejected(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class CookieChange:
     """A cookie to set (``value``) or to delete (``value`` None). ``max_age`` None: a session
@@ -62,8 +74,10 @@ class Personalizer:
         secret_keys: Sequence[str],
         store: ProfileStore | None = None,
         secure_cookies: bool = True,
+        observer: Observer | None = None,
     ) -> None:
         self.runtime = RuntimeHolder(config)
+        self.observer = observer
         self.codec = CookieCodec(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.secure_cookies = secure_cookies
@@ -81,6 +95,11 @@ class Personalizer:
             except Exception as exc:  # the store is down: try again next time
                 log.warning("keeping in step with other nodes: %s", exc)
             await asyncio.sleep(interval)
+
+    def store_failed(self) -> None:
+        self.stats.store_errors += 1
+        if self.observer is not None:
+            self.observer.store_failed()
 
     async def open(
         self,
@@ -102,6 +121,8 @@ class Personalizer:
         ident = self.codec.loads(cookies.get(COOKIE_NAME))
         if ident.rejected:
             self.stats.rejected_cookies += 1
+            if self.observer is not None:
+                self.observer.cookie_rejected()
         visit = Visit(self, runtime, peer, headers, COOKIE_NAME in cookies, ident, consent)
         await visit.load()
         return visit
@@ -159,7 +180,7 @@ class Visit:
                 self.record = await self.personalizer.store.get(self.ident.visitor_id) or {}
             except Exception:
                 # The visitor still gets decisions, from this request's context.
-                self.personalizer.stats.store_errors += 1
+                self.personalizer.store_failed()
                 log.exception("profile store: read failed; deciding from the request alone")
 
     def ttl_seconds(self) -> float:
@@ -176,7 +197,7 @@ class Visit:
                     self.ident.visitor_id, self.record, self.ttl_seconds()
                 )
             except Exception:
-                self.personalizer.stats.store_errors += 1
+                self.personalizer.store_failed()
                 log.exception("profile store: write failed; this request's changes are lost")
 
     async def forget(self) -> bool:
@@ -257,8 +278,11 @@ class Visit:
             note_interest(self.record, category, now, self.site.interest_half_life_days)
         profile = self.profile(context, now)
         stats = self.personalizer.stats
+        engine = self.runtime.engine
+        render_errors = engine.render_errors
+        started = time.perf_counter()
         try:
-            decisions = self.runtime.engine.decide(
+            decisions = engine.decide(
                 profile,
                 slots,
                 channel=channel,
@@ -270,6 +294,11 @@ class Visit:
             log.exception("decide failed; answering with default content")
             decisions = {}
         stats.decisions += 1
+        observer = self.personalizer.observer
+        if observer is not None:
+            observer.decided(
+                decisions, time.perf_counter() - started, engine.render_errors - render_errors
+            )
         self.used.update(d.campaign for d in decisions.values() if d.campaign)
         if self.consent.stores:
             note_decisions(

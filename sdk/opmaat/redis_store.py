@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from redis.exceptions import RedisError
 from opmaat.store import TALLY_FIELDS, Record, Tallies, decode_record, encode_record
 
 T = TypeVar("T")
+log = logging.getLogger("opmaat.store")
 PREFIX = "opmaat"
 
 
@@ -56,12 +58,20 @@ class CircuitBreaker:
         return time.monotonic() - self.opened_at >= self.cooldown
 
     def success(self) -> None:
+        if self.opened_at is not None:
+            log.warning("profile store reachable again: back to normal")
         self.streak = 0
         self.opened_at = None
 
     def failure(self) -> None:
         self.streak += 1
         if self.streak >= self.failures:
+            if self.opened_at is None:
+                log.warning(
+                    "profile store unreachable: deciding from requests alone for %.1f s",
+                    self.cooldown,
+                    extra={"store_state": "degraded"},
+                )
             self.opened_at = time.monotonic()
 
 

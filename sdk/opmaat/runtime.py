@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,7 @@ class RuntimeHolder:
         self.current = Runtime.load(self.path)
         self.reloads_ok = 0
         self.reloads_failed = 0
+        self.listeners: list[Callable[[bool], None]] = []  # told of each reload: ok or not
         self.last_error: str | None = None
         self._rejected_mtime: float | None = None
 
@@ -90,6 +92,7 @@ class RuntimeHolder:
         self.current = fresh
         self.reloads_ok += 1
         self.last_error = None
+        self._tell(True)
         log.info("campaigns reloaded from %s (version %s)", self.path, fresh.campaigns.version)
         return True
 
@@ -106,6 +109,7 @@ class RuntimeHolder:
             return False
         self.current = Runtime(fresh.engine, fresh.context, fresh.mtime, text, shared=True)
         self.reloads_ok += 1
+        self._tell(True)
         log.info("campaigns %s taken from the shared store", fresh.campaigns.version)
         return True
 
@@ -125,10 +129,15 @@ class RuntimeHolder:
             return remote[0]
         return shared
 
+    def _tell(self, ok: bool) -> None:
+        for listener in self.listeners:
+            listener(ok)
+
     def _failed(self, message: str, mtime: float | None) -> bool:
         if mtime is None and message == self.last_error:
             return False
         self.reloads_failed += 1
+        self._tell(False)
         self._rejected_mtime = mtime
         self.last_error = message
         log.error("campaign file rejected, keeping the running campaigns: %s", message)

@@ -39,14 +39,23 @@ GOOGLE = "https://www.google.com/search?q=tents"
 
 
 class Node:
-    def __init__(self, config: Path, store: str) -> None:
+    def __init__(
+        self,
+        config: Path,
+        store: str,
+        *extra: str,
+        env: dict[str, str] | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
             "OPMAAT_SECRET_KEYS": KEY,
             "OPMAAT_RELOAD_INTERVAL": "0.25",
+            **(env or {}),
         }
+        self.log = log.open("wb") if log is not None else None
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -60,10 +69,11 @@ class Node:
                 "--port",
                 str(self.port),
                 "--dev",
+                *extra,
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log or subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
         while True:
@@ -77,7 +87,9 @@ class Node:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=10)
+        self.proc.wait(timeout=30)
+        if self.log is not None:
+            self.log.close()
 
 
 class Browser:

@@ -1,0 +1,141 @@
+"""Prometheus metrics of the edge (``/metrics``), correct with several uvicorn workers.
+
+With one process the metrics live in a registry of this app. With several workers, ``opmaat
+serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before the workers start;
+prometheus-client then keeps every worker's values in files there and ``/metrics`` adds them up,
+whichever worker answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from opmaat.engine import Decision
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DECIDE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Metrics:
+    """The edge's metrics; also the Personalizer's observer."""
+
+    def __init__(self, allowed: Sequence[IpNetwork]) -> None:
+        self.allowed = tuple(allowed)
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.decide_seconds = Histogram(
+            "opmaat_decide_seconds",
+            "Time to decide the slots of one page (engine and rendering).",
+            buckets=DECIDE_BUCKETS,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "opmaat_decisions_total",
+            "Slot decisions, by slot, campaign and variant (empty: default content).",
+            ["slot", "campaign", "variant"],
+            registry=r,
+        )
+        self.holdouts = Counter(
+            "opmaat_holdout_decisions_total",
+            "Decisions that kept a visitor in a campaign's holdout.",
+            ["campaign"],
+            registry=r,
+        )
+        self.events = Counter(
+            "opmaat_events_total",
+            "Events accepted, by type and name (the goal, or the campaign).",
+            ["type", "name"],
+            registry=r,
+        )
+        self.rejected_cookies = Counter(
+            "opmaat_rejected_cookies_total",
+            "Visitor cookies that were tampered with, expired or malformed.",
+            registry=r,
+        )
+        self.render_errors = Counter(
+            "opmaat_render_errors_total",
+            "Variant templates that failed to render (the slot kept its default).",
+            registry=r,
+        )
+        self.store_errors = Counter(
+            "opmaat_store_errors_total",
+            "Profile store calls that failed (the request was decided from its context).",
+            registry=r,
+        )
+        self.store_degraded = Gauge(
+            "opmaat_store_degraded",
+            "1 while the profile store cannot be reached.",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.reloads = Counter(
+            "opmaat_config_reloads_total",
+            "Campaign file reloads, by result (ok or failed).",
+            ["result"],
+            registry=r,
+        )
+
+    # The Personalizer's observer.
+    def decided(
+        self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
+    ) -> None:
+        self.decide_seconds.observe(seconds)
+        for decision in decisions.values():
+            if decision.holdout and decision.campaign:
+                self.holdouts.labels(decision.campaign).inc()
+            self.decisions.labels(
+                decision.slot, decision.campaign or "", decision.variant or ""
+            ).inc()
+        if render_errors:
+            self.render_errors.inc(render_errors)
+
+    def store_failed(self) -> None:
+        self.store_errors.inc()
+
+    def cookie_rejected(self) -> None:
+        self.rejected_cookies.inc()
+
+    def reloaded(self, ok: bool) -> None:
+        self.reloads.labels("ok" if ok else "failed").inc()
+
+    def exposition(self, store_state: str) -> bytes:
+        self.store_degraded.set(0 if store_state == "ok" else 1)
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+
+    def allows(self, peer: str | None) -> bool:
+        if peer is None:
+            return False
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.allowed)
+
+
+def parse_networks(value: str) -> list[IpNetwork]:
+    """``127.0.0.0/8,::1`` and the like; raises ValueError naming the bad entry."""
+    networks = []
+    for part in value.split(","):
+        if part.strip():
+            try:
+                networks.append(ipaddress.ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"{part.strip()!r} is not an IP address or network") from None
+    return networks

@@ -1,0 +1,123 @@
+"""What an operator relies on: /metrics, /readyz, request ids and JSON logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from opmaat_edge.logs import JsonFormatter, request_id
+from tests.edge.conftest import MakeClient
+
+GOOGLE = "https://www.google.com/search?q=trail+shoes"
+
+
+def browse(client: TestClient) -> None:
+    body = {"slots": ["hero", "sidebar"], "url": "http://127.0.0.1/", "referrer": GOOGLE}
+    client.post("/v1/decide", content=json.dumps(body))
+    client.post(
+        "/v1/events",
+        content=json.dumps({"type": "impression", "campaign": "search-hero", "variant": "a"}),
+    )
+    client.post("/v1/events", content=json.dumps({"type": "goal", "name": "purchase"}))
+    client.post("/v1/events", content=json.dumps({"type": "goal", "name": "made_up_goal_123"}))
+
+
+def samples(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def test_metrics_after_a_short_browsing_session(client: TestClient) -> None:
+    browse(client)
+    client.cookies.clear()
+    client.cookies.set("opmaat", "tampered.value.x")
+    client.get("/v1/me")
+    r = client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain; version=")
+    m = samples(r.text)
+    assert m["opmaat_decide_seconds_count"] == 1
+    assert m['opmaat_decisions_total{campaign="search-hero",slot="hero",variant="a"}'] == 1
+    assert m['opmaat_decisions_total{campaign="",slot="sidebar",variant=""}'] == 1
+    assert m['opmaat_events_total{name="search-hero",type="impression"}'] == 1
+    # Goal names that no campaign uses are lumped together: outside input adds no new series.
+    assert m['opmaat_events_total{name="other",type="goal"}'] == 2
+    assert m["opmaat_rejected_cookies_total"] == 1
+    assert m["opmaat_store_degraded"] == 0
+    assert m["opmaat_render_errors_total"] == 0
+    assert "test-signing-key" not in r.text
+
+
+def test_metrics_only_for_the_configured_networks(make_client: MakeClient) -> None:
+    outsider = make_client(peer="203.0.113.9")
+    r = outsider.get("/metrics")
+    assert r.status_code == 403
+    assert "OPMAAT_METRICS_NETWORKS" in r.json()["error"]
+
+
+def test_readyz_says_ready_with_a_working_store(client: TestClient) -> None:
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ready"] is True
+    assert body["store"] == "ok"
+    assert body["campaigns"] > 0
+
+
+def test_every_answer_has_a_request_id(client: TestClient) -> None:
+    first = client.get("/healthz").headers["x-request-id"]
+    second = client.get("/healthz").headers["x-request-id"]
+    assert first != second
+    assert len(first) == 16
+    kept = client.get("/healthz", headers={"X-Request-Id": "lb-42.a_b"}).headers["x-request-id"]
+    assert kept == "lb-42.a_b"
+    replaced = client.get("/healthz", headers={"X-Request-Id": "<script>"}).headers["x-request-id"]
+    assert replaced != "<script>"
+    assert client.get("/nothing-here").headers["x-request-id"]
+
+
+def test_json_log_lines_carry_the_request_id_and_fields() -> None:
+    record = logging.makeLogRecord(
+        {"name": "opmaat", "levelname": "WARNING", "msg": "store %s", "args": ("down",)}
+    )
+    record.store_state = "degraded"
+    token = request_id.set("abc123")
+    try:
+        line: dict[str, Any] = json.loads(JsonFormatter().format(record))
+    finally:
+        request_id.reset(token)
+    assert line["msg"] == "store down"
+    assert line["level"] == "warning"
+    assert line["request_id"] == "abc123"
+    assert line["store_state"] == "degraded"
+
+
+def test_a_decide_error_is_logged_without_personal_data(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = client.app.state.edge.runtime.current.engine  # type: ignore[attr-defined]
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("engine broke")
+
+    monkeypatch.setattr(engine, "decide", broken)
+    with caplog.at_level(logging.ERROR, logger="opmaat"):
+        r = client.post(
+            "/v1/decide",
+            content=json.dumps({"slots": ["hero"], "url": "http://127.0.0.1/?email=a@b.c"}),
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+    assert r.status_code == 200
+    assert r.json()["slots"] == {}
+    text = caplog.text
+    assert "decide failed" in text
+    for secret in ("203.0.113.7", "a@b.c", "test-signing-key"):
+        assert secret not in text
