@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ class EdgeSettings:
     reload_interval: float = 1.0
     metrics_networks: str = LOOPBACK
     ready_when_degraded: bool = False
+    cookie_domain: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -54,4 +56,20 @@ class EdgeSettings:
             reload_interval=interval,
             metrics_networks=env.get("OPMAAT_METRICS_NETWORKS", LOOPBACK),
             ready_when_degraded=env.get("OPMAAT_READY_WHEN_DEGRADED", "") == "1",
+            cookie_domain=_cookie_domain(env.get("OPMAAT_COOKIE_DOMAIN", "")),
         )
+
+
+_DOMAIN = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
+
+
+def _cookie_domain(value: str) -> str | None:
+    value = value.strip().lower()
+    if not value:
+        return None
+    if not _DOMAIN.fullmatch(value):
+        raise SettingsError(
+            f"OPMAAT_COOKIE_DOMAIN: {value!r} is not a domain like shop.example "
+            "(the site's registrable domain, so the edge on a subdomain sets a site-wide cookie)"
+        )
+    return value.lstrip(".")

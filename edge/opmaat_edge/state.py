@@ -51,6 +51,7 @@ class EdgeState:
             store=store,
             secure_cookies=not settings.dev,
             observer=metrics,
+            cookie_domain=settings.cookie_domain,
         )
         personalizer.runtime.listeners.append(metrics.reloaded)
         return cls(

@@ -45,7 +45,12 @@ def finish(visit: Visit, response: Response) -> Response:
     for change in visit.cookie_changes():
         if change.value is None:
             response.delete_cookie(
-                change.name, path="/", secure=change.secure, httponly=True, samesite="lax"
+                change.name,
+                path="/",
+                domain=change.domain,
+                secure=change.secure,
+                httponly=True,
+                samesite="lax",
             )
         else:
             response.set_cookie(
@@ -53,6 +58,7 @@ def finish(visit: Visit, response: Response) -> Response:
                 change.value,
                 max_age=change.max_age,
                 path="/",
+                domain=change.domain,
                 secure=change.secure,
                 httponly=True,
                 samesite="lax",

@@ -61,6 +61,7 @@ class CookieChange:
     value: str | None
     max_age: int | None
     secure: bool
+    domain: str | None = None
 
 
 class Personalizer:
@@ -75,9 +76,12 @@ class Personalizer:
         store: ProfileStore | None = None,
         secure_cookies: bool = True,
         observer: Observer | None = None,
+        cookie_domain: str | None = None,
     ) -> None:
         self.runtime = RuntimeHolder(config)
         self.observer = observer
+        # The edge on a subdomain (edge.shop.example) sets the cookie for the whole site.
+        self.cookie_domain = cookie_domain
         self.codec = CookieCodec(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.secure_cookies = secure_cookies
@@ -320,18 +324,21 @@ class Visit:
     def cookie_changes(self) -> list[CookieChange]:
         """The cookies the response to this request must set or delete."""
         secure = self.personalizer.secure_cookies
+        domain = self.personalizer.cookie_domain
         changes = []
         if self.consent_choice is not None:
             changes.append(
-                CookieChange(CONSENT_COOKIE, self.consent_choice, CONSENT_COOKIE_SECONDS, secure)
+                CookieChange(
+                    CONSENT_COOKIE, self.consent_choice, CONSENT_COOKIE_SECONDS, secure, domain
+                )
             )
         if self.forget_cookie or (
             not self.consent.stores and self.had_cookie and not self.from_page
         ):
-            changes.append(CookieChange(COOKIE_NAME, None, 0, secure))
+            changes.append(CookieChange(COOKIE_NAME, None, 0, secure, domain))
         elif self.consent.stores and self.record:
             codec = self.personalizer.codec
             value = codec.dumps(self.ident.visitor_id, self.session_id())
             max_age = codec.max_age if self.consent.persistent else None
-            changes.append(CookieChange(COOKIE_NAME, value, max_age, secure))
+            changes.append(CookieChange(COOKIE_NAME, value, max_age, secure, domain))
         return changes

@@ -121,3 +121,53 @@ def test_a_decide_error_is_logged_without_personal_data(
     assert "decide failed" in text
     for secret in ("203.0.113.7", "a@b.c", "test-signing-key"):
         assert secret not in text
+
+
+def test_an_edge_on_a_subdomain_sets_a_site_wide_cookie() -> None:
+    from opmaat_edge.app import create_app
+    from opmaat_edge.resources import DEMO_CAMPAIGNS
+    from opmaat_edge.settings import EdgeSettings
+
+    settings = EdgeSettings.from_env(
+        {
+            "OPMAAT_CONFIG": str(DEMO_CAMPAIGNS),
+            "OPMAAT_SECRET_KEYS": "a-long-enough-signing-key",
+            "OPMAAT_COOKIE_DOMAIN": "Shop.Example",
+        }
+    )
+    client = TestClient(create_app(settings), base_url="https://edge.shop.example")
+    r = client.post(
+        "/v1/decide", content=json.dumps({"slots": ["hero"], "url": "https://shop.example/"})
+    )
+    cookie = r.headers["set-cookie"]
+    assert "Domain=shop.example" in cookie
+    assert "Secure" in cookie
+
+
+@pytest.mark.parametrize("value", ["localhost", "shop", "-bad.example", "shop.example/x", "a b.c"])
+def test_a_bad_cookie_domain_is_refused(value: str) -> None:
+    from opmaat_edge.settings import EdgeSettings, SettingsError
+
+    with pytest.raises(SettingsError, match="OPMAAT_COOKIE_DOMAIN"):
+        EdgeSettings.from_env(
+            {
+                "OPMAAT_CONFIG": "x",
+                "OPMAAT_SECRET_KEYS": "a-long-enough-signing-key",
+                "OPMAAT_COOKIE_DOMAIN": value,
+            }
+        )
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "nonsense", "127.0.0.1,::1,fe80::/200"])
+def test_bad_metrics_networks_are_refused(value: str) -> None:
+    from opmaat_edge.app import create_app
+    from opmaat_edge.resources import DEMO_CAMPAIGNS
+    from opmaat_edge.settings import EdgeSettings, SettingsError
+
+    settings = EdgeSettings(
+        config=str(DEMO_CAMPAIGNS),
+        secret_keys=("a-long-enough-signing-key",),
+        metrics_networks=value,
+    )
+    with pytest.raises(SettingsError, match="OPMAAT_METRICS_NETWORKS"):
+        create_app(settings)

@@ -84,6 +84,8 @@ def set_cookie(change: CookieChange) -> str:
     morsel["samesite"] = "Lax"
     if change.secure:
         morsel["secure"] = True
+    if change.domain:
+        morsel["domain"] = change.domain
     if change.value is None:
         morsel["max-age"] = 0
         morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
