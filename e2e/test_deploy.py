@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 EXAMPLE = Path(__file__).parent.parent / "examples" / "deploy" / "nginx-shop.conf"
 SHOP_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">

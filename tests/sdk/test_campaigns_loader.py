@@ -266,3 +266,13 @@ def test_condition_errors_point_at_the_offending_key() -> None:
     [problem] = caught.value.problems
     assert problem.line == 10
     assert problem.field == "campaigns[0].audience.$or[1].referrer.host.$regex"
+
+
+def test_trusting_every_address_is_refused() -> None:
+    from opmaat.errors import ConfigError
+
+    text = "site: {trusted_proxies: [10.0.0.0/8, 0.0.0.0/0]}\nslots: {hero: {default: x}}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_campaigns_text(text, "c.yaml")
+    assert "trusts every address" in str(caught.value)
+    assert "site.trusted_proxies[1]" in str(caught.value)

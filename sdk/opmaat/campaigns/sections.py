@@ -58,11 +58,18 @@ def site_settings(check: Checker, value: Any, base_dir: Path) -> SiteSettings:
         site.get("trusted_proxies", []), (*path, "trusted_proxies")
     ):
         try:
-            ipaddress.ip_network(proxy, strict=False)
+            network = ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             check.report(item_path, f"'{proxy}' is not an IP address or network")
         else:
-            proxies.append(proxy)
+            if network.prefixlen == 0:
+                check.report(
+                    item_path,
+                    f"'{proxy}' trusts every address: any visitor could then choose their own "
+                    "location with X-Forwarded-For; list your proxies' addresses",
+                )
+            else:
+                proxies.append(proxy)
     name = check.text(site.get("name", ""), (*path, "name"), empty_ok=True)
     consent = check.choice(
         site.get("consent_default", "session"), (*path, "consent_default"), CONSENT_TIERS
@@ -89,6 +96,7 @@ def site_settings(check: Checker, value: Any, base_dir: Path) -> SiteSettings:
     half_life = check.integer(
         site.get("interest_half_life_days", 7), (*path, "interest_half_life_days"), low=1, high=365
     )
+
     return SiteSettings(
         name=name or "",
         hosts=hosts,
