@@ -197,10 +197,12 @@ def _stream_entry(visit: Visit, kind: str, body: dict[str, Any]) -> dict[str, st
         "session": visit.session_id(),
         "consent": visit.consent.tier,
     }
-    for key in ("name", "campaign", "variant", "slot"):
+    # Only values checked against the campaign file: nothing free-form from the page.
+    fields = ("name",) if kind == "goal" else ("campaign", "variant", "slot")
+    for key in fields:
         value = body.get(key)
-        if isinstance(value, str) and value:
-            entry[key] = value[:64]
+        if isinstance(value, str) and (key != "slot" or _SLOT_NAME.fullmatch(value)):
+            entry[key] = value
     return entry
 
 

@@ -12,7 +12,7 @@ from opmaat.history import recent_decisions
 from opmaat.personalizer import Visit
 from opmaat.preferences import PreferenceError, apply_patch, stored_prefs
 from opmaat_edge.http import ApiError, read_json_object
-from opmaat_edge.visit import open_visit, refuse_cross_site, respond
+from opmaat_edge.visit import open_visit, refuse_cross_site, respond, store_down
 
 DOWNLOAD = {"Content-Disposition": 'attachment; filename="opmaat-my-data.json"'}
 
@@ -61,6 +61,8 @@ def _choice(value: Any) -> str:
 
 async def get_me(request: Request) -> Response:
     visit = await open_visit(request)
+    if visit.load_failed:
+        return store_down(visit)  # an empty export would say "we know nothing": untrue
     await visit.save()  # kept for this request's tier (a GPC browser shortens it)
     download = request.query_params.get("download") == "1"
     return respond(visit, export(visit), DOWNLOAD if download else None)
@@ -84,8 +86,13 @@ async def patch_me(request: Request) -> Response:
             after = resolve_consent(visit.site.consent_default, choice, visit.headers)
         if not after.stores:
             raise ApiError(409, "preferences are kept only with session or full consent")
-    if choice is not None:
-        await change_consent(visit, choice)
+    if visit.load_failed:
+        return store_down(visit)
+    try:
+        if choice is not None:
+            await change_consent(visit, choice)
+    except Exception:
+        return store_down(visit)
     if "prefs" in body:
         change_prefs(visit, body["prefs"])
         await visit.save()
@@ -95,7 +102,10 @@ async def patch_me(request: Request) -> Response:
 async def delete_me(request: Request) -> Response:
     refuse_cross_site(request)
     visit = await open_visit(request)
-    deleted = await visit.forget()
+    try:
+        deleted = await visit.forget()
+    except Exception:
+        return store_down(visit)
     return respond(visit, {"deleted": deleted})
 
 
@@ -104,5 +114,8 @@ async def post_consent(request: Request) -> Response:
     body = await read_json_object(request)
     choice = _choice(body.get("tier"))
     visit = await open_visit(request)
-    await change_consent(visit, choice)
+    try:
+        await change_consent(visit, choice)
+    except Exception:
+        return store_down(visit)
     return respond(visit, {"consent": visit.consent.as_dict()})

@@ -21,7 +21,7 @@ from opmaat.personalizer import Visit
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
 from opmaat_edge.resources import TEMPLATES
-from opmaat_edge.visit import finish, open_visit, refuse_cross_site
+from opmaat_edge.visit import STORE_DOWN, finish, open_visit, refuse_cross_site
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
 FORM_MAX_AGE = 2 * 3600
@@ -135,14 +135,19 @@ def _view(visit: Visit) -> dict[str, Any]:
 
 
 def _render(
-    request: Request, visit: Visit, *, done: str | None = None, error: str | None = None
+    request: Request,
+    visit: Visit,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    status: int | None = None,
 ) -> Response:
     context = {**_view(visit), "token": form_token(visit), "done": done, "error": error}
     response = templates.TemplateResponse(
         request,
         "privacy/me.html",
         context,
-        status_code=400 if error else 200,
+        status_code=status or (400 if error else 200),
         headers={"Cache-Control": "private, no-store"},
     )
     return finish(visit, response)
@@ -150,6 +155,8 @@ def _render(
 
 async def page(request: Request) -> Response:
     visit = await open_visit(request)
+    if visit.load_failed:
+        return _render(request, visit, error=STORE_DOWN.capitalize() + ".", status=503)
     await visit.save()  # kept for this request's tier (a GPC browser shortens it)
     return _render(request, visit, done=DONE.get(request.query_params.get("done", "")))
 
@@ -198,5 +205,7 @@ async def submit(request: Request) -> Response:
     except ApiError as exc:
         # The visitor sees the page again, with what went wrong, and nothing changed.
         return _render(request, visit, error=str(exc.detail))
+    except Exception:
+        return _render(request, visit, error=STORE_DOWN.capitalize() + ".", status=503)
     # Relative, so the page also works behind a path prefix (/_opmaat/me).
     return finish(visit, RedirectResponse(f"me?done={action}", status_code=303))

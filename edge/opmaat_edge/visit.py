@@ -66,5 +66,17 @@ def finish(visit: Visit, response: Response) -> Response:
     return response
 
 
-def respond(visit: Visit, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
-    return finish(visit, JSONResponse(payload, headers={**NO_STORE, **(headers or {})}))
+def respond(
+    visit: Visit, payload: Any, headers: Mapping[str, str] | None = None, status: int = 200
+) -> Response:
+    response = JSONResponse(payload, status_code=status, headers={**NO_STORE, **(headers or {})})
+    return finish(visit, response)
+
+
+STORE_DOWN = "the profile store cannot be reached right now; nothing was changed there, try again"
+
+
+def store_down(visit: Visit) -> Response:
+    """503 for a change the store must make; the cookies (a new consent choice, a cleared
+    identity) still go, so the visitor's choice holds in their browser meanwhile."""
+    return respond(visit, {"error": STORE_DOWN}, status=503)

@@ -91,10 +91,9 @@ class Personalizer:
     async def keep_in_step(self, interval: float) -> None:
         """Run forever: share the campaign file with other nodes on the same store and follow
         the campaigns paused on any of them, every ``interval`` seconds."""
-        shared: str | None = None
         while True:
             try:
-                shared = await self.runtime.share(self.store, shared)
+                await self.runtime.share(self.store)
                 self.paused = frozenset(await self.store.paused())
             except Exception as exc:  # the store is down: try again next time
                 log.warning("keeping in step with other nodes: %s", exc)
@@ -161,6 +160,8 @@ class Visit:
         self.forget_cookie = False
         self.consent_choice: str | None = None  # set when this request changes the choice
         self.counted = False  # whether this request's page view is in the record
+        self.load_failed = False  # the stored record could not be read: never overwrite it
+        self.keep_cookie = False  # a delete failed: the cookie stays for the retry
         self.interest_noted = False
         self.used: set[str] = set()  # campaigns already shown on this page
 
@@ -184,6 +185,7 @@ class Visit:
                 self.record = await self.personalizer.store.get(self.ident.visitor_id) or {}
             except Exception:
                 # The visitor still gets decisions, from this request's context.
+                self.load_failed = True
                 self.personalizer.store_failed()
                 log.exception("profile store: read failed; deciding from the request alone")
 
@@ -193,7 +195,7 @@ class Visit:
         return self.site.session_timeout_minutes * 60.0
 
     async def save(self) -> None:
-        if self.consent.stores and self.record:
+        if self.consent.stores and self.record and not self.load_failed:
             if not self.consent.persistent:
                 self.record.pop("customer", None)  # a customer link is kept with full consent only
             try:
@@ -205,12 +207,20 @@ class Visit:
                 log.exception("profile store: write failed; this request's changes are lost")
 
     async def forget(self) -> bool:
-        """Delete everything stored about this visitor and drop their cookie."""
+        """Delete everything stored about this visitor and drop their cookie. When the store
+        fails, the error goes to the caller and the cookie stays, so a retry can still find
+        what is to be deleted."""
         self.record = {}
-        self.forget_cookie = True
         if self.ident.fresh:
+            self.forget_cookie = True
             return False
-        return await self.personalizer.store.delete(self.ident.visitor_id)
+        try:
+            deleted = await self.personalizer.store.delete(self.ident.visitor_id)
+        except Exception:
+            self.keep_cookie = True
+            raise
+        self.forget_cookie = True
+        return deleted
 
     def open_record(self, page_url: str | None = None) -> None:
         """Start a record for a visitor who has none yet (a request that is not a page view)."""
@@ -332,7 +342,9 @@ class Visit:
                     CONSENT_COOKIE, self.consent_choice, CONSENT_COOKIE_SECONDS, secure, domain
                 )
             )
-        if self.forget_cookie or (
+        if self.keep_cookie:
+            pass
+        elif self.forget_cookie or (
             not self.consent.stores and self.had_cookie and not self.from_page
         ):
             changes.append(CookieChange(COOKIE_NAME, None, 0, secure, domain))

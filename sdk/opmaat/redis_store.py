@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -26,9 +27,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
-from opmaat.store import TALLY_FIELDS, Record, Tallies, decode_record, encode_record
+from opmaat.store import (
+    TALLY_FIELDS,
+    Record,
+    SharedConfig,
+    Tallies,
+    decode_record,
+    encode_record,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("opmaat.store")
@@ -47,6 +55,7 @@ class CircuitBreaker:
         self.cooldown = cooldown
         self.streak = 0
         self.opened_at: float | None = None
+        self.trying = False
 
     @property
     def state(self) -> str:
@@ -55,15 +64,20 @@ class CircuitBreaker:
     def allow(self) -> bool:
         if self.opened_at is None:
             return True
-        return time.monotonic() - self.opened_at >= self.cooldown
+        if time.monotonic() - self.opened_at < self.cooldown or self.trying:
+            return False
+        self.trying = True  # one trial call; everyone else keeps failing fast meanwhile
+        return True
 
     def success(self) -> None:
         if self.opened_at is not None:
             log.warning("profile store reachable again: back to normal")
         self.streak = 0
         self.opened_at = None
+        self.trying = False
 
     def failure(self) -> None:
+        self.trying = False
         self.streak += 1
         if self.streak >= self.failures:
             if self.opened_at is None:
@@ -100,6 +114,8 @@ class RedisStore:
         ``?timeout_ms=100&breaker_failures=3&breaker_cooldown_s=5&stream_maxlen=100000``."""
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if parts.password:
+            url = url.replace(parts.password, "***")  # error messages never show it
         try:
             timeout = int(query.pop("timeout_ms", "100")) / 1000
             failures = int(query.pop("breaker_failures", "3"))
@@ -139,10 +155,13 @@ class RedisStore:
             raise StoreUnavailable("redis: circuit open after repeated failures")
         try:
             result = await asyncio.wait_for(make(), self.timeout)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             self.errors += 1
             self.breaker.failure()
             raise StoreUnavailable(f"redis: {type(exc).__name__}") from None
+        except BaseException:
+            self.breaker.trying = False  # cancelled: let the next call try
+            raise
         self.breaker.success()
         return result
 
@@ -211,15 +230,17 @@ class RedisStore:
             lambda: self.client.xadd(key, fields, maxlen=self.stream_maxlen, approximate=True)
         )
 
-    async def shared_config(self) -> tuple[str, str] | None:
-        """The campaign file the nodes share: (version, text), or None when none is."""
-        version = await self._call(lambda: self.client.get(f"{self.prefix}:{{config}}:version"))
-        if version is None:
+    async def shared_config(self) -> SharedConfig | None:
+        """The campaign file the nodes share, or None when none is (or it is unreadable)."""
+        raw = await self._call(lambda: self.client.get(f"{self.prefix}:{{config}}:shared"))
+        if raw is None:
             return None
-        text = await self._call(lambda: self.client.get(f"{self.prefix}:{{config}}:text"))
-        if text is None:
+        try:
+            data = json.loads(raw)
+            config = SharedConfig(str(data["version"]), str(data["text"]), float(data["at"]))
+        except (ValueError, KeyError, TypeError):
             return None
-        return _text(version), _text(text)
+        return config
 
     async def paused(self) -> set[str]:
         """Campaigns paused on every node (the cockpit, or ``opmaat pause``)."""
@@ -237,9 +258,10 @@ class RedisStore:
         else:
             await self._call(lambda: self.client.srem(key, campaign))
 
-    async def share_config(self, version: str, text: str) -> None:
-        await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:text", text))
-        await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:version", version))
+    async def share_config(self, config: SharedConfig) -> None:
+        # One key, so a reader never sees the version of one file with the text of another.
+        value = json.dumps({"version": config.version, "text": config.text, "at": config.at})
+        await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:shared", value))
 
 
 def _text(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,20 +15,23 @@ from opmaat.context import GeoReader
 from opmaat.engine import Engine
 from opmaat.errors import ConfigError
 from opmaat.profile import ContextBuilder
-from opmaat.store import ProfileStore
+from opmaat.store import ProfileStore, SharedConfig
 
 log = logging.getLogger("opmaat")
 
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """``text`` is the campaign file as loaded; ``shared`` says it came from another node."""
+    """``text`` is the campaign file as compiled; ``shared`` says it came from another node;
+    ``stamp`` is when it was loaded (the file's mtime here, the time it was shared elsewhere);
+    ``mtime`` is the local file's mtime the watcher last dealt with."""
 
     engine: Engine
     context: ContextBuilder
     mtime: float
     text: str = ""
     shared: bool = False
+    stamp: float = 0.0
 
     @property
     def campaigns(self) -> CampaignSet:
@@ -39,10 +43,14 @@ class Runtime:
         it were that file); raises ConfigError naming file:line:field."""
         mtime = path.stat().st_mtime
         if text is None:
-            text = path.read_bytes().decode("utf-8", "replace")
-            campaigns = load_campaigns(path)
-        else:
-            campaigns = load_campaigns_text(text, filename=str(path), base_dir=path.parent)
+            data = path.read_bytes()
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                load_campaigns(path)  # raises ConfigError naming the line
+                raise
+        # One read: what is compiled is exactly what would be shared.
+        campaigns = load_campaigns_text(text, filename=str(path), base_dir=path.parent)
         site = campaigns.site
         geo_path = site.geo_database
         # The geo reader follows its own file; keep it across campaign reloads.
@@ -55,7 +63,7 @@ class Runtime:
             site_hosts=site.hosts,
             cdn_geo_header=site.cdn_geo_header,
         )
-        return cls(Engine(campaigns), context, mtime, text)
+        return cls(Engine(campaigns), context, mtime, text, stamp=mtime)
 
 
 class RuntimeHolder:
@@ -70,6 +78,8 @@ class RuntimeHolder:
         self.reloads_ok = 0
         self.reloads_failed = 0
         self.listeners: list[Callable[[bool], None]] = []  # told of each reload: ok or not
+        self._lock = threading.Lock()  # the watcher and adopt() run in worker threads
+        self._refused: str | None = None  # a shared version this node could not run
         self.last_error: str | None = None
         self._rejected_mtime: float | None = None
 
@@ -83,51 +93,64 @@ class RuntimeHolder:
         return self.reload(mtime)
 
     def reload(self, mtime: float | None = None) -> bool:
-        try:
-            fresh = Runtime.load(self.path, previous=self.current)
-        except ConfigError as exc:
-            return self._failed(str(exc), mtime)
-        except (OSError, ValueError) as exc:
-            return self._failed(f"{self.path}: {exc}", mtime)
-        self.current = fresh
+        with self._lock:
+            try:
+                fresh = Runtime.load(self.path, previous=self.current)
+            except ConfigError as exc:
+                return self._failed(str(exc), mtime)
+            except (OSError, ValueError) as exc:
+                return self._failed(f"{self.path}: {exc}", mtime)
+            self.current = fresh
         self.reloads_ok += 1
         self.last_error = None
         self._tell(True)
         log.info("campaigns reloaded from %s (version %s)", self.path, fresh.campaigns.version)
         return True
 
-    def adopt(self, text: str) -> bool:
-        """Run the campaign file another node shared; a bad one is refused and logged, and
-        the running campaigns stay."""
-        try:
-            fresh = Runtime.load(self.path, previous=self.current, text=text)
-        except ConfigError as exc:
-            log.error("shared campaign file rejected, keeping the running campaigns: %s", exc)
-            return False
-        except (OSError, ValueError) as exc:
-            log.error("shared campaign file rejected: %s", exc)
-            return False
-        self.current = Runtime(fresh.engine, fresh.context, fresh.mtime, text, shared=True)
+    def adopt(self, shared: SharedConfig) -> bool:
+        """Run the campaign file another node shared. A file this node cannot run (a template
+        only the other node has) is refused: logged, counted, and not tried again; the running
+        campaigns stay, and this node does not push its own older file back."""
+        with self._lock:
+            previous = self.current
+            try:
+                fresh = Runtime.load(self.path, previous=previous, text=shared.text)
+            except (ConfigError, OSError, ValueError) as exc:
+                self._refused = shared.version
+                self.reloads_failed += 1
+                self.last_error = f"shared campaign file {shared.version} refused: {exc}"
+                log.error("%s; keeping the running campaigns", self.last_error)
+                self._tell(False)
+                return False
+            # The watcher's mtime stays: a local edit it has not seen yet still gets loaded.
+            self.current = Runtime(
+                fresh.engine, fresh.context, previous.mtime, shared.text, True, shared.at
+            )
         self.reloads_ok += 1
         self._tell(True)
         log.info("campaigns %s taken from the shared store", fresh.campaigns.version)
         return True
 
-    async def share(self, store: ProfileStore, shared: str | None) -> str | None:
-        """One step of keeping this node's campaigns and the other nodes' in step through
-        ``store``: a file this node (re)loaded is shared; a newer file shared by another node
-        is run here. The most recently loaded file, on any node, wins. ``shared`` is the
-        version this node last shared or took; the new one is returned."""
+    async def share(self, store: ProfileStore) -> None:
+        """One step of keeping the nodes on one campaign file through ``store``: the newest
+        loaded file wins. A file this node loaded from disk is shared when it is newer than
+        the shared one; a newer shared file is run here. A restarted node whose file did not
+        change takes the shared one (its file is older)."""
         current = self.current
-        version = current.campaigns.version
-        if not current.shared and version != shared:
-            await store.share_config(version, current.text)
-            return version
         remote = await store.shared_config()
-        if remote is not None and remote[0] != version:
-            await asyncio.to_thread(self.adopt, remote[1])
-            return remote[0]
-        return shared
+        if not current.shared and (remote is None or current.stamp > remote.at):
+            if remote is None or remote.version != current.campaigns.version:
+                await store.share_config(
+                    SharedConfig(current.campaigns.version, current.text, current.stamp)
+                )
+            return
+        if (
+            remote is not None
+            and remote.version != current.campaigns.version
+            and remote.version != self._refused
+            and remote.at > current.stamp
+        ):
+            await asyncio.to_thread(self.adopt, remote)
 
     def _tell(self, ok: bool) -> None:
         for listener in self.listeners:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from cachetools import TLRUCache
@@ -28,6 +29,16 @@ def decode_record(data: bytes | str | None) -> Record | None:
 
 
 Tallies = dict[str, dict[str, dict[str, int]]]  # campaign -> variant -> field -> count
+
+
+@dataclass(frozen=True, slots=True)
+class SharedConfig:
+    """A campaign file one node shared with the others: its version (a hash of the text), the
+    text, and when it was loaded there (Unix time; the newest file wins)."""
+
+    version: str
+    text: str
+    at: float
 
 
 class ProfileStore(Protocol):
@@ -60,9 +71,9 @@ class ProfileStore(Protocol):
 
     async def append_event(self, event: Mapping[str, str]) -> None: ...
 
-    async def shared_config(self) -> tuple[str, str] | None: ...
+    async def shared_config(self) -> SharedConfig | None: ...
 
-    async def share_config(self, version: str, text: str) -> None: ...
+    async def share_config(self, config: SharedConfig) -> None: ...
 
     async def paused(self) -> set[str]: ...
 
@@ -130,10 +141,10 @@ class MemoryStore:
     async def append_event(self, event: Mapping[str, str]) -> None:
         self.events.append(dict(event))
 
-    async def shared_config(self) -> tuple[str, str] | None:
+    async def shared_config(self) -> SharedConfig | None:
         return None  # one process: nothing to share
 
-    async def share_config(self, version: str, text: str) -> None:
+    async def share_config(self, config: SharedConfig) -> None:
         return None
 
     async def paused(self) -> set[str]:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from opmaat.redis_store import CircuitBreaker, RedisStore, StoreUnavailable
-from opmaat.store import open_store
+from opmaat.store import SharedConfig, open_store
 from tests.redis.conftest import RedisServer
 
 
@@ -36,8 +36,12 @@ def exercise(url: str) -> None:
             }
             await store.append_event({"type": "click", "campaign": "hero-a", "visitor": "v1"})
             assert await store.shared_config() is None
-            await store.share_config("abc123", "campaigns: []\n")
-            assert await store.shared_config() == ("abc123", "campaigns: []\n")
+            await store.share_config(SharedConfig("abc123", "campaigns: []\n", 1700000000.5))
+            assert await store.shared_config() == SharedConfig(
+                "abc123", "campaigns: []\n", 1700000000.5
+            )
+            await store.client.set("opmaat:{config}:shared", b"{not json")
+            assert await store.shared_config() is None  # unreadable: as if none
             assert store.state == "ok"
         finally:
             await store.close()

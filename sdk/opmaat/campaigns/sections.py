@@ -166,7 +166,11 @@ def read_template(check: Checker, value: Any, path: YPath, base_dir: Path) -> st
     name = check.text(value, path)
     if name is None:
         return None
-    file = base_dir / name
+    file = (base_dir / name).resolve()
+    if not file.is_relative_to(base_dir.resolve()):
+        # A campaign file (perhaps shared by another node) must not read the rest of the disk.
+        check.report(path, f"template file '{name}' is outside the campaign file's folder")
+        return None
     try:
         return file.read_text(encoding="utf-8")
     except FileNotFoundError:
