@@ -154,7 +154,8 @@ class RedisStore:
         if not self.breaker.allow():
             raise StoreUnavailable("redis: circuit open after repeated failures")
         try:
-            result = await asyncio.wait_for(make(), self.timeout)
+            async with asyncio.timeout(self.timeout):  # no task per call, unlike wait_for
+                result = await make()
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             self.errors += 1
             self.breaker.failure()
