@@ -7,9 +7,16 @@ import os
 import secrets
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from opmaat_edge.resources import DEMO_CAMPAIGNS
+
+if TYPE_CHECKING:
+    from opmaat.campaigns import CampaignSet
+    from opmaat.store import ProfileStore
+
+T = TypeVar("T")
 
 GRACE_SECONDS = 20  # SIGTERM: in-flight requests get this long to finish
 
@@ -146,66 +153,73 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
     return 0
 
 
-def _stats(config: str, url: str) -> int:
-    import asyncio
-    import json
-
+def _open_store(config: str, url: str) -> tuple[CampaignSet, ProfileStore] | None:
+    """The campaign file and the store for stats/pause/resume; None (said why) when either
+    cannot be had."""
     from opmaat.campaigns import load_campaigns
     from opmaat.errors import ConfigError
     from opmaat.store import open_store
 
     try:
-        campaigns = load_campaigns(config)
-        store = open_store(url)
+        return load_campaigns(config), open_store(url)
     except (ConfigError, ValueError) as exc:
         print(f"opmaat: {exc}", file=sys.stderr)
-        return 2
+        return None
 
-    async def read() -> object:
+
+class Unreachable(Exception):
+    """The store could not be reached (already said on stderr)."""
+
+
+def _using(store: ProfileStore, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` against the store and close it; raises Unreachable (said why) when the
+    store cannot be reached."""
+    import asyncio
+
+    async def run() -> T:
         try:
-            return await store.tallies(c.id for c in campaigns.campaigns)
+            return await work()
         finally:
             await store.close()
 
     try:
-        tallies = asyncio.run(read())
+        return asyncio.run(run())
     except ConnectionError as exc:
-        print(f"opmaat: {url}: {exc}", file=sys.stderr)
+        print(f"opmaat: the store cannot be reached: {exc}", file=sys.stderr)
+        raise Unreachable from None
+
+
+def _stats(config: str, url: str) -> int:
+    import json
+
+    opened = _open_store(config, url)
+    if opened is None:
+        return 2
+    campaigns, store = opened
+    try:
+        tallies = _using(store, lambda: store.tallies(c.id for c in campaigns.campaigns))
+    except Unreachable:
         return 1
     print(json.dumps(tallies, indent=2, sort_keys=True))
     return 0
 
 
 def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
-    import asyncio
+    from opmaat.store import MemoryStore
 
-    from opmaat.campaigns import load_campaigns
-    from opmaat.errors import ConfigError
-    from opmaat.store import MemoryStore, open_store
-
-    try:
-        campaigns = load_campaigns(config)
-        store = open_store(url)
-    except (ConfigError, ValueError) as exc:
-        print(f"opmaat: {exc}", file=sys.stderr)
+    opened = _open_store(config, url)
+    if opened is None:
         return 2
+    campaigns, store = opened
     if isinstance(store, MemoryStore):
         print("opmaat: a memory store lives inside one edge; pause needs a shared store")
         return 2
     if campaign not in {c.id for c in campaigns.campaigns}:
         print(f"opmaat: {config} has no campaign {campaign!r}", file=sys.stderr)
         return 2
-
-    async def change() -> None:
-        try:
-            await store.set_paused(campaign, paused)
-        finally:
-            await store.close()
-
     try:
-        asyncio.run(change())
-    except ConnectionError as exc:
-        print(f"opmaat: {url}: {exc}", file=sys.stderr)
+        _using(store, lambda: store.set_paused(campaign, paused))
+    except Unreachable:
         return 1
     print(f"{campaign}: {'paused' if paused else 'running'} on every node")
     return 0
