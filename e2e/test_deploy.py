@@ -39,9 +39,14 @@ def shop_url(edge_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     (tmp / "www").mkdir()
     (tmp / "www" / "index.html").write_text(SHOP_PAGE)
     port = free_port()
+    # The example as it is, but plain HTTP on a free port: the TLS block becomes the test's.
+    example = EXAMPLE.read_text()
+    tls = example.index("server {", example.index("return 301"))
     server = (
-        EXAMPLE.read_text()
-        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        example[tls:]
+        .replace("listen 443 ssl;", f"listen 127.0.0.1:{port};")
+        .replace("ssl_certificate /etc/letsencrypt/live/shop.example/fullchain.pem;", "")
+        .replace("ssl_certificate_key /etc/letsencrypt/live/shop.example/privkey.pem;", "")
         .replace("root /var/www/shop;", f"root {tmp / 'www'};")
         .replace("proxy_pass http://127.0.0.1:8000/;", f"proxy_pass {edge_url}/;")
     )
@@ -99,5 +104,6 @@ def test_snippet_decide_and_cookie_through_the_shops_own_host(
     assert page.url.startswith(shop_url + "/_opmaat/me")
     # /metrics is not public through the site.
     assert page.request.get(shop_url + "/_opmaat/metrics").status == 404
+    assert page.request.get(shop_url + "/_opmaat/healthz").status == 404
     assert errors == []
     context.close()

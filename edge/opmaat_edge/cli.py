@@ -124,6 +124,9 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
     except (SettingsError, ConfigError) as exc:
         print(f"opmaat: {exc}", file=sys.stderr)
         return 2
+    except (OSError, ValueError) as exc:  # e.g. a geo database that cannot be opened
+        print(f"opmaat: {exc}", file=sys.stderr)
+        return 2
     if workers > 1 and settings.store.startswith("memory"):
         # Each worker would keep its own profiles: a visitor would be known to one of them,
         # and forgetting them would reach only that one.

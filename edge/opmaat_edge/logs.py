@@ -23,6 +23,7 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 access_log = logging.getLogger("opmaat.access")
+log = logging.getLogger("opmaat.edge")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -62,7 +63,8 @@ def configure(fmt: str = "json", level: int = logging.INFO, access: bool = False
 
 class RequestIdMiddleware:
     """Gives every request an id (``X-Request-Id``) for its log lines; writes one access log
-    line per request when ``opmaat.access`` is enabled (method, path, status, time)."""
+    line per request when ``opmaat.access`` is enabled (method, route template, status, time);
+    answers an unhandled error with a JSON 500 that keeps the id."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -90,18 +92,40 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Here, not in Starlette's outer handler, so the line and the answer keep the id.
+            log.exception("unhandled error on %s %s", scope["method"], _route(scope))
+            if status == 0:
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                await send_with_id(
+                    {"type": "http.response.body", "body": b'{"error": "internal error"}'}
+                )
         finally:
             if not access_log.disabled:
+                route = _route(scope)
                 access_log.info(
                     "%s %s %s",
                     scope["method"],
-                    scope["path"],
+                    route,
                     status,
                     extra={
                         "method": scope["method"],
-                        "path": scope["path"][:200],
+                        "route": route,
                         "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 2),
                     },
                 )
             request_id.reset(token)
+
+
+def _route(scope: Scope) -> str:
+    # The route's template (/product/{product}), never the path a client made up.
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "(no route)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -33,6 +33,7 @@ class Metrics:
 
     def __init__(self, allowed: Sequence[IpNetwork]) -> None:
         self.allowed = tuple(allowed)
+        self.known_slots: Callable[[], Collection[str]] = frozenset
         self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
         self.registry = CollectorRegistry()
         r = self.registry
@@ -79,7 +80,7 @@ class Metrics:
             "opmaat_store_degraded",
             "1 while the profile store cannot be reached.",
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemostrecent",  # the latest scrape of a running worker
         )
         self.reloads = Counter(
             "opmaat_config_reloads_total",
@@ -93,12 +94,13 @@ class Metrics:
         self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
     ) -> None:
         self.decide_seconds.observe(seconds)
+        # Slot names come from the page: only those of the campaign file become labels.
+        known = self.known_slots()
         for decision in decisions.values():
             if decision.holdout and decision.campaign:
                 self.holdouts.labels(decision.campaign).inc()
-            self.decisions.labels(
-                decision.slot, decision.campaign or "", decision.variant or ""
-            ).inc()
+            slot = decision.slot if decision.slot in known else "other"
+            self.decisions.labels(slot, decision.campaign or "", decision.variant or "").inc()
         if render_errors:
             self.render_errors.inc(render_errors)
 

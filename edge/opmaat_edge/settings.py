@@ -46,7 +46,9 @@ class EdgeSettings:
         try:
             interval = float(env.get("OPMAAT_RELOAD_INTERVAL", "1.0"))
         except ValueError:
-            raise SettingsError("OPMAAT_RELOAD_INTERVAL must be a number of seconds") from None
+            interval = -1.0
+        if not 0.05 <= interval <= 3600:
+            raise SettingsError("OPMAAT_RELOAD_INTERVAL must be a number of seconds, 0.05 to 3600")
         return cls(
             config=config,
             secret_keys=keys,

@@ -54,6 +54,7 @@ class EdgeState:
             cookie_domain=settings.cookie_domain,
         )
         personalizer.runtime.listeners.append(metrics.reloaded)
+        metrics.known_slots = lambda: personalizer.runtime.current.campaigns.slots
         return cls(
             settings=settings, personalizer=personalizer, snippet=Snippet.load(), metrics=metrics
         )

@@ -171,3 +171,44 @@ def test_bad_metrics_networks_are_refused(value: str) -> None:
     )
     with pytest.raises(SettingsError, match="OPMAAT_METRICS_NETWORKS"):
         create_app(settings)
+
+
+def test_slot_names_from_the_page_do_not_become_metric_labels(client: TestClient) -> None:
+    for i in range(30):
+        body = {"slots": [f"made-up-{i}", "hero"], "url": "http://127.0.0.1/"}
+        client.post("/v1/decide", content=json.dumps(body))
+    text = client.get("/metrics").text
+    assert "made-up" not in text
+    assert samples(text)['opmaat_decisions_total{campaign="",slot="other",variant=""}'] == 30
+
+
+def test_an_unhandled_error_answers_json_with_the_request_id(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opmaat_edge import api
+
+    async def broken(request: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api, "_request_body", broken)
+    client_no_raise = TestClient(client.app, raise_server_exceptions=False)
+    with caplog.at_level(logging.ERROR, logger="opmaat"):
+        r = client_no_raise.post("/v1/decide", content=b"{}", headers={"X-Request-Id": "req-7"})
+    assert r.status_code == 500
+    assert r.json() == {"error": "internal error"}
+    assert r.headers["x-request-id"] == "req-7"
+    assert "unhandled error on POST /v1/decide" in caplog.text
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_a_bad_reload_interval_is_refused(value: str) -> None:
+    from opmaat_edge.settings import EdgeSettings, SettingsError
+
+    with pytest.raises(SettingsError, match="OPMAAT_RELOAD_INTERVAL"):
+        EdgeSettings.from_env(
+            {
+                "OPMAAT_CONFIG": "x",
+                "OPMAAT_SECRET_KEYS": "a-long-enough-signing-key",
+                "OPMAAT_RELOAD_INTERVAL": value,
+            }
+        )

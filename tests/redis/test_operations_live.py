@@ -87,7 +87,7 @@ def test_json_logs_and_access_lines(redis_server: RedisServer, tmp_path: Path) -
         node.stop()
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     access = [entry for entry in lines if entry["logger"] == "opmaat.access"]
-    assert any(e["request_id"] == rid and e["path"] == "/healthz" for e in access)
+    assert any(e["request_id"] == rid and e["route"] == "/healthz" for e in access)
     assert all("secret" not in json.dumps(e) for e in access)  # no query strings
     assert any(e["logger"].startswith("opmaat") and e["level"] == "error" for e in lines)
     assert "127.0.0.1:" not in log.read_text().replace(node.url, "")
