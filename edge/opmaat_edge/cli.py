@@ -77,7 +77,9 @@ def _parser() -> argparse.ArgumentParser:
         help="log lines as JSON objects (default) or plain text",
     )
     serve.add_argument(
-        "--access-log", action="store_true", help="one log line per request (no IP, no query)"
+        "--access-log",
+        action="store_true",
+        help="one log line per request (route template, status, time; no IP)",
     )
 
     check = sub.add_parser(
