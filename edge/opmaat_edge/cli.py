@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from opmaat_edge.resources import DEMO_CAMPAIGNS
@@ -138,23 +140,28 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
         )
         return 2
     os.environ.update(env)  # the workers build their app from these
-    with tempfile.TemporaryDirectory(prefix="opmaat-metrics-") as metrics_dir:
-        if workers > 1:
-            # prometheus-client adds up every worker's metrics from files in this directory.
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        print(f"opmaat: serving on http://{host}:{port}/", flush=True)
-        uvicorn.run(
-            "opmaat_edge.app:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=False,
-            server_header=False,
-            log_level="warning",
-            log_config=None,  # opmaat_edge.logs configures logging in each worker
-            timeout_graceful_shutdown=GRACE_SECONDS,
-        )
+    if workers > 1:
+        # prometheus-client adds up every worker's metrics from files in this directory; one
+        # per port, emptied at start, so stopped runs leave nothing behind that counts.
+        metrics_dir = Path(tempfile.gettempdir()) / f"opmaat-metrics-{port}"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(mode=0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    else:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    print(f"opmaat: serving on http://{host}:{port}/", flush=True)
+    uvicorn.run(
+        "opmaat_edge.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,
+        server_header=False,
+        log_level="warning",
+        log_config=None,  # opmaat_edge.logs configures logging in each worker
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
     return 0
 
 
