@@ -140,10 +140,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _reload_on_sighup(state)
         interval = settings.reload_interval
-        tasks = [
-            asyncio.create_task(state.runtime.watch(interval)),
-            asyncio.create_task(state.personalizer.keep_in_step(interval)),
-        ]
+        tasks = [asyncio.create_task(state.personalizer.maintain(interval))]
         try:
             yield
         finally:

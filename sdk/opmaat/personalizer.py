@@ -88,6 +88,11 @@ class Personalizer:
         self.stats = Stats()
         self.paused: frozenset[str] = frozenset()
 
+    async def maintain(self, interval: float) -> None:
+        """Run forever: reload the campaign file when it changes, and keep in step with other
+        nodes on the same store (what an edge or a middleware process runs beside requests)."""
+        await asyncio.gather(self.runtime.watch(interval), self.keep_in_step(interval))
+
     async def keep_in_step(self, interval: float) -> None:
         """Run forever: share the campaign file with other nodes on the same store and follow
         the campaigns paused on any of them, every ``interval`` seconds."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -37,14 +39,21 @@ class OpmaatMiddleware:
         personalizer: Personalizer | None = None,
         secure_cookies: bool = True,
         cdn_key: bool = False,
+        reload_interval: float = 1.0,
     ) -> None:
         self.app = app
+        # A personalizer handed in is someone else's to maintain (the edge's, in the demo).
+        self.maintained = personalizer is None
         self.personalizer = personalizer or build_personalizer(
             config, secret_keys, store, secure_cookies
         )
         self.cdn_key = cdn_key
+        self.reload_interval = reload_interval
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self.maintained:
+            await self._lifespan(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
@@ -68,6 +77,24 @@ class OpmaatMiddleware:
         )
         scope.setdefault("state", {})["opmaat"] = page
         await self.app(scope, receive, _Responder(page, send, self.cdn_key).send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # While the app runs: reload the campaign file when it changes, follow pauses and the
+        # campaign file other nodes share through the store.
+        task: asyncio.Task[None] | None = None
+
+        async def watch_receive() -> Message:
+            nonlocal task
+            message = await receive()
+            if message["type"] == "lifespan.startup" and task is None:
+                task = asyncio.create_task(self.personalizer.maintain(self.reload_interval))
+            elif message["type"] == "lifespan.shutdown" and task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            return message
+
+        await self.app(scope, watch_receive, send)
 
 
 class _Responder:

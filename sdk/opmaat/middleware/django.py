@@ -17,7 +17,7 @@ from django.utils.cache import patch_vary_headers
 
 from opmaat.middleware.page import BodyRewriter, PagePersonalization, html_charset
 from opmaat.middleware.settings import build_personalizer, personalized_headers
-from opmaat.middleware.wsgi import SyncPage, run
+from opmaat.middleware.wsgi import SyncPage, maintain_in_background, run
 
 
 class OpmaatDjangoMiddleware:
@@ -31,6 +31,7 @@ class OpmaatDjangoMiddleware:
             conf.get("secure_cookies", True),
         )
         self.cdn_key = bool(conf.get("cdn_key", False))
+        maintain_in_background(self.personalizer, float(conf.get("reload_interval", 1.0)))
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.method != "GET":

@@ -48,6 +48,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
 
 
+def maintain_in_background(personalizer: Personalizer, interval: float) -> None:
+    """Reload the campaign file and follow other nodes (Personalizer.maintain) on the
+    background loop, for as long as the process runs."""
+    asyncio.run_coroutine_threadsafe(personalizer.maintain(interval), _background_loop())
+
+
 class SyncPage:
     """``environ["opmaat.page"]``: the page's personalization, with a synchronous ``decide``."""
 
@@ -80,11 +86,14 @@ class OpmaatWSGIMiddleware:
         personalizer: Personalizer | None = None,
         secure_cookies: bool = True,
         cdn_key: bool = False,
+        reload_interval: float = 1.0,
     ) -> None:
         self.app = app
         self.personalizer = personalizer or build_personalizer(
             config, secret_keys, store, secure_cookies
         )
+        if personalizer is None:
+            maintain_in_background(self.personalizer, reload_interval)
         self.cdn_key = cdn_key
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
