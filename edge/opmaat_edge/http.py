@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 8
 
-NO_STORE = {"Cache-Control": "private, no-store"}
+NO_STORE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 
 class ApiError(HTTPException):

@@ -261,3 +261,15 @@ def test_opening_the_privacy_page_with_gpc_shortens_what_is_kept(client: TestCli
     client.get("/me", headers={"Sec-GPC": "1"})
     store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
     assert {entry[1] for entry in store._data.values()} == {30 * 60}
+
+
+def test_the_privacy_page_cannot_be_framed_or_run_scripts(client: TestClient) -> None:
+    r = client.get("/me")
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src" not in csp  # default-src 'none' covers scripts: none run
+    assert "default-src 'none'" in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "same-origin"
+    assert client.get("/v1/me").headers["x-content-type-options"] == "nosniff"
