@@ -152,11 +152,16 @@ async def events(request: Request) -> Response:
         visit.open_record(_text(body.get("url")))
     # Without consent to keep anything the event is still checked (a page learns of its
     # mistakes) and counted in the campaign's totals, which hold nothing about the visitor.
-    record = visit.record if stores else {}
-    if kind == "goal":
-        tallies = _record_goal(record, engine, body.get("name"))
-    else:
-        tallies = _record_response(record, engine, kind, body.get("campaign"), body.get("variant"))
+    campaign, variant, name = body.get("campaign"), body.get("variant"), body.get("name")
+
+    def record_event(record: Record) -> tuple[Record, list[Tally]]:
+        if kind == "goal":
+            return record, _record_goal(record, engine, name)
+        return record, _record_response(record, engine, kind, campaign, variant)
+
+    _, tallies = record_event({})  # checks the event (400 when bad) before anything changes
+    if stores:
+        visit.change(lambda record: record_event(record)[0])
     counters.events += 1
     _measure(edge_state(request), engine, kind, body)
     await _count(visit, kind, body, tallies)
@@ -225,8 +230,12 @@ async def identify(request: Request) -> Response:
         why = f"linking needs full consent; this visit has {visit.consent.tier}"
         return respond(visit, {"linked": False, "why": why})
     visit.open_record()
-    customer = visit.record.get("customer")
-    customer = customer if isinstance(customer, dict) else {}
-    visit.record["customer"] = {**customer, "id": customer_id}
+
+    def link(record: Record) -> Record:
+        customer = record.get("customer")
+        customer = customer if isinstance(customer, dict) else {}
+        return {**record, "customer": {**customer, "id": customer_id}}
+
+    visit.change(link)
     await visit.save()
     return respond(visit, {"linked": True})

@@ -43,13 +43,13 @@ async def change_consent(visit: Visit, choice: str) -> None:
 def change_prefs(visit: Visit, patch: Any) -> None:
     """Apply a preference patch; raises ApiError and changes nothing when it is bad."""
     try:
-        prefs = apply_patch(stored_prefs(visit.record), patch)
+        apply_patch(stored_prefs(visit.record), patch)  # checked here, applied when saved
     except PreferenceError as exc:
         raise ApiError(400, str(exc)) from None
     if not visit.consent.stores:
         raise ApiError(409, "preferences are kept only with session or full consent")
     visit.open_record()
-    visit.record["prefs"] = prefs
+    visit.change(lambda record: {**record, "prefs": apply_patch(stored_prefs(record), patch)})
 
 
 def _choice(value: Any) -> str:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -30,6 +30,14 @@ from opmaat.visits import record_pageview
 log = logging.getLogger("opmaat")
 
 CONSENT_COOKIE_SECONDS = 395 * 86400
+MAX_SAVE_ATTEMPTS = 4
+Change = Callable[[Record], Record]
+
+
+def _mutated(record: Record, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Record:
+    # For in-place helpers (note_interest, note_decisions) used as changes.
+    fn(record, *args, **kwargs)
+    return record
 
 
 @dataclass
@@ -162,6 +170,8 @@ class Visit:
         self.ident = ident
         self.consent = consent
         self.record: Record = {}
+        self.token: bytes | None = None  # the stored bytes the record was read from
+        self.changes: list[Change] = []  # this request's changes, to replay on a conflict
         self.forget_cookie = False
         self.consent_choice: str | None = None  # set when this request changes the choice
         self.counted = False  # whether this request's page view is in the record
@@ -187,7 +197,8 @@ class Visit:
     async def load(self) -> None:
         if self.consent.stores and not self.ident.fresh:
             try:
-                self.record = await self.personalizer.store.get(self.ident.visitor_id) or {}
+                record, self.token = await self.personalizer.store.load(self.ident.visitor_id)
+                self.record = record or {}
             except Exception:
                 # The visitor still gets decisions, from this request's context.
                 self.load_failed = True
@@ -199,17 +210,38 @@ class Visit:
             return self.site.retention_days * 86400.0
         return self.site.session_timeout_minutes * 60.0
 
+    def change(self, fn: Change) -> None:
+        """Apply ``fn`` to the record, and keep it to apply again should another request of
+        the same visitor (on this node or another) write the profile in between."""
+        self.record = fn(self.record)
+        self.changes.append(fn)
+
     async def save(self) -> None:
-        if self.consent.stores and self.record and not self.load_failed:
-            if not self.consent.persistent:
-                self.record.pop("customer", None)  # a customer link is kept with full consent only
-            try:
-                await self.personalizer.store.put(
-                    self.ident.visitor_id, self.record, self.ttl_seconds()
+        """Write the record if what is stored is still what this request read; otherwise read
+        the newer one, replay this request's changes on it and try again: concurrent requests
+        of one visitor never lose each other's updates."""
+        if not (self.consent.stores and self.record) or self.load_failed:
+            return
+        store = self.personalizer.store
+        try:
+            for _ in range(MAX_SAVE_ATTEMPTS):
+                if not self.consent.persistent:
+                    self.record.pop("customer", None)  # kept with full consent only
+                written = await store.store_if(
+                    self.ident.visitor_id, self.record, self.ttl_seconds(), self.token
                 )
-            except Exception:
-                self.personalizer.store_failed()
-                log.exception("profile store: write failed; this request's changes are lost")
+                if written is not None:
+                    self.token = written
+                    return
+                fresh, self.token = await store.load(self.ident.visitor_id)
+                record = fresh or {}
+                for fn in self.changes:
+                    record = fn(record)
+                self.record = record
+            log.warning("profile changed by too many requests at once; this request's is lost")
+        except Exception:
+            self.personalizer.store_failed()
+            log.exception("profile store: write failed; this request's changes are lost")
 
     async def forget(self) -> bool:
         """Delete everything stored about this visitor and drop their cookie. When the store
@@ -229,15 +261,17 @@ class Visit:
 
     def open_record(self, page_url: str | None = None) -> None:
         """Start a record for a visitor who has none yet (a request that is not a page view)."""
-        if not self.record:
-            self.record, _ = record_pageview(
-                None,
-                now=time.time(),
-                page_url=page_url,
-                page_path=None,
-                utm_campaign=None,
-                count=False,
+        now = time.time()
+
+        def start(record: Record) -> Record:
+            if record:
+                return record
+            opened, _ = record_pageview(
+                None, now=now, page_url=page_url, page_path=None, utm_campaign=None, count=False
             )
+            return opened
+
+        self.change(start)
 
     def session_id(self) -> str:
         session = self.record.get("session")
@@ -279,22 +313,13 @@ class Visit:
         context = self.runtime.context.build(facts)
         if self.consent.stores and not self.counted:
             self.counted = True
-            self.record, new_session = record_pageview(
-                self.record,
-                now=now,
-                page_url=url,
-                page_path=context["page"].get("path"),
-                utm_campaign=context["utm"].get("campaign"),
-                timeout_seconds=self.site.session_timeout_minutes * 60,
-            )
-            if new_session:
-                self.record["session"]["referrer"] = context["referrer"]
-                self.record["session"]["utm"] = context["utm"]
+            self.change(self._count_page_view(context, url, now))
         category = context["page"].get("category")
         if self.consent.stores and category and not self.interest_noted:
             # Once per page; a streamed page may name its category only after the page view.
             self.interest_noted = True
-            note_interest(self.record, category, now, self.site.interest_half_life_days)
+            half_life = self.site.interest_half_life_days
+            self.change(lambda r: _mutated(r, note_interest, category, now, half_life))
         profile = self.profile(context, now)
         stats = self.personalizer.stats
         engine = self.runtime.engine
@@ -320,15 +345,31 @@ class Visit:
             )
         self.used.update(d.campaign for d in decisions.values() if d.campaign)
         if self.consent.stores:
-            note_decisions(
-                self.record,
-                decisions,
-                path=context["page"].get("path"),
-                tier=self.consent.tier,
-                now=now,
+            path, tier = context["page"].get("path"), self.consent.tier
+            self.change(
+                lambda r: _mutated(r, note_decisions, decisions, path=path, tier=tier, now=now)
             )
             await self.save()
         return decisions
+
+    def _count_page_view(self, context: dict[str, Any], url: str | None, now: float) -> Change:
+        timeout = self.site.session_timeout_minutes * 60
+
+        def count(record: Record) -> Record:
+            record, new_session = record_pageview(
+                record,
+                now=now,
+                page_url=url,
+                page_path=context["page"].get("path"),
+                utm_campaign=context["utm"].get("campaign"),
+                timeout_seconds=timeout,
+            )
+            if new_session:
+                record["session"]["referrer"] = context["referrer"]
+                record["session"]["utm"] = context["utm"]
+            return record
+
+        return count
 
     @property
     def from_page(self) -> bool:

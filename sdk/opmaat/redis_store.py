@@ -107,6 +107,7 @@ class RedisStore:
         self.stream_maxlen = stream_maxlen
         self.prefix = prefix
         self.errors = 0
+        self._store_if = client.register_script(_STORE_IF)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -172,6 +173,23 @@ class RedisStore:
     async def get(self, visitor_id: str) -> Record | None:
         data = await self._call(lambda: self.client.get(self._profile(visitor_id)))
         return decode_record(data)
+
+    async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
+        data = await self._call(lambda: self.client.get(self._profile(visitor_id)))
+        raw = data.encode() if isinstance(data, str) else data
+        return decode_record(raw), raw
+
+    async def store_if(
+        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+    ) -> bytes | None:
+        data = encode_record(record)
+        args = [expected or b"", b"absent" if expected is None else b"present", data]
+        written = await self._call(
+            lambda: self._store_if(
+                keys=[self._profile(visitor_id)], args=[*args, max(1, int(ttl_seconds))]
+            )
+        )
+        return data if written == 1 else None
 
     async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
         ttl = max(1, int(ttl_seconds)) if ttl_seconds is not None else 30 * 86400
@@ -263,6 +281,19 @@ class RedisStore:
         # One key, so a reader never sees the version of one file with the text of another.
         value = json.dumps({"version": config.version, "text": config.text, "at": config.at})
         await self._call(lambda: self.client.set(f"{self.prefix}:{{config}}:shared", value))
+
+
+# Compare-and-set of one profile: written only when nobody wrote since it was read.
+_STORE_IF = """
+local current = redis.call('GET', KEYS[1])
+local unchanged
+if ARGV[2] == 'absent' then unchanged = (current == false) else unchanged = (current == ARGV[1]) end
+if unchanged then
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+  return 1
+end
+return 0
+"""
 
 
 def _text(value: Any) -> str:

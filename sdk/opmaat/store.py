@@ -57,6 +57,17 @@ class ProfileStore(Protocol):
 
     async def get(self, visitor_id: str) -> Record | None: ...
 
+    async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
+        """The record and its stored bytes, to hand back to ``store_if``."""
+        ...
+
+    async def store_if(
+        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+    ) -> bytes | None:
+        """Write ``record`` only if what is stored is still ``expected`` (None: nothing);
+        returns the new stored bytes, or None when another request wrote in between."""
+        ...
+
     async def put(
         self, visitor_id: str, record: Record, ttl_seconds: float | None = None
     ) -> None: ...
@@ -116,6 +127,20 @@ class MemoryStore:
     async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
         ttl = self.ttl_seconds if ttl_seconds is None else max(0.0, ttl_seconds)
         self._data[visitor_id] = (encode_record(record), ttl)
+
+    async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
+        found = self._data.get(visitor_id)
+        return (decode_record(found[0]), found[0]) if found is not None else (None, None)
+
+    async def store_if(
+        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+    ) -> bytes | None:
+        found = self._data.get(visitor_id)
+        if (found[0] if found is not None else None) != expected:
+            return None
+        data = encode_record(record)
+        self._data[visitor_id] = (data, max(0.0, ttl_seconds))
+        return data
 
     async def delete(self, visitor_id: str) -> bool:
         kept = [e for e in self.events if e.get("visitor") != visitor_id]

@@ -148,3 +148,23 @@ def test_forgetting_a_visitor_removes_their_events_too(redis_server: RedisServer
         await store.close()
 
     asyncio.run(scenario())
+
+
+def test_concurrent_requests_of_one_visitor_lose_nothing_on_redis(
+    redis_server: RedisServer,
+) -> None:
+    from tests.sdk.test_concurrent_saves import two_at_once
+
+    async def scenario() -> None:
+        store = RedisStore.from_url(redis_server.url)
+        record = await two_at_once(store)
+        assert record["session"]["pageviews"] == 3  # type: ignore[index]
+        assert set(record["interests"]) == {"running", "cycling"}  # type: ignore[arg-type]
+        assert await store.store_if("x", {"a": 1}, 60, None) is not None
+        assert await store.store_if("x", {"a": 2}, 60, None) is None
+        _, token = await store.load("x")
+        assert await store.store_if("x", {"a": 3}, 60, token) is not None
+        assert await store.get("x") == {"a": 3}
+        await store.close()
+
+    asyncio.run(scenario())

@@ -496,6 +496,19 @@ class FailingStore:
             raise ConnectionError("store down")
         await self.memory.put(visitor_id, record, ttl_seconds)
 
+    async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
+        self.gets += 1
+        if self.fail_get:
+            raise ConnectionError("store down")
+        return await self.memory.load(visitor_id)
+
+    async def store_if(
+        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+    ) -> bytes | None:
+        if self.fail_put:
+            raise ConnectionError("store down")
+        return await self.memory.store_if(visitor_id, record, ttl_seconds, expected)
+
     async def delete(self, visitor_id: str) -> bool:
         return await self.memory.delete(visitor_id)
 

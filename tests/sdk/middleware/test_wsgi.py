@@ -405,6 +405,15 @@ class FailingStore:
     async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
         await self.memory.put(visitor_id, record, ttl_seconds)
 
+    async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
+        self.gets += 1
+        raise ConnectionError("store down")
+
+    async def store_if(
+        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+    ) -> bytes | None:
+        return await self.memory.store_if(visitor_id, record, ttl_seconds, expected)
+
     async def delete(self, visitor_id: str) -> bool:
         return await self.memory.delete(visitor_id)
 
