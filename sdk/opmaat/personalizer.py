@@ -104,12 +104,18 @@ class Personalizer:
     async def keep_in_step(self, interval: float) -> None:
         """Run forever: share the campaign file with other nodes on the same store and follow
         the campaigns paused on any of them, every ``interval`` seconds."""
+        failing: str | None = None  # logged once per outage, not every interval
         while True:
             try:
                 await self.runtime.share(self.store)
                 self.paused = frozenset(await self.store.paused())
+                if failing is not None:
+                    log.warning("in step with the other nodes again")
+                    failing = None
             except Exception as exc:  # the store is down: try again next time
-                log.warning("keeping in step with other nodes: %s", exc)
+                if failing != str(exc):
+                    log.warning("cannot keep in step with the other nodes: %s", exc)
+                    failing = str(exc)
             await asyncio.sleep(interval)
 
     def store_failed(self) -> None:
