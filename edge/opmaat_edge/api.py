@@ -154,14 +154,23 @@ async def events(request: Request) -> Response:
     # mistakes) and counted in the campaign's totals, which hold nothing about the visitor.
     campaign, variant, name = body.get("campaign"), body.get("variant"), body.get("name")
 
-    def record_event(record: Record) -> tuple[Record, list[Tally]]:
-        if kind == "goal":
-            return record, _record_goal(record, engine, name)
-        return record, _record_response(record, engine, kind, campaign, variant)
+    tallies: list[Tally] = []
 
-    _, tallies = record_event({})  # checks the event (400 when bad) before anything changes
+    def record_event(record: Record) -> Record:
+        # Raises ApiError for a bad event before it changes anything. The tallies are those
+        # of the first application; a replay after a concurrent write does not count again.
+        if kind == "goal":
+            found = _record_goal(record, engine, name)
+        else:
+            found = _record_response(record, engine, kind, campaign, variant)
+        if not tallies:
+            tallies.extend(found)
+        return record
+
     if stores:
-        visit.change(lambda record: record_event(record)[0])
+        visit.change(record_event)
+    else:
+        record_event({})
     counters.events += 1
     _measure(edge_state(request), engine, kind, body)
     await _count(visit, kind, body, tallies)

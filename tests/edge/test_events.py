@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+
+from tests.edge.conftest import MakeClient
 
 GOOGLE = "https://www.google.com/search?q=trail+shoes"
 
@@ -81,9 +84,10 @@ def test_corrupt_stored_counters_do_not_break_events(client: TestClient) -> None
     start(client)
     state = client.app.state.edge  # type: ignore[attr-defined]
     visitor_id = client.get("/v1/me").json()["visitor"]["id"]
-    record = client.portal.call(state.personalizer.store.get, visitor_id)  # type: ignore[union-attr]
+    store = state.personalizer.store
+    record, token = client.portal.call(store.load, visitor_id)  # type: ignore[union-attr]
     record["response"] = {"search-hero": {"impressions": "lots", "clicks": None, "seen": "x"}}
-    client.portal.call(state.personalizer.store.put, visitor_id, record)  # type: ignore[union-attr]
+    client.portal.call(store.store_if, visitor_id, record, 60, token)  # type: ignore[union-attr]
     assert event(client, type="impression", slot="hero", campaign="search-hero")[0] == 200
     assert event(client, type="click", slot="hero", campaign="search-hero")[0] == 200
     response = client.get("/v1/me").json()["response"]["search-hero"]
@@ -115,3 +119,24 @@ def test_an_unknown_variant_is_refused(client: TestClient) -> None:
     status, data = event(client, type="impression", campaign="search-hero", variant="zz")
     assert status == 400
     assert "no variant 'zz'" in str(data["error"])
+
+
+def test_a_goal_is_tallied_for_the_variant_the_visitor_saw(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    import asyncio
+
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "site: {consent_default: full}\nslots: {hero: {default: x}}\ncampaigns:\n"
+        "  - id: sale\n    slot: hero\n    goal: purchase\n"
+        "    variants: [{key: b, html: <b>sale</b>}]\n"
+    )
+    client = make_client(config, demo=False)
+    client.post("/v1/decide", content=json.dumps({"slots": ["hero"], "url": "http://x/"}))
+    event(client, type="impression", slot="hero", campaign="sale", variant="b")
+    event(client, type="goal", name="purchase")
+    store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
+    tallies = asyncio.run(store.tallies(["sale"]))
+    assert tallies == {"sale": {"b": {"impressions": 1, "clicks": 0, "conversions": 1}}}
+    assert client.get("/v1/me").json()["response"]["sale"]["conversions"] == 1
