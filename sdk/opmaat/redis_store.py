@@ -191,11 +191,6 @@ class RedisStore:
         )
         return data if written == 1 else None
 
-    async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
-        ttl = max(1, int(ttl_seconds)) if ttl_seconds is not None else 30 * 86400
-        data = encode_record(record)
-        await self._call(lambda: self.client.set(self._profile(visitor_id), data, ex=ttl))
-
     async def delete(self, visitor_id: str) -> bool:
         """Forget the visitor: their profile, and their entries in the event stream."""
         removed = await self._call(lambda: self.client.delete(self._profile(visitor_id)))

@@ -45,9 +45,9 @@ class ProfileStore(Protocol):
     """Where a site's state lives: visitor records (plain JSON-able dicts, keyed by visitor
     id), campaign tallies, the event stream and the campaign file shared by several nodes.
 
-    ``put`` takes how long the record may be kept (the site's retention, or the session for
-    session-only consent); None means the store's own default. ``state`` is ``ok`` or
-    ``degraded`` (the store cannot be reached and decisions use the request alone).
+    Records are written with ``store_if`` only (compare-and-set), with how long they may be
+    kept (the site's retention, or the session for session-only consent). ``state`` is ``ok``
+    or ``degraded`` (the store cannot be reached and decisions use the request alone).
     """
 
     errors: int
@@ -67,10 +67,6 @@ class ProfileStore(Protocol):
         """Write ``record`` only if what is stored is still ``expected`` (None: nothing);
         returns the new stored bytes, or None when another request wrote in between."""
         ...
-
-    async def put(
-        self, visitor_id: str, record: Record, ttl_seconds: float | None = None
-    ) -> None: ...
 
     async def delete(self, visitor_id: str) -> bool: ...
 
@@ -109,10 +105,8 @@ class MemoryStore:
         self,
         *,
         max_profiles: int = 100_000,
-        ttl_seconds: float = 30 * 86400,
         max_events: int = 10_000,
     ) -> None:
-        self.ttl_seconds = ttl_seconds
         self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
@@ -123,10 +117,6 @@ class MemoryStore:
     async def get(self, visitor_id: str) -> Record | None:
         found = self._data.get(visitor_id)
         return decode_record(found[0]) if found is not None else None
-
-    async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
-        ttl = self.ttl_seconds if ttl_seconds is None else max(0.0, ttl_seconds)
-        self._data[visitor_id] = (encode_record(record), ttl)
 
     async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
         found = self._data.get(visitor_id)

@@ -17,7 +17,7 @@ def exercise(url: str) -> None:
         store = RedisStore.from_url(url)
         try:
             assert await store.get("v1") is None
-            await store.put("v1", {"visits": 2, "interests": {"running": [1.0, 5]}}, 60)
+            await store.store_if("v1", {"visits": 2, "interests": {"running": [1.0, 5]}}, 60, None)
             assert await store.get("v1") == {"visits": 2, "interests": {"running": [1.0, 5]}}
             assert await store.delete("v1")
             assert await store.get("v1") is None
@@ -63,8 +63,8 @@ def test_cluster_of_three_masters(redis_cluster: str) -> None:
 def test_profiles_expire(redis_server: RedisServer) -> None:
     async def scenario() -> None:
         store = RedisStore.from_url(redis_server.url)
-        await store.put("short", {"a": 1}, 1)
-        await store.put("long", {"a": 2}, 60)
+        await store.store_if("short", {"a": 1}, 1, None)
+        await store.store_if("long", {"a": 2}, 60, None)
         ttl = await store.client.ttl("opmaat:{long}:profile")
         assert 55 <= ttl <= 60
         await asyncio.sleep(1.2)
@@ -98,7 +98,7 @@ def test_a_dead_redis_opens_the_breaker_and_recovery_closes_it(
             timeout=0.1,
             breaker=CircuitBreaker(failures=2, cooldown=0.5),
         )
-        await store.put("v", {"a": 1}, 60)
+        await store.store_if("v", {"a": 1}, 60, None)
         redis_server.stop()
         for _ in range(2):
             with pytest.raises(StoreUnavailable):
@@ -136,7 +136,7 @@ def test_bad_store_urls_say_what_is_wrong(url: str, message: str) -> None:
 def test_forgetting_a_visitor_removes_their_events_too(redis_server: RedisServer) -> None:
     async def scenario() -> None:
         store = RedisStore.from_url(redis_server.url)
-        await store.put("gone", {"visits": 1}, 60)
+        await store.store_if("gone", {"visits": 1}, 60, None)
         for i in range(2500):  # more than one page of the purge
             who = "gone" if i % 3 == 0 else "stays"
             await store.append_event({"type": "impression", "visitor": who, "n": str(i)})

@@ -491,11 +491,6 @@ class FailingStore:
             raise ConnectionError("store down")
         return await self.memory.get(visitor_id)
 
-    async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
-        if self.fail_put:
-            raise ConnectionError("store down")
-        await self.memory.put(visitor_id, record, ttl_seconds)
-
     async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
         self.gets += 1
         if self.fail_get:

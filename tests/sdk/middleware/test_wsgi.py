@@ -402,9 +402,6 @@ class FailingStore:
         self.gets += 1
         raise ConnectionError("store down")
 
-    async def put(self, visitor_id: str, record: Record, ttl_seconds: float | None = None) -> None:
-        await self.memory.put(visitor_id, record, ttl_seconds)
-
     async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
         self.gets += 1
         raise ConnectionError("store down")
