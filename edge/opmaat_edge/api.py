@@ -183,8 +183,7 @@ async def events(request: Request) -> Response:
 def _measure(state: EdgeState, engine: Engine, kind: str, body: dict[str, Any]) -> None:
     # Labels only from the campaign file, so outside input cannot grow the metric without end.
     if kind == "goal":
-        goals = {c.goal for c in engine.campaigns.campaigns}
-        name = body.get("name") if body.get("name") in goals else "other"
+        name = body.get("name") if body.get("name") in engine.goals else "other"
     else:
         name = body.get("campaign")
     state.metrics.events.labels(kind, str(name)).inc()

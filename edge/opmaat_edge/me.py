@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opmaat.consent import parse_choice, resolve_consent
+from opmaat.consent import Consent, parse_choice, resolve_consent
 from opmaat.history import recent_decisions
 from opmaat.personalizer import Visit
 from opmaat.preferences import PreferenceError, apply_patch, stored_prefs
@@ -40,14 +40,19 @@ async def change_consent(visit: Visit, choice: str) -> None:
     await visit.save()  # kept again for the new tier's time
 
 
-def change_prefs(visit: Visit, patch: Any) -> None:
-    """Apply a preference patch; raises ApiError and changes nothing when it is bad."""
+def check_prefs(visit: Visit, patch: Any, consent: Consent) -> None:
+    """Raise ApiError when ``patch`` is bad, or ``consent`` does not let preferences be kept."""
     try:
-        apply_patch(stored_prefs(visit.record), patch)  # checked here, applied when saved
+        apply_patch(stored_prefs(visit.record), patch)
     except PreferenceError as exc:
         raise ApiError(400, str(exc)) from None
-    if not visit.consent.stores:
+    if not consent.stores:
         raise ApiError(409, "preferences are kept only with session or full consent")
+
+
+def change_prefs(visit: Visit, patch: Any) -> None:
+    """Apply a preference patch; raises ApiError and changes nothing when it is bad."""
+    check_prefs(visit, patch, visit.consent)
     visit.open_record()
     visit.change(lambda record: {**record, "prefs": apply_patch(stored_prefs(record), patch)})
 
@@ -76,16 +81,11 @@ async def patch_me(request: Request) -> Response:
         raise ApiError(400, "send an object with 'prefs' and/or 'consent'")
     choice = _choice(body["consent"]) if "consent" in body else None
     visit = await open_visit(request)
-    if "prefs" in body:
-        try:
-            apply_patch(stored_prefs(visit.record), body["prefs"])
-        except PreferenceError as exc:
-            raise ApiError(400, str(exc)) from None
+    if "prefs" in body:  # checked whole, against the consent it will have, before any change
         after = visit.consent
         if choice is not None:
             after = resolve_consent(visit.site.consent_default, choice, visit.headers)
-        if not after.stores:
-            raise ApiError(409, "preferences are kept only with session or full consent")
+        check_prefs(visit, body["prefs"], after)
     if visit.load_failed:
         return store_down(visit)
     try:

@@ -105,6 +105,7 @@ class Engine:
         )
         self._candidates: dict[str, dict[str, tuple[_Candidate, ...]]] = {}
         self._by_id = {campaign.id: campaign for campaign in campaigns.campaigns}
+        self.goals = frozenset(campaign.goal for campaign in campaigns.campaigns)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
         for slot in campaigns.slots:
             self._candidates[slot] = {
