@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +94,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture
-def console_errors(page: Any) -> Iterator[list[str]]:
-    """Console errors and warnings of the page; tests assert the list stays empty."""
+def watch_console(page: Any) -> list[str]:
+    """Console errors and warnings of ``page`` from now on; tests assert the list stays empty."""
     seen: list[str] = []
     page.on(
         "console",
@@ -106,3 +105,14 @@ def console_errors(page: Any) -> Iterator[list[str]]:
     )
     page.on("pageerror", lambda exc: seen.append(f"pageerror: {exc}"))
     return seen
+
+
+@pytest.fixture
+def console_errors(page: Any) -> Iterator[list[str]]:
+    return watch_console(page)
+
+
+@pytest.fixture
+def console_of() -> Callable[[Any], list[str]]:
+    """``watch_console`` for pages of contexts a test makes itself."""
+    return watch_console

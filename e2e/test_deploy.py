@@ -9,8 +9,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -82,12 +83,11 @@ def shop_url(edge_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def test_snippet_decide_and_cookie_through_the_shops_own_host(
-    browser: Browser, shop_url: str
+    browser: Browser, shop_url: str, console_of: Callable[[Any], list[str]]
 ) -> None:
     context = browser.new_context(base_url=shop_url)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    errors = console_of(page)
     with page.expect_request("**/_opmaat/v1/decide") as decide:
         page.goto("/", referer="https://www.google.com/search?q=tents")
     assert decide.value.url == shop_url + "/_opmaat/v1/decide"

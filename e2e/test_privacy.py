@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,11 @@ def test_without_gpc_the_cookie_persists(browser: Browser, edge_url: str) -> Non
 
 
 def test_privacy_page_shows_why_exports_and_deletes(
-    browser: Browser, edge_url: str, tmp_path: Path
+    browser: Browser, edge_url: str, tmp_path: Path, console_of: Callable[[Any], list[str]]
 ) -> None:
     context = visitor(browser, edge_url, accept_downloads=True)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    errors = console_of(page)
     browse_running(page)
     page.get_by_role("link", name="Your data and why you see what you see").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your data and personalization")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from playwright.sync_api import Browser, Page, Route, expect
@@ -9,11 +10,12 @@ from playwright.sync_api import Browser, Page, Route, expect
 GOOGLE = "https://www.google.com/"
 
 
-def test_visitor_from_google_search_sees_search_hero(browser: Browser, edge_url: str) -> None:
+def test_visitor_from_google_search_sees_search_hero(
+    browser: Browser, edge_url: str, console_of: Callable[[Any], list[str]]
+) -> None:
     context = browser.new_context(base_url=edge_url)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    errors = console_of(page)
     page.goto("/", referer=GOOGLE)
     hero = page.locator("[data-opmaat-slot=hero]")
     expect(hero).to_have_attribute("data-opmaat-campaign", "search-hero")

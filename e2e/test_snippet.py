@@ -260,12 +260,11 @@ def test_unreachable_edge_raises_nothing_in_the_page(page: Page, console_errors:
 
 
 def test_consent_banner_page_decides_from_context_until_the_visitor_answers(
-    browser: Browser, edge_url: str
+    browser: Browser, edge_url: str, console_of: Callable[[Any], list[str]]
 ) -> None:
     context = browser.new_context(base_url=edge_url)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    errors = console_of(page)
     decides = watch(page, "/v1/decide")
     page.goto("/banner", referer=GOOGLE)
     hero = page.locator("[data-opmaat-slot=hero]")
