@@ -197,7 +197,7 @@ async def _count(visit: Visit, kind: str, body: dict[str, Any], tallies: list[Ta
         if visit.consent.stores:
             await store.append_event(_stream_entry(visit, kind, body))
     except Exception:
-        visit.personalizer.stats.store_errors += 1
+        visit.personalizer.store_failed()
         log.warning("could not count an event in the store", exc_info=True)
 
 

@@ -66,6 +66,11 @@ class Metrics:
             "Visitor cookies that were tampered with, expired or malformed.",
             registry=r,
         )
+        self.decide_errors = Counter(
+            "opmaat_decide_errors_total",
+            "Pages whose decision failed (every slot kept its default content).",
+            registry=r,
+        )
         self.render_errors = Counter(
             "opmaat_render_errors_total",
             "Variant templates that failed to render (the slot kept its default).",
@@ -103,6 +108,9 @@ class Metrics:
             self.decisions.labels(slot, decision.campaign or "", decision.variant or "").inc()
         if render_errors:
             self.render_errors.inc(render_errors)
+
+    def decide_failed(self) -> None:
+        self.decide_errors.inc()
 
     def store_failed(self) -> None:
         self.store_errors.inc()

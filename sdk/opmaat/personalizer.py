@@ -40,14 +40,6 @@ def _mutated(record: Record, fn: Callable[..., Any], *args: Any, **kwargs: Any) 
     return record
 
 
-@dataclass
-class Stats:
-    decisions: int = 0
-    decide_errors: int = 0
-    rejected_cookies: int = 0
-    store_errors: int = 0
-
-
 class Observer(Protocol):
     """What a host (the edge's /metrics) wants to hear about; every method must be cheap."""
 
@@ -55,9 +47,35 @@ class Observer(Protocol):
         self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
     ) -> None: ...
 
+    def decide_failed(self) -> None: ...
+
     def store_failed(self) -> None: ...
 
     def cookie_rejected(self) -> None: ...
+
+
+@dataclass
+class Stats:
+    """Plain counts, always kept (the edge's /healthz shows them); an Observer itself."""
+
+    decisions: int = 0
+    decide_errors: int = 0
+    rejected_cookies: int = 0
+    store_errors: int = 0
+
+    def decided(
+        self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
+    ) -> None:
+        self.decisions += 1
+
+    def decide_failed(self) -> None:
+        self.decide_errors += 1
+
+    def store_failed(self) -> None:
+        self.store_errors += 1
+
+    def cookie_rejected(self) -> None:
+        self.rejected_cookies += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +105,13 @@ class Personalizer:
         cookie_domain: str | None = None,
     ) -> None:
         self.runtime = RuntimeHolder(config)
-        self.observer = observer
         # The edge on a subdomain (edge.shop.example) sets the cookie for the whole site.
         self.cookie_domain = cookie_domain
         self.codec = CookieCodec(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.secure_cookies = secure_cookies
         self.stats = Stats()
+        self.observers: tuple[Observer, ...] = (self.stats, *([observer] if observer else []))
         self.paused: frozenset[str] = frozenset()
 
     async def maintain(self, interval: float) -> None:
@@ -119,9 +137,8 @@ class Personalizer:
             await asyncio.sleep(interval)
 
     def store_failed(self) -> None:
-        self.stats.store_errors += 1
-        if self.observer is not None:
-            self.observer.store_failed()
+        for observer in self.observers:
+            observer.store_failed()
 
     async def open(
         self,
@@ -142,9 +159,8 @@ class Personalizer:
         )
         ident = self.codec.loads(cookies.get(COOKIE_NAME))
         if ident.rejected:
-            self.stats.rejected_cookies += 1
-            if self.observer is not None:
-                self.observer.cookie_rejected()
+            for observer in self.observers:
+                observer.cookie_rejected()
         visit = Visit(self, runtime, peer, headers, COOKIE_NAME in cookies, ident, consent)
         await visit.load()
         return visit
@@ -327,7 +343,7 @@ class Visit:
             half_life = self.site.interest_half_life_days
             self.change(lambda r: _mutated(r, note_interest, category, now, half_life))
         profile = self.profile(context, now)
-        stats = self.personalizer.stats
+        observers = self.personalizer.observers
         engine = self.runtime.engine
         render_errors = engine.render_errors
         started = time.perf_counter()
@@ -340,15 +356,16 @@ class Visit:
                 exclude=self.used | self.personalizer.paused,
             )
         except Exception:
-            stats.decide_errors += 1
+            for observer in observers:
+                observer.decide_failed()
             log.exception("decide failed; answering with default content")
             decisions = {}
-        stats.decisions += 1
-        observer = self.personalizer.observer
-        if observer is not None:
-            observer.decided(
-                decisions, time.perf_counter() - started, engine.render_errors - render_errors
-            )
+        seconds, failed_renders = (
+            time.perf_counter() - started,
+            engine.render_errors - render_errors,
+        )
+        for observer in observers:
+            observer.decided(decisions, seconds, failed_renders)
         self.used.update(d.campaign for d in decisions.values() if d.campaign)
         if self.consent.stores:
             path, tier = context["page"].get("path"), self.consent.tier

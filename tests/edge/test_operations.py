@@ -117,6 +117,8 @@ def test_a_decide_error_is_logged_without_personal_data(
         )
     assert r.status_code == 200
     assert r.json()["slots"] == {}
+    assert samples(client.get("/metrics").text)["opmaat_decide_errors_total"] == 1
+    assert client.get("/healthz").json()["counters"]["decide_errors"] == 1
     text = caplog.text
     assert "decide failed" in text
     for secret in ("203.0.113.7", "a@b.c", "test-signing-key"):
