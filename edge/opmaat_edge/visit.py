@@ -43,26 +43,7 @@ async def open_visit(request: Request, page_default: Any = None) -> Visit:
 def finish(visit: Visit, response: Response) -> Response:
     """Set or clear the cookies this visit calls for on ``response``."""
     for change in visit.cookie_changes():
-        if change.value is None:
-            response.delete_cookie(
-                change.name,
-                path="/",
-                domain=change.domain,
-                secure=change.secure,
-                httponly=True,
-                samesite="lax",
-            )
-        else:
-            response.set_cookie(
-                change.name,
-                change.value,
-                max_age=change.max_age,
-                path="/",
-                domain=change.domain,
-                secure=change.secure,
-                httponly=True,
-                samesite="lax",
-            )
+        response.raw_headers.append((b"set-cookie", change.header().encode("latin-1")))
     return response
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
 from opmaat.campaigns.model import SiteSettings
@@ -88,6 +89,25 @@ class CookieChange:
     max_age: int | None
     secure: bool
     domain: str | None = None
+
+    def header(self) -> str:
+        """The Set-Cookie header value (the edge and the middlewares all send this)."""
+        jar: SimpleCookie = SimpleCookie()
+        jar[self.name] = self.value or ""
+        morsel = jar[self.name]
+        morsel["path"] = "/"
+        morsel["httponly"] = True
+        morsel["samesite"] = "lax"
+        if self.secure:
+            morsel["secure"] = True
+        if self.domain:
+            morsel["domain"] = self.domain
+        if self.value is None:
+            morsel["max-age"] = 0
+            morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+        elif self.max_age is not None:
+            morsel["max-age"] = self.max_age
+        return morsel.OutputString()
 
 
 class Personalizer:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from http.cookies import SimpleCookie
 from typing import Any
 
 from opmaat.engine import Decision
@@ -58,11 +57,11 @@ class PagePersonalization:
 
     def response_headers(self, cdn_key: bool) -> list[tuple[str, str]]:
         """Set-Cookie and caching headers for a response that was personalized."""
-        out = [("set-cookie", set_cookie(c)) for c in self.visit.cookie_changes()]
+        out = [("set-cookie", c.header()) for c in self.visit.cookie_changes()]
         if cdn_key:
             key = self.decision_key()
             out += [(KEY_HEADER, key), ("vary", "X-Opmaat-Key")]
-            out.append(("set-cookie", set_cookie(CookieChange(KEY_COOKIE, key, None, False))))
+            out.append(("set-cookie", CookieChange(KEY_COOKIE, key, None, False).header()))
         return out
 
     def decision_key(self) -> str:
@@ -72,26 +71,6 @@ class PagePersonalization:
             html = self.decisions[slot].html
             digest.update(f"{slot}\0{html if html is not None else chr(1)}\0".encode())
         return digest.hexdigest()[:16] if self.decisions else "-"
-
-
-def set_cookie(change: CookieChange) -> str:
-    """One Set-Cookie header value for ``change``."""
-    jar: SimpleCookie = SimpleCookie()
-    jar[change.name] = change.value or ""
-    morsel = jar[change.name]
-    morsel["path"] = "/"
-    morsel["httponly"] = True
-    morsel["samesite"] = "Lax"
-    if change.secure:
-        morsel["secure"] = True
-    if change.domain:
-        morsel["domain"] = change.domain
-    if change.value is None:
-        morsel["max-age"] = 0
-        morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
-    elif change.max_age is not None:
-        morsel["max-age"] = change.max_age
-    return morsel.OutputString()
 
 
 def private_cache_control(value: str | None) -> str:

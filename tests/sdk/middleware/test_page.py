@@ -15,7 +15,6 @@ from opmaat.middleware.page import (
     fill,
     html_charset,
     private_cache_control,
-    set_cookie,
 )
 from opmaat.middleware.settings import build_personalizer, personalized_headers
 from opmaat.personalizer import CookieChange, Personalizer
@@ -36,11 +35,11 @@ def parsed(header: str) -> dict[str, str]:
     return out
 
 
-# set_cookie
+# CookieChange.header
 
 
 def test_a_session_cookie_has_no_lifetime() -> None:
-    header = set_cookie(CookieChange("opmaat", "abc.DEF-_1", None, secure=False))
+    header = CookieChange("opmaat", "abc.DEF-_1", None, secure=False).header()
     attrs = parsed(header)
     assert attrs[""] == "opmaat"
     assert attrs["value"] == "abc.DEF-_1"
@@ -49,11 +48,11 @@ def test_a_session_cookie_has_no_lifetime() -> None:
     assert "secure" not in attrs
     assert attrs["path"] == "/"
     assert "httponly" in attrs
-    assert attrs["samesite"] == "Lax"
+    assert attrs["samesite"] == "lax"
 
 
 def test_a_persistent_cookie_has_max_age() -> None:
-    attrs = parsed(set_cookie(CookieChange("opmaat_consent", "full", 3600, secure=True)))
+    attrs = parsed(CookieChange("opmaat_consent", "full", 3600, secure=True).header())
     assert attrs["value"] == "full"
     assert attrs["max-age"] == "3600"
     assert "expires" not in attrs
@@ -61,7 +60,7 @@ def test_a_persistent_cookie_has_max_age() -> None:
 
 
 def test_deleting_a_cookie() -> None:
-    attrs = parsed(set_cookie(CookieChange("opmaat", None, 0, secure=True)))
+    attrs = parsed(CookieChange("opmaat", None, 0, secure=True).header())
     assert attrs[""] == "opmaat"
     assert attrs["value"] in ("", '""')
     assert attrs["max-age"] == "0"
@@ -72,7 +71,7 @@ def test_deleting_a_cookie() -> None:
 
 def test_the_cookie_reads_back_with_a_cookie_parser() -> None:
     jar: SimpleCookie = SimpleCookie()
-    jar.load(set_cookie(CookieChange("opmaat", "WyJhIiwiYiJd.awQ71w.ETbK-AFJ5ogl0", 10, True)))
+    jar.load(CookieChange("opmaat", "WyJhIiwiYiJd.awQ71w.ETbK-AFJ5ogl0", 10, True).header())
     assert jar["opmaat"].value == "WyJhIiwiYiJd.awQ71w.ETbK-AFJ5ogl0"
     assert jar["opmaat"]["max-age"] == "10"
 
@@ -193,7 +192,7 @@ def test_response_headers() -> None:
     keyed = {k: v for k, v in page.response_headers(cdn_key=True) if k != "set-cookie"}
     assert keyed == {"x-opmaat-key": page.decision_key(), "vary": "X-Opmaat-Key"}
     cookies = [v for k, v in page.response_headers(cdn_key=True) if k == "set-cookie"]
-    assert f"opmaat_key={page.decision_key()}; HttpOnly; Path=/; SameSite=Lax" in cookies
+    assert f"opmaat_key={page.decision_key()}; HttpOnly; Path=/; SameSite=lax" in cookies
 
 
 def test_personalized_headers_replace_every_cache_control() -> None:
