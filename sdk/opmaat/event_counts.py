@@ -1,0 +1,157 @@
+"""Counts of named events in time windows, and visit milestones.
+
+Record layout::
+
+    record["events"] = {name: [[bucket_hour, count], ...]}   # oldest bucket first
+    record["session"]["events"] = {name: count}               # counters of this session
+
+``bucket_hour = int(now // 3600)`` (hours since the epoch, UTC). When an event is noted the
+name's buckets are compacted: a bucket younger than 24 hours (``hour > now_hour - 24``) stays
+hourly; an older one is folded into one bucket per UTC day, keyed by that day's first hour
+(``hour // 24 * 24``); a bucket whose key is 720 hours (30 days) old or older is dropped.
+At most ``MAX_EVENT_NAMES`` names are kept (the names whose newest bucket is oldest go first),
+and at most as many session counters (the least recently noted go first).
+
+Windows, with ``now_hour = int(now // 3600)``::
+
+    count_1d  = sum(count for hour, count in buckets if hour > now_hour - 24)
+    count_7d  = sum(count for hour, count in buckets if hour > now_hour - 168)
+    count_30d = sum(count for hour, count in buckets if hour > now_hour - 720)
+
+Within the last day the windows are hour-exact. Beyond it they are day-granular: a folded day
+counts whole when its key (the day's first hour) is inside the window and not at all
+otherwise, so the oldest partial day of the 7- and 30-day windows may be left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeGuard
+
+from opmaat.store import Record
+from opmaat.visits import as_count
+
+MAX_EVENT_NAMES = 40
+HOURS_HOURLY = 24
+HOURS_KEPT = 720
+WINDOWS = {"count_1d": 24, "count_7d": 168, "count_30d": 720}
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _buckets(value: Any) -> list[tuple[int, int]]:
+    """The well-formed ``[hour, count]`` pairs of a stored bucket list (count at least 1)."""
+    if not isinstance(value, list):
+        return []
+    out: list[tuple[int, int]] = []
+    for bucket in value:
+        if isinstance(bucket, list | tuple) and len(bucket) == 2:
+            hour, count = bucket
+            if _is_int(hour) and _is_int(count) and count >= 1:
+                out.append((hour, count))
+    return out
+
+
+def _compact(buckets: list[tuple[int, int]], now_hour: int) -> list[list[int]]:
+    merged: dict[int, int] = {}
+    for hour, count in buckets:
+        key = hour if hour > now_hour - HOURS_HOURLY else hour // 24 * 24
+        if key > now_hour - HOURS_KEPT:
+            merged[key] = merged.get(key, 0) + count
+    return [[key, merged[key]] for key in sorted(merged)]
+
+
+def _session_events(record: Record) -> dict[str, int] | None:
+    """The session's counters (well-formed ones only), or None when there is no session."""
+    session = record.get("session")
+    if not isinstance(session, dict):
+        return None
+    stored = session.get("events")
+    if not isinstance(stored, dict):
+        return {}
+    return {k: as_count(v) for k, v in stored.items() if isinstance(k, str) and as_count(v) > 0}
+
+
+def note_event(record: Record, name: str, now: float, n: int = 1) -> None:
+    """Add ``n`` occurrences of ``name`` at ``now`` (and to the session's counter).
+
+    The name is not checked here (callers do); ``n`` below 1 adds nothing.
+    """
+    if n < 1:
+        return
+    now_hour = int(now // 3600)
+    stored = record.get("events")
+    if not isinstance(stored, dict):
+        stored = {}
+    kept: dict[str, list[list[int]]] = {}
+    for key, value in stored.items():
+        if isinstance(key, str):
+            buckets = _compact(_buckets(value), now_hour)
+            if buckets:
+                kept[key] = buckets
+    mine = _buckets(kept.get(name))
+    mine.append((now_hour, n))
+    kept[name] = _compact(mine, now_hour)
+    if len(kept) > MAX_EVENT_NAMES:
+        # Newest bucket newest first; on a tie the name just noted stays, then stored order.
+        ranked = sorted(kept, key=lambda k: (-kept[k][-1][0], k != name))
+        keep = set(ranked[:MAX_EVENT_NAMES])
+        kept = {k: v for k, v in kept.items() if k in keep}
+    record["events"] = kept
+
+    counters = _session_events(record)
+    if counters is not None:
+        count = counters.pop(name, 0) + n
+        counters[name] = count  # last: the most recently noted
+        record["session"]["events"] = dict(list(counters.items())[-MAX_EVENT_NAMES:])
+
+
+def session_count(record: Record, name: str) -> int:
+    """How many times ``name`` was noted in the current session (0 when unknown)."""
+    counters = _session_events(record)
+    return counters.get(name, 0) if counters else 0
+
+
+def event_attributes(
+    record: Record, now: float, names: Iterable[str] = ()
+) -> dict[str, dict[str, int]]:
+    """``{name: {count_1d, count_7d, count_30d, session}}`` for every stored name (in the
+    record's history or the session's counters) and every name in ``names``."""
+    now_hour = int(now // 3600)
+    stored = record.get("events")
+    if not isinstance(stored, dict):
+        stored = {}
+    counters = _session_events(record) or {}
+    wanted = [k for k in stored if isinstance(k, str)]
+    wanted += [k for k in counters if k not in stored]
+    wanted += [k for k in names if isinstance(k, str)]
+    out: dict[str, dict[str, int]] = {}
+    for name in wanted:
+        if name in out:
+            continue
+        buckets = _buckets(stored.get(name))
+        attrs = {
+            window: sum(c for hour, c in buckets if hour > now_hour - hours)
+            for window, hours in WINDOWS.items()
+        }
+        attrs["session"] = counters.get(name, 0)
+        out[name] = attrs
+    return out
+
+
+def milestone_attributes(record: Record) -> dict[str, bool]:
+    """Visit milestones: which visit this is, and whether the visitor is back after a while."""
+    visits = as_count(record.get("visits"))
+    session = record.get("session")
+    days = session.get("days_since_last_visit") if isinstance(session, dict) else None
+    away = days if _is_int(days) else -1  # -1: unknown (not a whole number of days)
+    return {
+        "first_visit": visits == 1,
+        "second_visit": visits == 2,
+        "third_visit": visits == 3,
+        "tenth_visit": visits == 10,
+        "back_after_7_days": away >= 7,
+        "back_after_30_days": away >= 30,
+    }

@@ -1,0 +1,95 @@
+"""Purchase intent: a 0-100 score from this session's signals, and the visitor's journey stage.
+
+Reads (never writes) the record: ``record["session"]["pageviews"]``, the session's event
+counters (``record["session"]["events"]``, see ``event_counts``), ``record["visits"]``,
+``record["orders"]["count"]`` and the cart's items (see ``cart``).
+
+Signals::
+
+    depth          = session pageviews
+    product_views  = session count of the event "product_view"
+    add_to_cart    = session count of the event "add_to_cart"
+    searches       = session count of the event "search"
+    return_visits  = max(0, visits - 1)
+
+Score (each signal counts at most ``SIGNAL_CAP`` times; a signal without a weight counts 0)::
+
+    score = min(100, round(sum(weight[s] * min(signal[s], SIGNAL_CAP))))
+
+With the default weights, 3 pages, 2 product views, 1 add to cart and a second visit score
+4*3 + 10*2 + 30*1 + 8*1 = 70.
+
+Stage: "loyal" with 2 orders or more; else "buy" when the cart has items or score >= 70;
+else "consider" when score >= 30; else "explore".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from opmaat.cart import cart_items, order_attributes
+from opmaat.event_counts import session_count
+from opmaat.store import Record
+from opmaat.visits import as_count
+
+DEFAULT_INTENT_WEIGHTS: dict[str, float] = {
+    "depth": 4.0,
+    "product_views": 10.0,
+    "add_to_cart": 30.0,
+    "return_visits": 8.0,
+    "searches": 6.0,
+}
+SIGNAL_CAP = 5
+BUY_SCORE = 70
+CONSIDER_SCORE = 30
+
+
+def intent_signals(record: Record) -> dict[str, int]:
+    """This session's intent signals (0 for whatever the record does not say)."""
+    session = record.get("session")
+    pageviews = session.get("pageviews") if isinstance(session, dict) else None
+    return {
+        "depth": max(0, as_count(pageviews)),
+        "product_views": session_count(record, "product_view"),
+        "add_to_cart": session_count(record, "add_to_cart"),
+        "return_visits": max(0, as_count(record.get("visits")) - 1),
+        "searches": session_count(record, "search"),
+    }
+
+
+def _weight(value: Any) -> float:
+    """A configured weight, or 0 when it is not a finite number."""
+    try:
+        number = float(value) if isinstance(value, int | float) else math.nan
+    except OverflowError:
+        return 0.0
+    return number if math.isfinite(number) and not isinstance(value, bool) else 0.0
+
+
+def intent_score(signals: Mapping[str, int], weights: Mapping[str, float]) -> int:
+    """The weighted, capped sum of the signals, rounded, 0 to 100."""
+    total = sum(
+        _weight(weights.get(name)) * min(max(0, as_count(value)), SIGNAL_CAP)
+        for name, value in signals.items()
+    )
+    return max(0, min(100, round(total)))
+
+
+def journey_stage(record: Record, score: int) -> str:
+    """explore, consider, buy or loyal (see the module docstring)."""
+    if order_attributes(record)["count"] >= 2:
+        return "loyal"
+    if cart_items(record) or score >= BUY_SCORE:
+        return "buy"
+    return "consider" if score >= CONSIDER_SCORE else "explore"
+
+
+def intent_attributes(
+    record: Record, weights: Mapping[str, float] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``intent`` (score and signals) and ``journey`` (stage) profile attributes."""
+    signals = intent_signals(record)
+    score = intent_score(signals, DEFAULT_INTENT_WEIGHTS if weights is None else weights)
+    return {"score": score, "signals": signals}, {"stage": journey_stage(record, score)}
