@@ -14,6 +14,7 @@ from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
 from opmaat.personalizer import Visit
 from opmaat.store import Record
+from opmaat.tracking import EventError
 from opmaat.visits import as_count
 from opmaat_edge.http import ApiError, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
@@ -153,6 +154,11 @@ async def events(request: Request) -> Response:
     # Without consent to keep anything the event is still checked (a page learns of its
     # mistakes) and counted in the campaign's totals, which hold nothing about the visitor.
     campaign, variant, name = body.get("campaign"), body.get("variant"), body.get("name")
+    if kind == "goal":
+        try:
+            visit.track(name, body.get("props"))
+        except EventError as exc:
+            raise ApiError(400, str(exc)) from None
 
     tallies: list[Tally] = []
 
@@ -172,7 +178,7 @@ async def events(request: Request) -> Response:
     else:
         record_event({})
     counters.events += 1
-    _measure(edge_state(request), engine, kind, body)
+    _measure(edge_state(request), visit.runtime.sources.known_events, kind, body)
     await _count(visit, kind, body, tallies)
     if not stores:
         return respond(visit, {"ok": True, "stored": False})
@@ -180,10 +186,10 @@ async def events(request: Request) -> Response:
     return respond(visit, {"ok": True, "stored": True})
 
 
-def _measure(state: EdgeState, engine: Engine, kind: str, body: dict[str, Any]) -> None:
+def _measure(state: EdgeState, known: frozenset[str], kind: str, body: dict[str, Any]) -> None:
     # Labels only from the campaign file, so outside input cannot grow the metric without end.
     if kind == "goal":
-        name = body.get("name") if body.get("name") in engine.goals else "other"
+        name = body.get("name") if body.get("name") in known else "other"
     else:
         name = body.get("campaign")
     state.metrics.events.labels(kind, str(name)).inc()

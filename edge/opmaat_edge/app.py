@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from opmaat_edge import api, demo_site, logs, me, privacy_page
+from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing
 from opmaat_edge.http import error_response
 from opmaat_edge.logs import RequestIdMiddleware
 from opmaat_edge.settings import EdgeSettings
@@ -122,6 +122,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
         Route("/v1/decide", api.decide, methods=["GET", "POST"]),
         Route("/v1/events", api.events, methods=["POST"]),
         Route("/v1/identify", api.identify, methods=["POST"]),
+        Route("/p/{token}", purl_landing.land, methods=["GET", "HEAD"]),
         Route("/v1/consent", me.post_consent, methods=["POST"]),
         Route("/v1/me", me.get_me, methods=["GET"]),
         Route("/v1/me", me.patch_me, methods=["PATCH"]),

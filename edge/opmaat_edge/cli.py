@@ -32,6 +32,10 @@ opmaat: on-site personalization you run yourself.
                            impressions, clicks, conversions per campaign and variant (JSON)
   opmaat pause|resume ID --config F --store URL
                            stop or restart a campaign on every node
+  opmaat import customers --config F customers.csv
+                           load a CRM export (RFM scores, segments) into site.customers
+  opmaat purl create --config F --campaign ID --csv recipients.csv --base-url URL
+                           give every recipient a personal link (a `url` column)
 """
 
 
@@ -111,7 +115,46 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("campaign", help="campaign id")
         cmd.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
         cmd.add_argument("--store", required=True, help="redis://host:port/db or similar")
+    _data_commands(sub)
     return parser
+
+
+def _data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imports = sub.add_parser(
+        "import",
+        help="load data campaigns join with",
+        description="Load a customer export into the table site.customers names.",
+    )
+    kinds = imports.add_subparsers(dest="kind", required=True, metavar="KIND")
+    customers = kinds.add_parser(
+        "customers",
+        help="a CRM/analytics CSV: customer_id, recency_days or last_order, frequency, "
+        "monetary, segments, any other fields",
+        description="Validate a customer CSV, compute RFM quintile scores and segments, and "
+        "write the table named by site.customers. Rows with mistakes are listed (file:line: "
+        "field: message) and left out; a customer whose new row is rejected keeps the previous "
+        "import's entry. Exit status 0: all imported; 4: imported, some rows left out; "
+        "1: nothing imported.",
+    )
+    customers.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
+    customers.add_argument("csv", help="the customer CSV (UTF-8; ',', ';' or tab separated)")
+
+    purl = sub.add_parser("purl", help="personalized landing URLs for email and print")
+    actions = purl.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser(
+        "create",
+        help="give every recipient of a CSV a signed, expiring personal link",
+        description="Read a recipient list (an `id` column plus any fields) and write it back "
+        "with a `url` column to the campaign's purl.recipients file (or --out). Links already "
+        "made are kept. Needs OPMAAT_SECRET_KEYS, the edge's signing keys.",
+    )
+    create.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
+    create.add_argument("--campaign", required=True, help="the campaign with the purl section")
+    create.add_argument("--csv", required=True, help="the recipient list (CSV)")
+    create.add_argument(
+        "--base-url", required=True, help="the edge's public URL, e.g. https://go.shop.example"
+    )
+    create.add_argument("--out", help="where to write (default: the campaign's purl.recipients)")
 
 
 def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
@@ -264,9 +307,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not os.environ.get("OPMAAT_SECRET_KEYS"):
             print("opmaat: no OPMAAT_SECRET_KEYS set; using a new signing key for this process")
             env["OPMAAT_SECRET_KEYS"] = secrets.token_urlsafe(32)
-        return _run(env, args.host, args.port, 1)
+        keys = (os.environ.get("OPMAAT_SECRET_KEYS") or env["OPMAAT_SECRET_KEYS"]).split(",")
+        with tempfile.TemporaryDirectory(prefix="opmaat-demo-") as folder:
+            # The demo's data files are made for this run: the customer table from
+            # customers.csv, and PURLs signed with this run's key.
+            from opmaat_edge.data_cli import prepare_demo
+
+            config = prepare_demo(Path(folder), f"http://{args.host}:{args.port}", keys)
+            if config is None:
+                return 2
+            env["OPMAAT_CONFIG"] = str(config)
+            return _run(env, args.host, args.port, 1)
     if args.command == "stats":
         return _stats(args.config, args.store)
+    if args.command == "import":
+        from opmaat_edge.data_cli import import_customers
+
+        return import_customers(args.config, args.csv)
+    if args.command == "purl":
+        from opmaat_edge.data_cli import create_purls
+
+        return create_purls(args.config, args.campaign, args.csv, args.base_url, args.out)
     if args.command in ("pause", "resume"):
         return _pause(args.config, args.store, args.campaign, args.command == "pause")
     env = {"OPMAAT_CONFIG": args.config, "OPMAAT_LOG_FORMAT": args.log_format}

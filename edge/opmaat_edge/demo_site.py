@@ -14,6 +14,7 @@ from starlette.routing import Route, Router
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
 
+from opmaat.adaptive import Posterior, traffic_shares
 from opmaat.middleware import OpmaatMiddleware
 from opmaat.personalizer import Personalizer
 from opmaat_edge.resources import DEMO, TEMPLATES
@@ -75,6 +76,42 @@ async def banner(request: Request) -> Response:
     return _page(request, "demo/banner.html")
 
 
+async def campaign_guide(request: Request) -> Response:
+    """/campaigns: one campaign of every kind, how to trigger it, and its live state."""
+    state = edge_state(request)
+    runtime = state.runtime.current
+    engine = runtime.engine
+    links = [
+        {"recipient": recipient, "url": f"/p/{state.purl_signer.issue(key)}"}
+        for key, (campaign, recipient) in sorted(runtime.campaigns.recipients.items())
+        if campaign == "spring-mailing"
+    ]
+    customers = sorted(runtime.campaigns.customers.items())
+    adaptive = []
+    for campaign in engine.adaptive:
+        beliefs = engine.posteriors.get(campaign.id) or tuple(
+            Posterior(1.0, 1.0) for _ in campaign.variants
+        )
+        shares = traffic_shares(beliefs, campaign.exploration)
+        adaptive.append(
+            {
+                "campaign": campaign,
+                "variants": [
+                    {"key": v.key, "share": share, "mean": belief.mean}
+                    for v, share, belief in zip(campaign.variants, shares, beliefs, strict=True)
+                ],
+            }
+        )
+    return _page(
+        request,
+        "demo/campaigns.html",
+        links=links,
+        customers=customers,
+        adaptive=adaptive,
+        locations=runtime.campaigns.site.locations,
+    )
+
+
 async def server_side(request: Request) -> Response:
     return _page(request, "demo/ssr.html")
 
@@ -90,4 +127,5 @@ routes = [
     Route("/product/{product}", product),
     Route("/cart", cart),
     Route("/banner", banner),
+    Route("/campaigns", campaign_guide),
 ]

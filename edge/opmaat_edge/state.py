@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from opmaat.personalizer import Personalizer
+from opmaat.purl import PurlSigner
 from opmaat.runtime import RuntimeHolder
 from opmaat.store import MemoryStore, open_store
 from opmaat_edge.metrics import Metrics, parse_networks
@@ -25,6 +26,7 @@ class EdgeState:
     personalizer: Personalizer
     snippet: Snippet
     metrics: Metrics
+    purl_signer: PurlSigner
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -56,7 +58,11 @@ class EdgeState:
         personalizer.runtime.listeners.append(metrics.reloaded)
         metrics.known_slots = lambda: personalizer.runtime.current.campaigns.slots
         return cls(
-            settings=settings, personalizer=personalizer, snippet=Snippet.load(), metrics=metrics
+            settings=settings,
+            personalizer=personalizer,
+            snippet=Snippet.load(),
+            metrics=metrics,
+            purl_signer=PurlSigner(settings.secret_keys),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,9 +13,11 @@ from typing import Any
 from jinja2 import Template
 
 from opmaat import reasons
+from opmaat.adaptive import Posterior, choose, posteriors_for
 from opmaat.bucketing import choose_variant, in_holdout
 from opmaat.campaigns import CampaignSet, load_campaigns
 from opmaat.campaigns.model import CHANNELS, CONSENT_TIERS, Campaign, Matcher, ReasonBuilder
+from opmaat.store import Tallies
 from opmaat.templates import render_context
 
 # Visitors without an id (no consent, no cookie) all bucket as this one id: their decisions stay
@@ -51,9 +54,11 @@ class _Candidate:
     # A campaign flattened for the hot path: bounds as epoch seconds, no optional look-ups.
 
     __slots__ = (
+        "adaptive",
         "consent_rank",
         "context",
         "end",
+        "exploration",
         "frequency_max",
         "frequency_window",
         "gate",
@@ -88,6 +93,8 @@ class _Candidate:
         self.variant_keys = tuple(v.key for v in campaign.variants)
         self.templates: tuple[Template, ...] = tuple(v.template for v in campaign.variants)
         self.context = {"id": campaign.id, "name": campaign.name}
+        self.adaptive = campaign.allocation == "adaptive"
+        self.exploration = campaign.exploration
         self.variant_contexts = tuple({"key": v.key} for v in campaign.variants)
 
 
@@ -98,8 +105,14 @@ class Engine:
     slot and channel, in priority order (file order breaks ties).
     """
 
-    def __init__(self, campaigns: CampaignSet) -> None:
+    def __init__(self, campaigns: CampaignSet, rng: random.Random | None = None) -> None:
         self.campaigns = campaigns
+        self.rng = rng if rng is not None else random.Random()
+        # Beta posteriors of the adaptive campaigns' variants, refreshed from the shared
+        # tallies by the host (Personalizer.keep_in_step); uniform until the first refresh.
+        self.posteriors: dict[str, tuple[Posterior, ...]] = {}
+        self.adaptive = tuple(c for c in campaigns.campaigns if c.allocation == "adaptive")
+        self.adaptive_ids = frozenset(c.id for c in self.adaptive)
         ranked = sorted(
             enumerate(campaigns.campaigns), key=lambda pair: (-pair[1].priority, pair[0])
         )
@@ -212,7 +225,7 @@ class Engine:
                 decisions[slot] = Decision(slot, None, None, None, reasons.NOTHING_ELIGIBLE)
                 continue
             used.add(winner.id)
-            decisions[slot] = self._show(winner, slot, profile, visitor_id)
+            decisions[slot] = self._show(winner, slot, profile, visitor_id, response)
         return decisions
 
     def render_default(self, slot: str, profile: Mapping[str, Any]) -> str | None:
@@ -225,11 +238,19 @@ class Engine:
         return self.campaigns.templates.render(found.template, context, f"slot '{slot}' default")
 
     def _show(
-        self, candidate: _Candidate, slot: str, profile: Mapping[str, Any], visitor_id: str
+        self,
+        candidate: _Candidate,
+        slot: str,
+        profile: Mapping[str, Any],
+        visitor_id: str,
+        response: Mapping[str, Any],
     ) -> Decision:
         if in_holdout(candidate.id, visitor_id, candidate.holdout):
             return Decision(slot, candidate.id, None, None, reasons.HOLDOUT, holdout=True)
-        index = choose_variant(candidate.id, visitor_id, candidate.weights)
+        if candidate.adaptive:
+            index = self._adaptive_variant(candidate, profile, response.get(candidate.id))
+        else:
+            index = choose_variant(candidate.id, visitor_id, candidate.weights)
         key = candidate.variant_keys[index]
         context = render_context(
             profile, candidate.context, candidate.variant_contexts[index], {"name": slot}
@@ -240,6 +261,28 @@ class Engine:
         if html is None:
             return Decision(slot, None, None, None, reasons.STANDARD_CONTENT)
         return Decision(slot, candidate.id, key, html, candidate.reason(profile))
+
+    def _adaptive_variant(
+        self, candidate: _Candidate, profile: Mapping[str, Any], response: Any
+    ) -> int:
+        # Sticky per visitor per session: the variant this session already saw, if any.
+        session = profile.get("session")
+        session_id = session.get("id") if isinstance(session, Mapping) else None
+        sticky = response.get("adaptive") if isinstance(response, Mapping) else None
+        if session_id and isinstance(sticky, Mapping) and sticky.get("session") == session_id:
+            key = sticky.get("variant")
+            if key in candidate.variant_keys:
+                return candidate.variant_keys.index(key)
+        beliefs = self.posteriors.get(candidate.id)
+        if beliefs is None or len(beliefs) != len(candidate.variant_keys):
+            beliefs = tuple(Posterior(1.0, 1.0) for _ in candidate.variant_keys)
+        return choose(beliefs, self.rng, candidate.exploration)
+
+    def learn(self, tallies: Tallies) -> None:
+        """Take fresh per-variant counts for the adaptive campaigns (from the store)."""
+        self.posteriors = {
+            c.id: posteriors_for(tallies, c.id, [v.key for v in c.variants]) for c in self.adaptive
+        }
 
 
 # A gate is a cheap necessary condition: one top-level attribute that must be one of some

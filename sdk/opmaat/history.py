@@ -38,3 +38,15 @@ def recent_decisions(record: Record) -> list[dict[str, Any]]:
     if not isinstance(stored, list):
         return []
     return [d for d in stored if isinstance(d, dict) and isinstance(d.get("slot"), str)]
+
+
+def note_adaptive(record: Record, chosen: Mapping[str, str], session_id: str) -> None:
+    """Remember the variant each adaptive campaign showed in this session (it sticks)."""
+    responses = record.get("response")
+    if not isinstance(responses, dict):
+        responses = record["response"] = {}
+    for campaign, variant in chosen.items():
+        entry = responses.get(campaign)
+        if not isinstance(entry, dict):
+            entry = responses[campaign] = {"impressions": 0, "clicks": 0, "conversions": 0}
+        entry["adaptive"] = {"session": session_id, "variant": variant}

@@ -20,12 +20,14 @@ from typing import Any, Protocol
 from opmaat.campaigns.model import SiteSettings
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
 from opmaat.engine import Decision
-from opmaat.history import note_decisions
+from opmaat.event_counts import note_event
+from opmaat.history import note_adaptive, note_decisions
 from opmaat.identity import COOKIE_NAME, CookieCodec, Identity
 from opmaat.interests import note_interest
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime, RuntimeHolder
 from opmaat.store import MemoryStore, ProfileStore, Record
+from opmaat.tracking import apply_event, check_event, page_product
 from opmaat.visits import record_pageview
 
 log = logging.getLogger("opmaat")
@@ -147,6 +149,7 @@ class Personalizer:
             try:
                 await self.runtime.share(self.store)
                 self.paused = frozenset(await self.store.paused())
+                await self.learn()
                 if failing is not None:
                     log.warning("in step with the other nodes again")
                     failing = None
@@ -155,6 +158,12 @@ class Personalizer:
                     log.warning("cannot keep in step with the other nodes: %s", exc)
                     failing = str(exc)
             await asyncio.sleep(interval)
+
+    async def learn(self) -> None:
+        """Give the adaptive campaigns the latest counts of every node (one store read)."""
+        engine = self.runtime.current.engine
+        if engine.adaptive:
+            engine.learn(await self.store.tallies([c.id for c in engine.adaptive]))
 
     def store_failed(self) -> None:
         for observer in self.observers:
@@ -334,7 +343,7 @@ class Visit:
             visitor_id=visitor_id,
             consent=self.consent,
             now=now,
-            interest_half_life_days=self.site.interest_half_life_days,
+            sources=self.runtime.sources,
         )
 
     async def page_view(
@@ -356,6 +365,10 @@ class Visit:
         if self.consent.stores and not self.counted:
             self.counted = True
             self.change(self._count_page_view(context, url, now))
+            product = page_product(context["page"])
+            if product is not None:
+                # The page's category is noted as an interest below, once.
+                self.change(self._apply("product_view", None, product, now, note_category=False))
         category = context["page"].get("category")
         if self.consent.stores and category and not self.interest_noted:
             # Once per page; a streamed page may name its category only after the page view.
@@ -392,8 +405,50 @@ class Visit:
             self.change(
                 lambda r: _mutated(r, note_decisions, decisions, path=path, tier=tier, now=now)
             )
+            adaptive = {
+                d.campaign: d.variant
+                for d in decisions.values()
+                if d.variant is not None and d.campaign in engine.adaptive_ids
+            }
+            if adaptive:
+                self.change(lambda r: _mutated(r, note_adaptive, adaptive, self.session_id()))
             await self.save()
         return decisions
+
+    def _apply(
+        self,
+        name: str,
+        props: Mapping[str, Any] | None,
+        product: dict[str, Any] | None,
+        now: float,
+        *,
+        note_category: bool = True,
+    ) -> Change:
+        session_id = self.session_id()
+        half_life = self.site.interest_half_life_days
+
+        def apply(record: Record) -> Record:
+            apply_event(
+                record,
+                name,
+                props,
+                product,
+                now=now,
+                session_id=session_id,
+                half_life_days=half_life,
+                note_category=note_category,
+            )
+            return record
+
+        return apply
+
+    def track(self, name: Any, props: Any = None) -> None:
+        """Note a named event (``add_to_cart``, ``purchase``, a site event, a campaign goal)
+        in the record; raises EventError, changing nothing, when it is not acceptable. The
+        caller saves. Without consent to store, the event is only checked."""
+        product = check_event(name, props, self.runtime.sources.known_events)
+        if self.consent.stores:
+            self.change(self._apply(name, props, product, time.time()))
 
     def _count_page_view(self, context: dict[str, Any], url: str | None, now: float) -> Change:
         timeout = self.site.session_timeout_minutes * 60
@@ -410,6 +465,7 @@ class Visit:
             if new_session:
                 record["session"]["referrer"] = context["referrer"]
                 record["session"]["utm"] = context["utm"]
+            note_event(record, "page_view", now)
             return record
 
         return count

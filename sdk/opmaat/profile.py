@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from opmaat.campaigns.model import DEFAULT_INTENT_WEIGHTS, CampaignSet, Location
+from opmaat.cart import cart_attributes, order_attributes, viewed_products
 from opmaat.consent import Consent
 from opmaat.context import (
     GeoReader,
@@ -21,8 +23,13 @@ from opmaat.context import (
     parse_device,
     parse_utm,
 )
+from opmaat.context.nearby import Nearby
+from opmaat.customers import customer_attributes
+from opmaat.event_counts import event_attributes, milestone_attributes
+from opmaat.intent import intent_attributes
 from opmaat.interests import interest_attributes
 from opmaat.preferences import stored_prefs
+from opmaat.purl import Recipient, recipient_attributes
 from opmaat.store import Record
 from opmaat.visits import visit_attributes
 
@@ -84,8 +91,10 @@ class ContextBuilder:
         trusted_proxies: Collection[str] = (),
         site_hosts: Collection[str] = (),
         cdn_geo_header: str | None = None,
+        locations: Sequence[Location] = (),
     ) -> None:
         self.geo = geo
+        self.nearby = Nearby(locations) if locations else None
         self.trusted = TrustedProxies.parse(list(trusted_proxies))
         self.site_hosts = frozenset(h.lower() for h in site_hosts)
         self.cdn_geo_header = cdn_geo_header.lower() if cdn_geo_header else None
@@ -99,6 +108,10 @@ class ContextBuilder:
             geo = dict(self.geo.lookup(self.client_ip(facts)))
         if self.cdn_geo_header and not geo.get("country"):
             geo.update(geo_from_headers(facts.headers, self.cdn_geo_header))
+        if self.nearby is not None:
+            nearest = self.nearby.attributes(geo)
+            if nearest is not None:
+                geo["nearest"] = nearest
         return {
             "geo": geo,
             "device": parse_device(facts.headers.get("user-agent")),
@@ -109,6 +122,34 @@ class ContextBuilder:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileSources:
+    """What a profile is joined with besides the record, fixed per campaign file: the
+    customer table, the PURL recipients, the known event names and the site's settings."""
+
+    interest_half_life_days: float = 7
+    known_events: frozenset[str] = frozenset()
+    customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    recipients: Mapping[str, tuple[str, Recipient]] = field(default_factory=dict)
+    intent_weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_INTENT_WEIGHTS)
+    abandon_after_seconds: float = 1800
+
+    @classmethod
+    def of(cls, campaigns: CampaignSet, known_events: frozenset[str]) -> ProfileSources:
+        site = campaigns.site
+        return cls(
+            interest_half_life_days=site.interest_half_life_days,
+            known_events=known_events,
+            customers=campaigns.customers,
+            recipients=campaigns.recipients,
+            intent_weights=site.intent_weights,
+            abandon_after_seconds=site.cart_abandon_minutes * 60.0,
+        )
+
+
+DEFAULT_SOURCES = ProfileSources()
+
+
 def build_profile(
     context: Mapping[str, Any],
     record: Record,
@@ -116,24 +157,59 @@ def build_profile(
     visitor_id: str | None,
     consent: Consent,
     now: float | None = None,
-    interest_half_life_days: float = 7,
+    sources: ProfileSources = DEFAULT_SOURCES,
 ) -> dict[str, Any]:
     """Everything conditions and templates see, as one nested dict (see docs/profile.md)."""
+    now = time.time() if now is None else now
     response = record.get("response")
     prefs = stored_prefs(record)
-    customer = record.get("customer")
-    segments = record.get("segments")
+    visit = visit_attributes(record, visitor_id)
+    customer, rfm, segments = _customer(record, sources)
+    intent, journey = intent_attributes(record, sources.intent_weights)
     return {
-        **visit_attributes(record, visitor_id),
+        **visit,
         **context,
-        "interests": interest_attributes(
-            record, prefs, time.time() if now is None else now, interest_half_life_days
-        ),
+        "interests": interest_attributes(record, prefs, now, sources.interest_half_life_days),
         "prefs": prefs,
-        "customer": dict(customer) if isinstance(customer, dict) else {},
+        "customer": customer,
+        "rfm": rfm,
+        "segments": segments,
+        "purl": _purl(record, sources),
+        "events": event_attributes(record, now, sources.known_events),
+        "milestone": milestone_attributes(record),
+        "cart": cart_attributes(record, now, visit["session"]["id"], sources.abandon_after_seconds),
+        "orders": order_attributes(record),
+        "viewed_products": viewed_products(record),
+        "intent": intent,
+        "journey": journey,
         "response": response if isinstance(response, dict) else {},
-        "segments": [s for s in segments if isinstance(s, str)]
-        if isinstance(segments, list)
-        else [],
         "consent": consent.as_dict(),
     }
+
+
+def _customer(
+    record: Record, sources: ProfileSources
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    stored = record.get("customer")
+    customer: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
+    own = record.get("segments")
+    segments = [s for s in own if isinstance(s, str)] if isinstance(own, list) else []
+    customer_id = customer.get("id")
+    entry = sources.customers.get(customer_id) if isinstance(customer_id, str) else None
+    if entry is None:
+        return customer, {}, segments
+    imported, rfm, more = customer_attributes(entry)
+    return {**customer, **imported}, rfm, [*segments, *(s for s in more if s not in segments)]
+
+
+def _purl(record: Record, sources: ProfileSources) -> dict[str, Any]:
+    link = record.get("purl")
+    if not isinstance(link, dict) or not isinstance(link.get("key"), str):
+        return {}
+    found = sources.recipients.get(link["key"])
+    if found is None:
+        return {}
+    campaign, recipient = found
+    return recipient_attributes(
+        recipient, campaign=campaign, forwarded=link.get("forwarded") is True
+    )

@@ -217,12 +217,61 @@ def _cart(profile: Profile) -> str | None:
     cart = _get(profile, "cart")
     if not isinstance(cart, Mapping):
         return None
-    items = _number(cart.get("items", cart.get("count")))
-    if items is None:
+    if cart.get("abandoned") is True:
+        return "you left items in your cart"
+    items = cart.get("items")
+    count = _number(cart.get("count", len(items) if isinstance(items, list) else items))
+    if count is None:
         return "you have items in your cart" if cart.get("value") else None
-    if items <= 0:
+    if count <= 0:
         return "your cart is empty"
-    return _count(items, "you have 1 item in your cart", "you have {n} items in your cart")
+    return _count(count, "you have 1 item in your cart", "you have {n} items in your cart")
+
+
+def _nearest(profile: Profile) -> str | None:
+    name = text(_get(profile, "geo", "nearest", "name"))
+    distance = _number(_get(profile, "geo", "nearest", "distance_km"))
+    if name is None or distance is None:
+        return None
+    return f"our {name} store is {distance:g} km from you"
+
+
+_MILESTONES = {
+    "first_visit": "this is your first visit",
+    "second_visit": "this is your second visit",
+    "third_visit": "this is your third visit",
+    "tenth_visit": "this is your tenth visit",
+    "back_after_7_days": "you are back after a week or more away",
+    "back_after_30_days": "you are back after a month or more away",
+}
+
+
+_EVENT_PHRASES = {
+    "page_view": ("you viewed 1 page {when}", "you viewed {n} pages {when}"),
+    "product_view": ("you looked at 1 product {when}", "you looked at {n} products {when}"),
+    "add_to_cart": ("you added 1 product to your cart {when}", "you added {n} products {when}"),
+    "purchase": ("you bought from us {when}", "you bought from us {n} times {when}"),
+    "search": ("you searched our shop {when}", "you searched our shop {n} times {when}"),
+}
+
+
+def _event(name: str) -> Phrase:
+    label = text(name.replace("_", " ")) or "event"
+    one, many = _EVENT_PHRASES.get(
+        name, (f"you did '{label}' {{when}}", f"you did '{label}' {{n}} times {{when}}")
+    )
+
+    def phrase(profile: Profile) -> str | None:
+        counts = _get(profile, "events", name)
+        if not isinstance(counts, Mapping):
+            return None
+        for key, when in (("count_1d", "today"), ("count_7d", "this week")):
+            n = _number(counts.get(key))
+            if n:
+                return _count(n, one.replace("{when}", when), many.replace("{when}", when))
+        return f"of what you did here recently ({label})"
+
+    return phrase
 
 
 def _hour(profile: Profile) -> str | None:
@@ -342,6 +391,11 @@ _BY_PATH: dict[str, tuple[str, Phrase]] = {
     "page.category": ("page", _value_phrase("page.category", "you are looking at {value}")),
     "page.product": ("page", _value_phrase("page.product", "you are looking at {value}")),
     "intent.score": ("intent", _constant("you seem close to a decision")),
+    "journey.stage": ("journey", _constant("your stage as a shopper matched")),
+    "geo.nearest.name": ("geo.nearest", _nearest),
+    "geo.nearest.distance_km": ("geo.nearest", _nearest),
+    "orders.count": ("orders", _constant("your order history with us matched")),
+    "orders.value": ("orders", _constant("your order history with us matched")),
 }
 
 
@@ -362,6 +416,14 @@ def _phrase_for(path: str, operator: str, operand: Any) -> tuple[str, Phrase] | 
         return "cart", _cart
     if head == "purl":
         return "purl", _constant("you followed your personal link")
+    if head == "rfm":
+        return "rfm", _constant("your order history with us matched")
+    if head == "milestone" and rest in _MILESTONES:
+        return path, _constant(_MILESTONES[rest])
+    if head == "events" and rest:
+        return f"events.{rest.split('.')[0]}", _event(rest.split(".")[0])
+    if head == "viewed_products":
+        return "viewed", _constant("you looked at some products recently")
     if head == "utm" and rest:
         return path, _value_phrase(path, "you came via a link tagged '{value}'")
     if head == "prefs" and rest:

@@ -30,6 +30,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
 from opmaat.store import (
+    MAX_SCOPE_VISITORS,
     TALLY_FIELDS,
     Record,
     SharedConfig,
@@ -271,6 +272,19 @@ class RedisStore:
             await self._call(lambda: self.client.sadd(key, campaign))
         else:
             await self._call(lambda: self.client.srem(key, campaign))
+
+    async def note_visitor(self, scope: str, visitor_id: str, ttl_seconds: float) -> int:
+        key = f"{self.prefix}:{{{scope}}}:visitors"
+
+        async def note() -> int:
+            # A PURL landing is rare next to page views: plain commands, no transaction (a
+            # cluster pipeline could not hold one anyway).
+            if await self.client.scard(key) < MAX_SCOPE_VISITORS:
+                await self.client.sadd(key, visitor_id)
+            await self.client.expire(key, max(1, int(ttl_seconds)))
+            return int(await self.client.scard(key))
+
+        return await self._call(note)
 
     async def share_config(self, config: SharedConfig) -> None:
         # One key, so a reader never sees the version of one file with the text of another.

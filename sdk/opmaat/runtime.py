@@ -14,8 +14,9 @@ from opmaat.campaigns import CampaignSet, load_campaigns, load_campaigns_text
 from opmaat.context import GeoReader
 from opmaat.engine import Engine
 from opmaat.errors import ConfigError
-from opmaat.profile import ContextBuilder
+from opmaat.profile import DEFAULT_SOURCES, ContextBuilder, ProfileSources
 from opmaat.store import ProfileStore, SharedConfig
+from opmaat.tracking import known_events
 
 log = logging.getLogger("opmaat")
 
@@ -32,6 +33,8 @@ class Runtime:
     text: str = ""
     shared: bool = False
     stamp: float = 0.0
+    data_mtimes: tuple[float | None, ...] = ()
+    sources: ProfileSources = DEFAULT_SOURCES
 
     @property
     def campaigns(self) -> CampaignSet:
@@ -62,8 +65,22 @@ class Runtime:
             trusted_proxies=site.trusted_proxies,
             site_hosts=site.hosts,
             cdn_geo_header=site.cdn_geo_header,
+            locations=site.locations,
         )
-        return cls(Engine(campaigns), context, mtime, text, stamp=mtime)
+        stamps = data_mtimes(campaigns.data_files)
+        engine = Engine(campaigns)
+        sources = ProfileSources.of(campaigns, known_events(site.events, engine.goals))
+        return cls(engine, context, mtime, text, stamp=mtime, data_mtimes=stamps, sources=sources)
+
+
+def data_mtimes(paths: tuple[Path, ...]) -> tuple[float | None, ...]:
+    out: list[float | None] = []
+    for path in paths:
+        try:
+            out.append(path.stat().st_mtime)
+        except OSError:
+            out.append(None)
+    return tuple(out)
 
 
 class RuntimeHolder:
@@ -82,6 +99,7 @@ class RuntimeHolder:
         self._refused: str | None = None  # a shared version this node could not run
         self.last_error: str | None = None
         self._rejected_mtime: float | None = None
+        self._rejected_data: tuple[float | None, ...] | None = None
 
     def reload_if_changed(self) -> bool:
         try:
@@ -89,7 +107,12 @@ class RuntimeHolder:
         except OSError as exc:
             return self._failed(f"{self.path}: {exc.strerror}", mtime=None)
         if mtime in (self.current.mtime, self._rejected_mtime):
-            return False
+            # The campaign file is as it was; a data file it names may have changed.
+            disk = data_mtimes(self.current.campaigns.data_files)
+            if disk in (self.current.data_mtimes, self._rejected_data):
+                return False
+            self._rejected_data = disk  # not tried again if it fails
+            return self.reload(mtime)
         return self.reload(mtime)
 
     def reload(self, mtime: float | None = None) -> bool:
@@ -124,7 +147,14 @@ class RuntimeHolder:
                 return False
             # The watcher's mtime stays: a local edit it has not seen yet still gets loaded.
             self.current = Runtime(
-                fresh.engine, fresh.context, previous.mtime, shared.text, True, shared.at
+                fresh.engine,
+                fresh.context,
+                previous.mtime,
+                shared.text,
+                True,
+                shared.at,
+                fresh.data_mtimes,
+                fresh.sources,
             )
         self.reloads_ok += 1
         self._tell(True)

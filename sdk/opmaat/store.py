@@ -86,9 +86,21 @@ class ProfileStore(Protocol):
 
     async def set_paused(self, campaign: str, paused: bool) -> None: ...
 
+    async def note_visitor(self, scope: str, visitor_id: str, ttl_seconds: float) -> int:
+        """Note that ``visitor_id`` came by ``scope`` (a PURL); how many distinct visitors
+        have, on every node (at most ``MAX_SCOPE_VISITORS`` are told apart)."""
+        ...
+
 
 def _expires(key: str, value: tuple[bytes, float], now: float) -> float:
     return now + value[1]
+
+
+def _scope_expires(key: str, value: tuple[set[str], float], now: float) -> float:
+    return now + value[1]
+
+
+MAX_SCOPE_VISITORS = 1000
 
 
 class MemoryStore:
@@ -113,6 +125,9 @@ class MemoryStore:
         self._tallies: Counter[tuple[str, str, str]] = Counter()
         self.events: deque[dict[str, str]] = deque(maxlen=max_events)
         self._paused: set[str] = set()
+        self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
+            maxsize=max_profiles, ttu=_scope_expires
+        )
 
     async def get(self, visitor_id: str) -> Record | None:
         found = self._data.get(visitor_id)
@@ -164,6 +179,14 @@ class MemoryStore:
 
     async def paused(self) -> set[str]:
         return set(self._paused)
+
+    async def note_visitor(self, scope: str, visitor_id: str, ttl_seconds: float) -> int:
+        found = self._scopes.get(scope)
+        members = found[0] if found is not None else set()
+        if len(members) < MAX_SCOPE_VISITORS:
+            members.add(visitor_id)
+        self._scopes[scope] = (members, max(0.0, ttl_seconds))
+        return len(members)
 
     async def set_paused(self, campaign: str, paused: bool) -> None:
         if paused:

@@ -24,6 +24,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         # iterating a ChainMap on every render was most of the cost of a small template.
         return {**self.globals, **(d or {})}
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Profile sections are dicts whose keys may be method names: ``cart.items`` must be the
+        # cart's items, not ``dict.items``. A key wins; methods remain for names not in it.
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> NoReturn:
         # The stock sandbox renders an unsafe attribute as an empty undefined; raising instead
         # turns an escape attempt into a failed render that is logged and counted.

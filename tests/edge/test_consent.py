@@ -112,7 +112,7 @@ def test_choosing_none_forgets_and_keeps_nothing(client: TestClient) -> None:
     assert r.json()["slots"]["hero"]["campaign"] == "search-hero"
     assert set_cookie_header(r, COOKIE_NAME) is None
     assert len(store_of(client)) == 0
-    goal = client.post("/v1/events", content=json.dumps({"type": "goal", "name": "buy"}))
+    goal = client.post("/v1/events", content=json.dumps({"type": "goal", "name": "signup"}))
     assert goal.json() == {"ok": True, "stored": False}
     assert len(store_of(client)) == 0
 

@@ -47,8 +47,17 @@ def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
         ({"type": "explode"}, "event type"),
         ({"type": "impression", "campaign": "no-such"}, "unknown campaign"),
         ({"type": "click"}, "unknown campaign"),
-        ({"type": "goal", "name": "Bad Name!"}, "goal name"),
-        ({"type": "goal", "name": 3}, "goal name"),
+        ({"type": "goal", "name": "Bad Name!"}, "unknown event 'Bad Name!'"),
+        ({"type": "goal", "name": 3}, "unknown event '3'"),
+        ({"type": "goal", "name": "made_up"}, "list it under site.events"),
+        ({"type": "goal", "name": "add_to_cart"}, "needs props with the product"),
+        ({"type": "goal", "name": "add_to_cart", "props": {"id": "x", "price": -1}}, "price"),
+        ({"type": "goal", "name": "add_to_cart", "props": "x"}, "props must be an object"),
+        ({"type": "goal", "name": "purchase", "props": {"value": "lots"}}, "purchase value"),
+        (
+            {"type": "goal", "name": "product_view", "props": {"id": "x", "url": "javascript:x"}},
+            "product.url",
+        ),
     ],
 )
 def test_bad_events_are_refused_and_nothing_is_lost(

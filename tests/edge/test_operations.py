@@ -48,8 +48,9 @@ def test_metrics_after_a_short_browsing_session(client: TestClient) -> None:
     assert m['opmaat_decisions_total{campaign="search-hero",slot="hero",variant="a"}'] == 1
     assert m['opmaat_decisions_total{campaign="",slot="sidebar",variant=""}'] == 1
     assert m['opmaat_events_total{name="search-hero",type="impression"}'] == 1
-    # Goal names that no campaign uses are lumped together: outside input adds no new series.
-    assert m['opmaat_events_total{name="other",type="goal"}'] == 2
+    # Only known event names become labels; an unknown one is refused and adds no series.
+    assert m['opmaat_events_total{name="purchase",type="goal"}'] == 1
+    assert not any("made_up_goal_123" in name for name in m)
     assert m["opmaat_rejected_cookies_total"] == 1
     assert m["opmaat_store_degraded"] == 0
     assert m["opmaat_render_errors_total"] == 0

@@ -41,18 +41,37 @@ def test_check_passes_a_good_file(tmp_path: Path) -> None:
     assert check_file(good) == []
 
 
-def test_adaptive_allocation_is_refused_until_it_exists(tmp_path: Path) -> None:
+def test_exploration_is_checked_and_only_for_adaptive_campaigns(tmp_path: Path) -> None:
+    path = tmp_path / "adaptive.yaml"
+    path.write_text(
+        "slots: {hero: {}}\ncampaigns:\n"
+        "  - id: a\n    slot: hero\n    allocation: adaptive\n    exploration: 1.5\n"
+        "    variants: [{key: x, html: hi}]\n"
+        "  - id: b\n    slot: hero\n    exploration: 0.2\n    goal: Not A Name\n"
+        "    variants: [{key: x, html: hi}]\n"
+    )
+    assert [str(p) for p in check_file(path)] == [
+        f"{path}:6: campaigns[0].exploration: expected a share from 0 to 1 (0.1 is 10%), got 1.5",
+        f"{path}:10: campaigns[1].exploration: only an adaptive campaign explores",
+        f"{path}:11: campaigns[1].goal: 'Not A Name' is not an event name: use a-z, 0-9 and '_'",
+    ]
+    with pytest.raises(ConfigError):
+        load_campaigns(path)
+
+
+def test_an_adaptive_campaign_loads_with_its_exploration(tmp_path: Path) -> None:
     path = tmp_path / "adaptive.yaml"
     path.write_text(
         "slots: {hero: {}}\ncampaigns:\n  - id: a\n    slot: hero\n    allocation: adaptive\n"
-        "    variants: [{key: x, html: hi}]\n"
+        "    exploration: 0.25\n    goal: signup\n"
+        "    variants: [{key: x, html: hi}, {key: y, html: ho}]\n"
     )
-    expected = f"{path}:5: campaigns[0].allocation: allocation 'adaptive' is not supported yet"
-    assert [str(p) for p in check_file(path)] == [expected]
-    # A running edge must not quietly run it with fixed weights either.
-    with pytest.raises(ConfigError) as caught:
-        load_campaigns(path)
-    assert [str(p) for p in caught.value.problems] == [expected]
+    [campaign] = load_campaigns(path).campaigns
+    assert (campaign.allocation, campaign.exploration, campaign.goal) == (
+        "adaptive",
+        0.25,
+        "signup",
+    )
 
 
 def test_check_reports_a_missing_file(tmp_path: Path) -> None:

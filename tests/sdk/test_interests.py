@@ -14,7 +14,7 @@ from opmaat.interests import (
     interest_attributes,
     note_interest,
 )
-from opmaat.profile import build_profile
+from opmaat.profile import ProfileSources, build_profile
 from opmaat.store import Record
 
 T0 = 1_790_000_000.0
@@ -282,7 +282,7 @@ def test_build_profile_uses_the_half_life() -> None:
         visitor_id=None,
         consent=Consent("full"),
         now=T0 + 3 * DAY,
-        interest_half_life_days=3,
+        sources=ProfileSources(interest_half_life_days=3),
     )
     assert profile["interests"] == {"shoes": 1.0, "top": "shoes"}
 

@@ -8,7 +8,7 @@ from opmaat.reasons import EVERYONE, MATCHED, compile_reason, join, text
 
 VISITOR: dict[str, Any] = {
     "referrer": {"medium": "search", "source": "google", "term": "running shoes"},
-    "geo": {"country": "NL", "city": "Amsterdam"},
+    "geo": {"country": "NL", "city": "Amsterdam", "nearest": {"name": "Dam", "distance_km": 3.5}},
     "device": {"type": "mobile"},
     "visitor": {"id": "v1", "visits": 4, "new": False},
     "interests": {"running_shoes": 0.8},
@@ -19,6 +19,8 @@ VISITOR: dict[str, Any] = {
     "time": {"hour": 9},
     "purl": {"name": "Ann"},
     "rfm": {"recency": 3},
+    "events": {"product_view": {"count_1d": 4, "count_7d": 4}},
+    "milestone": {"third_visit": True},
 }
 
 
@@ -37,7 +39,10 @@ VISITOR: dict[str, Any] = {
         ({"page.category": "shoes"}, "you are looking at shoes"),
         ({"time.hour": {"$lt": 12}}, "it is morning where you are"),
         ({"purl.name": {"$exists": True}}, "you followed your personal link"),
-        ({"rfm.recency": {"$lt": 5}}, "your rfm.recency matched"),
+        ({"rfm.recency": {"$lt": 5}}, "your order history with us matched"),
+        ({"geo.nearest.distance_km": {"$lte": 50}}, "our Dam store is 3.5 km from you"),
+        ({"events.product_view.count_1d": {"$gte": 3}}, "you looked at 4 products today"),
+        ({"milestone.third_visit": True}, "this is your third visit"),
         ({"visitor.id": {"$inGroup": "vip_ids"}}, "you are on the 'vip_ids' list"),
     ],
 )

@@ -76,3 +76,13 @@ def test_render_context_exposes_sections_and_names() -> None:
         "{{ geo.city }} {{ profile.geo.city }} {{ campaign.id }} {{ variant.key }} {{ slot.name }}"
     )
     assert renderer.render(template, context, "t") == "Utrecht Utrecht c a hero"
+
+
+def test_a_profile_key_named_like_a_dict_method_wins() -> None:
+    renderer = TemplateRenderer()
+    template = renderer.compile(
+        "{% for item in cart.items %}{{ item.name }};{% endfor %}"
+        "{{ cart.keys }}|{{ prefs.get('x') }}"
+    )
+    context = {"cart": {"items": [{"name": "tent"}], "keys": "k"}, "prefs": {"x": 1}}
+    assert renderer.render(template, context, "test") == "tent;k|1"

@@ -6,13 +6,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Template
 
 from opmaat.consent import TIERS
 from opmaat.templates import TemplateRenderer
 
+if TYPE_CHECKING:
+    from opmaat.purl import Recipient
 CONSENT_TIERS = TIERS
 
 CHANNELS = ("web", "email", "app", "server", "contact_center")
@@ -20,6 +23,37 @@ ALLOCATIONS = ("fixed", "adaptive")
 
 Matcher = Callable[[Mapping[str, Any]], bool]
 ReasonBuilder = Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A store or service point, for ``geo.nearest``."""
+
+    name: str
+    lat: float
+    lon: float
+    url: str | None = None
+
+
+# Named events the edge takes without the campaign file declaring them (docs/campaigns.md).
+BUILTIN_EVENTS = (
+    "page_view",
+    "product_view",
+    "add_to_cart",
+    "remove_from_cart",
+    "purchase",
+    "search",
+    "signup",
+)
+DEFAULT_INTENT_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {
+        "depth": 4.0,
+        "product_views": 10.0,
+        "add_to_cart": 30.0,
+        "return_visits": 8.0,
+        "searches": 6.0,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +71,12 @@ class SiteSettings:
     session_timeout_minutes: int = 30
     retention_days: int = 395
     interest_half_life_days: int = 7
+    events: tuple[str, ...] = ()
+    customers: Path | None = None
+    locations: tuple[Location, ...] = ()
+    intent_weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_INTENT_WEIGHTS)
+    cart_abandon_minutes: int = 30
+    purl_forward_limit: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +138,18 @@ class Campaign:
     channels: frozenset[str]
     variants: tuple[Variant, ...]
     line: int
+    exploration: float = 0.1
+    purl: Purl | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Purl:
+    """A campaign's personalized landing URLs: who they were made for and where they land.
+    ``landing`` is a path on the site or an absolute URL on one of the landing hosts."""
+
+    recipients: Path
+    landing: str
+    expires_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,3 +163,8 @@ class CampaignSet:
     source: str
     version: str
     templates: TemplateRenderer = field(default_factory=TemplateRenderer, compare=False)
+    # Loaded with the file: the customer table (customer id -> entry) and the PURL recipients
+    # (link key -> campaign id, recipient). ``data_files`` are watched like the file itself.
+    customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
+    recipients: Mapping[str, tuple[str, Recipient]] = field(default_factory=dict, compare=False)
+    data_files: tuple[Path, ...] = ()

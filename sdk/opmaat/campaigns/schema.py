@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from opmaat.campaigns import sections
+from opmaat.adaptive import DEFAULT_FLOOR
+from opmaat.campaigns import sections, site_data
 from opmaat.campaigns.checker import Checker, describe, field_name, hint, is_int, is_number
 from opmaat.campaigns.model import (
     ALLOCATIONS,
@@ -26,7 +27,7 @@ from opmaat.campaigns.model import (
 from opmaat.campaigns.yamlines import Parsed
 from opmaat.campaigns.yamlines import Path as YPath
 from opmaat.conditions import compile_condition
-from opmaat.errors import ConditionError, Problem
+from opmaat.errors import ConditionError, ConfigError, Problem
 from opmaat.reasons import compile_reason
 from opmaat.templates import TemplateRenderer
 
@@ -46,6 +47,8 @@ CAMPAIGN_KEYS = (
     "goal",
     "channels",
     "variants",
+    "exploration",
+    "purl",
 )
 VARIANT_KEYS = ("key", "weight", "html", "template")
 SCHEDULE_KEYS = ("start", "end", "timezone")
@@ -80,10 +83,19 @@ def build(
     slots = sections.slots(check, top.get("slots"), base_dir, renderer)
     groups = sections.segments(check, top.get("segments"))
     declared = _declared_slots(top.get("slots"))
-    context = _Context(check, declared, groups, base_dir, renderer)
+    context = _Context(check, declared, groups, base_dir, renderer, site.landing_hosts)
     campaigns = _campaigns(context, top.get("campaigns"))
     if check.problems:
         return None, sorted(check.problems, key=lambda problem: problem.line)
+    purls = [(c.id, c.purl) for c in campaigns if c.purl is not None]
+    try:
+        customers = site_data.load_customers(site.customers)
+        recipients = site_data.load_purl_recipients(purls)
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    data_files = tuple(
+        path for path in (site.customers, *(p.recipients for _, p in purls)) if path is not None
+    )
     return CampaignSet(
         site=site,
         slots=slots,
@@ -92,6 +104,9 @@ def build(
         source=filename,
         version=version,
         templates=renderer,
+        customers=customers,
+        recipients=recipients,
+        data_files=data_files,
     ), []
 
 
@@ -108,6 +123,7 @@ class _Context:
     groups: dict[str, list[Any]]
     base_dir: Path
     renderer: TemplateRenderer
+    landing_hosts: tuple[str, ...]
 
 
 def _campaigns(context: _Context, value: Any) -> tuple[Campaign, ...]:
@@ -168,9 +184,20 @@ def _campaign(context: _Context, value: Any, path: YPath) -> Campaign | None:
         )
     consent = check.choice(spec.get("consent", "none"), (*path, "consent"), CONSENT_TIERS)
     allocation = check.choice(spec.get("allocation", "fixed"), (*path, "allocation"), ALLOCATIONS)
-    if allocation == "adaptive":
-        check.report((*path, "allocation"), "allocation 'adaptive' is not supported yet")
+    exploration = spec.get("exploration", DEFAULT_FLOOR)
+    if not is_number(exploration) or not 0 <= exploration <= 1:
+        check.report(
+            (*path, "exploration"),
+            f"expected a share from 0 to 1 (0.1 is 10%), got {describe(exploration)}",
+        )
+    elif "exploration" in spec and allocation != "adaptive":
+        check.report((*path, "exploration"), "only an adaptive campaign explores")
     goal = check.text(spec.get("goal", "click"), (*path, "goal"))
+    if goal is not None and not site_data.EVENT_NAME.fullmatch(goal):
+        check.report((*path, "goal"), f"'{goal[:40]}' is not an event name: use a-z, 0-9 and '_'")
+    purl = site_data.purl(
+        check, spec.get("purl"), (*path, "purl"), context.base_dir, context.landing_hosts
+    )
     channels = _channels(check, spec.get("channels", ["web"]), (*path, "channels"))
     variants = _variants(context, spec.get("variants"), (*path, "variants"))
     if len(check.problems) > before or campaign_id is None:
@@ -192,6 +219,8 @@ def _campaign(context: _Context, value: Any, path: YPath) -> Campaign | None:
         channels=channels,
         variants=variants,
         line=check.line(path),
+        exploration=float(exploration) if is_number(exploration) else DEFAULT_FLOOR,
+        purl=purl,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError
 
+from opmaat.campaigns import site_data
 from opmaat.campaigns.checker import Checker, describe, is_number
 from opmaat.campaigns.model import CONSENT_TIERS, SiteSettings, Slot
 from opmaat.campaigns.yamlines import Path as YPath
@@ -26,6 +27,12 @@ SITE_KEYS = (
     "session_timeout_minutes",
     "retention_days",
     "interest_half_life_days",
+    "events",
+    "customers",
+    "locations",
+    "intent_weights",
+    "cart_abandon_minutes",
+    "purl_forward_limit",
 )
 SLOT_KEYS = ("default", "default_template")
 SLOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -96,7 +103,15 @@ def site_settings(check: Checker, value: Any, base_dir: Path) -> SiteSettings:
     half_life = check.integer(
         site.get("interest_half_life_days", 7), (*path, "interest_half_life_days"), low=1, high=365
     )
-
+    abandon = check.integer(
+        site.get("cart_abandon_minutes", 30), (*path, "cart_abandon_minutes"), low=1, high=10080
+    )
+    forward = check.integer(
+        site.get("purl_forward_limit", 3), (*path, "purl_forward_limit"), low=1, high=1000
+    )
+    customers = None
+    if site.get("customers") is not None:
+        customers = site_data.data_file(check, site["customers"], (*path, "customers"), base_dir)
     return SiteSettings(
         name=name or "",
         hosts=hosts,
@@ -109,6 +124,12 @@ def site_settings(check: Checker, value: Any, base_dir: Path) -> SiteSettings:
         session_timeout_minutes=timeout or 30,
         retention_days=retention or 395,
         interest_half_life_days=half_life or 7,
+        events=site_data.events(check, site.get("events")),
+        customers=customers,
+        locations=site_data.locations(check, site.get("locations")),
+        intent_weights=site_data.intent_weights(check, site.get("intent_weights")),
+        cart_abandon_minutes=abandon or 30,
+        purl_forward_limit=forward or 3,
     )
 
 

@@ -1,0 +1,206 @@
+"""The site settings that name data: events, the customer table, locations, intent weights,
+and each campaign's PURL section; plus loading the data files they name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from opmaat.campaigns.checker import Checker, describe, is_number
+from opmaat.campaigns.model import BUILTIN_EVENTS, DEFAULT_INTENT_WEIGHTS, Location, Purl
+from opmaat.campaigns.yamlines import Path as YPath
+from opmaat.customers import load_table
+from opmaat.errors import ConfigError, Problem
+from opmaat.purl import Recipient, load_recipients
+
+EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_EVENTS = 100
+MAX_LOCATIONS = 5000
+LOCATION_KEYS = ("name", "lat", "lon", "url")
+PURL_KEYS = ("recipients", "landing", "expires_days")
+
+
+def events(check: Checker, value: Any) -> tuple[str, ...]:
+    """The site's own event names (beside the built-in ones and the campaigns' goals)."""
+    if value is None:
+        return ()
+    path: YPath = ("site", "events")
+    out: list[str] = []
+    for item_path, name in check.text_list(value, path):
+        if not EVENT_NAME.fullmatch(name):
+            check.report(item_path, f"'{name}' is not an event name: use a-z, 0-9 and '_'")
+        elif name in BUILTIN_EVENTS:
+            check.report(item_path, f"'{name}' is built in; it need not be listed")
+        elif name not in out:
+            out.append(name)
+    if len(out) > MAX_EVENTS:
+        check.report(path, f"at most {MAX_EVENTS} event names")
+    return tuple(out)
+
+
+def data_file(check: Checker, value: Any, path: YPath, base_dir: Path) -> Path | None:
+    """A data file named relative to the campaign file, inside its folder."""
+    name = check.text(value, path)
+    if name is None:
+        return None
+    file = (base_dir / name).resolve()
+    if not file.is_relative_to(base_dir.resolve()):
+        check.report(path, f"data file '{name}' is outside the campaign file's folder")
+        return None
+    return file
+
+
+def locations(check: Checker, value: Any) -> tuple[Location, ...]:
+    """Stores or service points for ``geo.nearest``."""
+    path: YPath = ("site", "locations")
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        check.report(
+            path, f"expected a list of places with name, lat and lon, got {describe(value)}"
+        )
+        return ()
+    if len(value) > MAX_LOCATIONS:
+        check.report(path, f"at most {MAX_LOCATIONS} locations")
+        return ()
+    out = []
+    for index, item in enumerate(value):
+        item_path = (*path, index)
+        spec = check.mapping(item, item_path, LOCATION_KEYS)
+        if spec is None:
+            continue
+        name = check.text(spec.get("name"), (*item_path, "name"))
+        lat = _coordinate(check, spec.get("lat"), (*item_path, "lat"), "latitude", 90)
+        lon = _coordinate(check, spec.get("lon"), (*item_path, "lon"), "longitude", 180)
+        url = None
+        if spec.get("url") is not None:
+            url = check.text(spec["url"], (*item_path, "url"))
+            if url is not None and not _safe_link(url):
+                check.report(
+                    (*item_path, "url"), "expected a path like '/stores/x' or an https URL"
+                )
+                continue
+        if name is not None and lat is not None and lon is not None:
+            out.append(Location(name, lat, lon, url))
+    return tuple(out)
+
+
+def _coordinate(check: Checker, value: Any, path: YPath, what: str, bound: int) -> float | None:
+    if is_number(value) and -bound <= value <= bound:
+        return float(value)
+    check.report(path, f"expected a {what} from -{bound} to {bound}, got {describe(value)}")
+    return None
+
+
+def intent_weights(check: Checker, value: Any) -> Mapping[str, float]:
+    """Weights of the intent score's signals; unnamed signals keep their default."""
+    path: YPath = ("site", "intent_weights")
+    if value is None:
+        return DEFAULT_INTENT_WEIGHTS
+    spec = check.mapping(value, path, tuple(DEFAULT_INTENT_WEIGHTS))
+    if spec is None:
+        return DEFAULT_INTENT_WEIGHTS
+    out = dict(DEFAULT_INTENT_WEIGHTS)
+    for key, weight in spec.items():
+        if key not in DEFAULT_INTENT_WEIGHTS:
+            continue
+        if not is_number(weight) or not 0 <= weight <= 100:
+            check.report((*path, key), f"expected a weight from 0 to 100, got {describe(weight)}")
+        else:
+            out[key] = float(weight)
+    return out
+
+
+def purl(
+    check: Checker, value: Any, path: YPath, base_dir: Path, landing_hosts: tuple[str, ...]
+) -> Purl | None:
+    """A campaign's ``purl`` section: the recipients file, the landing page and the expiry."""
+    if value is None:
+        return None
+    spec = check.mapping(value, path, PURL_KEYS)
+    if spec is None:
+        return None
+    if "recipients" not in spec:
+        check.report(
+            path, "a purl section needs 'recipients' (the file `opmaat purl create` wrote)"
+        )
+        return None
+    file = data_file(check, spec["recipients"], (*path, "recipients"), base_dir)
+    landing = check.text(spec.get("landing", "/"), (*path, "landing"))
+    if landing is not None and not _landing_ok(landing, landing_hosts):
+        check.report(
+            (*path, "landing"),
+            f"'{landing[:80]}' is not a landing page: write a path like '/welcome' or an "
+            "http(s) URL on one of site.landing_hosts",
+        )
+        landing = None
+    expires = check.integer(spec.get("expires_days", 90), (*path, "expires_days"), low=1, high=3650)
+    if file is None or landing is None or expires is None:
+        return None
+    return Purl(recipients=file, landing=landing, expires_days=expires)
+
+
+def _safe_link(url: str) -> bool:
+    if url.startswith("/"):
+        return not url.startswith("//") and "\\" not in url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _landing_ok(landing: str, hosts: tuple[str, ...]) -> bool:
+    if any(ch.isspace() or ord(ch) < 32 for ch in landing):
+        return False
+    if landing.startswith("/"):
+        return _safe_link(landing)
+    try:
+        parts = urlsplit(landing)
+        port = parts.port
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    named = f"{host}:{port}" if port else host
+    return parts.scheme in ("http", "https") and (host in hosts or named in hosts)
+
+
+def load_customers(path: Path | None) -> Mapping[str, Mapping[str, Any]]:
+    """The customer table ``opmaat import customers`` wrote; none yet is an empty table."""
+    if path is None or not path.exists():
+        return {}
+    return load_table(path)
+
+
+def load_purl_recipients(
+    campaigns: list[tuple[str, Purl]],
+) -> dict[str, tuple[str, Recipient]]:
+    """Every PURL campaign's recipients, by link key; raises ConfigError for a bad file or a
+    key two campaigns share."""
+    out: dict[str, tuple[str, Recipient]] = {}
+    problems: list[Problem] = []
+    for campaign_id, section in campaigns:
+        if not section.recipients.exists():
+            continue  # `opmaat purl create` has not written it yet: no links to follow
+        try:
+            found = load_recipients(section.recipients)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        for key, recipient in found.items():
+            if key in out and out[key][0] != campaign_id:
+                problems.append(
+                    Problem(
+                        str(section.recipients),
+                        1,
+                        "url",
+                        f"link key {key} is also used by campaign '{out[key][0]}'",
+                    )
+                )
+            out[key] = (campaign_id, recipient)
+    if problems:
+        raise ConfigError(problems)
+    return out
