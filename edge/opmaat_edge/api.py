@@ -225,31 +225,17 @@ def _stream_entry(visit: Visit, kind: str, body: dict[str, Any]) -> dict[str, st
     return entry
 
 
-MAX_CUSTOMER_ID = 128
-_CUSTOMER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
-
-
 async def identify(request: Request) -> Response:
     """Link this visitor to a customer id (the site's own); needs full consent to be kept."""
     refuse_cross_site(request)
     body = await read_json_object(request)
-    customer_id = body.get("customer_id")
-    if not isinstance(customer_id, str | int) or isinstance(customer_id, bool):
-        raise ApiError(400, "customer_id must be a text of 1-128 characters")
-    customer_id = str(customer_id).strip()
-    if not _CUSTOMER_ID.fullmatch(customer_id):
-        raise ApiError(400, "customer_id must be a text of 1-128 characters, no control characters")
     visit = await open_visit(request, body.get("consent"))
-    if not visit.consent.persistent:
+    try:
+        linked = visit.identify(body.get("customer_id"))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    if not linked:
         why = f"linking needs full consent; this visit has {visit.consent.tier}"
         return respond(visit, {"linked": False, "why": why})
-    visit.open_record()
-
-    def link(record: Record) -> Record:
-        customer = record.get("customer")
-        customer = customer if isinstance(customer, dict) else {}
-        return {**record, "customer": {**customer, "id": customer_id}}
-
-    visit.change(link)
     await visit.save()
     return respond(visit, {"linked": True})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from opmaat.visits import record_pageview
 log = logging.getLogger("opmaat")
 
 CONSENT_COOKIE_SECONDS = 395 * 86400
+_CUSTOMER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 MAX_SAVE_ATTEMPTS = 4
 Change = Callable[[Record], Record]
 
@@ -448,7 +450,32 @@ class Visit:
         caller saves. Without consent to store, the event is only checked."""
         product = check_event(name, props, self.runtime.sources.known_events)
         if self.consent.stores:
+            self.open_record()
             self.change(self._apply(name, props, product, time.time()))
+
+    def identify(self, customer_id: Any) -> bool:
+        """Link this visitor to the site's customer id (``customer.*``, ``rfm.*`` and
+        ``segments`` join from ``site.customers``). Needs full consent: returns False, keeping
+        nothing, without it. Raises ValueError for an id that is not 1-128 characters of text
+        without control characters. The caller saves."""
+        if not isinstance(customer_id, str | int) or isinstance(customer_id, bool):
+            raise ValueError("customer_id must be a text of 1-128 characters")
+        text = str(customer_id).strip()
+        if not _CUSTOMER_ID.fullmatch(text):
+            raise ValueError(
+                "customer_id must be a text of 1-128 characters, no control characters"
+            )
+        if not self.consent.persistent:
+            return False
+        self.open_record()
+
+        def link(record: Record) -> Record:
+            customer = record.get("customer")
+            customer = customer if isinstance(customer, dict) else {}
+            return {**record, "customer": {**customer, "id": text}}
+
+        self.change(link)
+        return True
 
     def _count_page_view(self, context: dict[str, Any], url: str | None, now: float) -> Change:
         timeout = self.site.session_timeout_minutes * 60

@@ -50,10 +50,24 @@ class PagePersonalization:
             self.decisions.update(made)
         return {s: self.decisions[s] for s in slots if s in self.decisions}
 
+    async def track(self, name: str, props: Mapping[str, Any] | None = None) -> None:
+        """Note a named event for this visitor, as ``opmaat.track`` would (``add_to_cart``
+        with the product, ``purchase``, a site event); raises EventError when it is not one."""
+        self.visit.track(name, props)
+        await self.visit.save()
+
+    async def identify(self, customer_id: str) -> bool:
+        """Link this visitor to a customer id (full consent only; False otherwise)."""
+        linked = self.visit.identify(customer_id)
+        if linked:
+            await self.visit.save()
+        return linked
+
     @property
     def touched(self) -> bool:
-        """Whether this request decided anything (and so owes the visitor their cookies)."""
-        return self.visit.counted or bool(self.decisions)
+        """Whether this request decided or noted anything (and so owes the visitor their
+        cookies)."""
+        return self.visit.counted or bool(self.decisions) or bool(self.visit.changes)
 
     def response_headers(self, cdn_key: bool) -> list[tuple[str, str]]:
         """Set-Cookie and caching headers for a response that was personalized."""

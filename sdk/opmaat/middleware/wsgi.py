@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 from wsgiref.util import request_uri
@@ -70,6 +70,12 @@ class SyncPage:
 
     def decide(self, slots: Sequence[str]) -> dict[str, Decision]:
         return run(self.page.decide(slots))
+
+    def track(self, name: str, props: Mapping[str, Any] | None = None) -> None:
+        run(self.page.track(name, props))
+
+    def identify(self, customer_id: str) -> bool:
+        return run(self.page.identify(customer_id))
 
 
 class OpmaatWSGIMiddleware:
