@@ -65,7 +65,7 @@ def test_one_decide_request_for_all_slots(page: Page) -> None:
     page.goto("/")
     expect(page.locator("[data-opmaat-slot=sidebar]")).to_have_attribute("data-opmaat-filled", "")
     assert len(seen) == 1
-    assert sorted(seen[0].post_data_json["slots"]) == ["hero", "sidebar"]
+    assert sorted(seen[0].post_data_json["slots"]) == ["hero", "offer", "promo", "sidebar", "store"]
 
 
 def test_runs_in_debians_chromium(browser: Browser) -> None:

@@ -188,7 +188,13 @@ def test_goal_from_add_to_cart_reaches_the_edge(page: Page, console_errors: list
     with page.expect_response(lambda r: is_event("goal", name="add_to_cart")(r.request)) as seen:
         page.get_by_role("button", name="Add to cart").click()
     assert seen.value.status == 200
-    assert body(seen.value.request)["props"] == {"product": "trail-runner", "price": 129}
+    assert body(seen.value.request)["props"] == {
+        "id": "trail-runner",
+        "name": "Trail Runner 3",
+        "price": 129,
+        "category": "running",
+        "url": "/product/trail-runner",
+    }
     assert console_errors == []
 
 
@@ -230,12 +236,12 @@ def test_calls_queued_before_the_script_loads_are_replayed_once(
         page,
         edge_url + "/test/early",
         '<div data-opmaat-slot="hero" style="min-height:160px"><p>Default</p></div>',
-        head='<script>opmaat("track", "early_goal")</script>',
+        head='<script>opmaat("track", "signup")</script>',
     )
     page.goto("/test/early")
     expect(page.locator("[data-opmaat-slot=hero]")).to_have_attribute("data-opmaat-filled", "")
     page.wait_for_timeout(1000)
-    assert [body(r)["name"] for r in goals] == ["early_goal"]
+    assert [body(r)["name"] for r in goals] == ["signup"]
     assert status_of(goals[0]) == 200
     page.evaluate("opmaat.refresh()")
     page.wait_for_timeout(500)

@@ -32,13 +32,13 @@ def _text(value: Any, limit: int = 2048) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
-def _slots(value: Any) -> list[str]:
+def _slots(value: Any, most: int = MAX_SLOTS) -> list[str]:
     if isinstance(value, str):
-        value = value.split(",")
+        value = value.split(",", most + 1)
     if not isinstance(value, list):
         raise ApiError(400, "slots must be a list of slot names")
-    if len(value) > MAX_SLOTS:
-        raise ApiError(400, f"at most {MAX_SLOTS} slots per request")
+    if len(value) > most:
+        raise ApiError(400, f"at most {most} slots per request")
     names = []
     for name in value:
         if not isinstance(name, str) or not _SLOT_NAME.fullmatch(name):
@@ -62,7 +62,7 @@ async def _request_body(request: Request) -> dict[str, Any]:
 
 async def decide(request: Request) -> Response:
     body = await _request_body(request)
-    slots = _slots(body.get("slots", []))
+    slots = _slots(body.get("slots", []), edge_state(request).settings.max_slots)
     visit = await open_visit(request, body.get("consent"))
     decisions = await visit.page_view(
         slots,
@@ -145,6 +145,7 @@ async def events(request: Request) -> Response:
     if kind not in EVENT_TYPES:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
     visit = await open_visit(request, body.get("consent"))
+    _limit(request, visit)
     engine = visit.runtime.engine
     counters = edge_state(request).counters
     stores = visit.consent.stores
@@ -184,6 +185,22 @@ async def events(request: Request) -> Response:
         return respond(visit, {"ok": True, "stored": False})
     await visit.save()
     return respond(visit, {"ok": True, "stored": True})
+
+
+def _limit(request: Request, visit: Visit) -> None:
+    # Per visitor; a request without a valid cookie counts against its address.
+    state = edge_state(request)
+    if visit.ident.fresh:
+        key = "ip:" + (visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-")
+    else:
+        key = visit.ident.visitor_id
+    wait = state.events_limit.hit(key)
+    if wait is not None:
+        raise ApiError(
+            429,
+            f"more than {state.settings.events_per_minute} events a minute; try again later",
+            headers={"Retry-After": str(max(1, round(wait)))},
+        )
 
 
 def _measure(state: EdgeState, known: frozenset[str], kind: str, body: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing
+from opmaat_edge.guard import Cors, SecurityHeaders
 from opmaat_edge.http import error_response
 from opmaat_edge.logs import RequestIdMiddleware
 from opmaat_edge.settings import EdgeSettings
@@ -96,7 +97,7 @@ async def readyz(request: Request) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail), exc.headers)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -154,7 +155,11 @@ def create_app(settings: EdgeSettings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(SecurityHeaders),
+            Middleware(Cors, allowed=lambda: state.runtime.current.campaigns.site.allowed_origins),
+        ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.edge = state

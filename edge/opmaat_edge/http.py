@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,12 +20,18 @@ NO_STORE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nos
 class ApiError(HTTPException):
     """A 4xx answer with a JSON body ``{"error": message}``."""
 
-    def __init__(self, status_code: int, message: str) -> None:
-        super().__init__(status_code=status_code, detail=message)
+    def __init__(
+        self, status_code: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
 
 
-def error_response(status_code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code, headers=NO_STORE)
+def error_response(
+    status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": message}, status_code=status_code, headers={**NO_STORE, **(headers or {})}
+    )
 
 
 def _depth(value: Any, limit: int) -> bool:
@@ -40,8 +47,16 @@ def _depth(value: Any, limit: int) -> bool:
     return True
 
 
-async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, refused with 413 past ``limit`` bytes (declared or sent)."""
+def body_limit(request: Request) -> int:
+    """``OPMAAT_MAX_BODY_BYTES`` of the app serving ``request`` (the default elsewhere)."""
+    edge = getattr(request.app.state, "edge", None)
+    return int(edge.settings.max_body_bytes) if edge is not None else MAX_BODY_BYTES
+
+
+async def read_body(request: Request, limit: int | None = None) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (declared or sent; default
+    ``OPMAAT_MAX_BODY_BYTES``)."""
+    limit = body_limit(request) if limit is None else limit
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
@@ -53,7 +68,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return bytes(body)
 
 
-async def read_form(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, list[str]]:
+async def read_form(request: Request, limit: int | None = None) -> dict[str, list[str]]:
     """A URL-encoded HTML form body (no multipart: the edge's own forms never upload files)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
@@ -65,7 +80,7 @@ async def read_form(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, 
         raise ApiError(400, "the form could not be read") from None
 
 
-async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+async def read_json_object(request: Request, limit: int | None = None) -> dict[str, Any]:
     """The request body as a JSON object, whatever the content type (beacons send text/plain)."""
     body = await read_body(request, limit)
     if not body:

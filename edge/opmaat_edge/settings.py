@@ -26,6 +26,9 @@ class EdgeSettings:
     metrics_networks: str = LOOPBACK
     ready_when_degraded: bool = False
     cookie_domain: str | None = None
+    max_body_bytes: int = 16 * 1024
+    max_slots: int = 20
+    events_per_minute: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -59,7 +62,19 @@ class EdgeSettings:
             metrics_networks=env.get("OPMAAT_METRICS_NETWORKS", LOOPBACK),
             ready_when_degraded=env.get("OPMAAT_READY_WHEN_DEGRADED", "") == "1",
             cookie_domain=_cookie_domain(env.get("OPMAAT_COOKIE_DOMAIN", "")),
+            max_body_bytes=_whole(env, "OPMAAT_MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024),
+            max_slots=_whole(env, "OPMAAT_MAX_SLOTS", 20, 1, 100),
+            events_per_minute=_whole(env, "OPMAAT_EVENTS_PER_MINUTE", 120, 0, 100_000),
         )
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise SettingsError(f"{name} must be a whole number from {low} to {high}")
+    return int(text)
 
 
 _DOMAIN = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")

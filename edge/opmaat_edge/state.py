@@ -10,6 +10,7 @@ from opmaat.personalizer import Personalizer
 from opmaat.purl import PurlSigner
 from opmaat.runtime import RuntimeHolder
 from opmaat.store import MemoryStore, open_store
+from opmaat_edge.guard import RateLimit
 from opmaat_edge.metrics import Metrics, parse_networks
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from opmaat_edge.snippet import Snippet
@@ -27,6 +28,7 @@ class EdgeState:
     snippet: Snippet
     metrics: Metrics
     purl_signer: PurlSigner
+    events_limit: RateLimit
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -63,6 +65,7 @@ class EdgeState:
             snippet=Snippet.load(),
             metrics=metrics,
             purl_signer=PurlSigner(settings.secret_keys),
+            events_limit=RateLimit(settings.events_per_minute),
         )
 
 

@@ -7,6 +7,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from cachetools import TLRUCache
 
@@ -209,6 +210,15 @@ def open_store(url: str) -> ProfileStore:
     ``rediss://...``, ``redis-cluster://host:port`` (see opmaat.redis_store)."""
     if url in ("memory", "memory://"):
         return MemoryStore()
+    if url.startswith("memory://?"):
+        query = parse_qs(url.split("?", 1)[1], keep_blank_values=True)
+        unknown = set(query) - {"max_profiles"}
+        if unknown:
+            raise ValueError(f"unknown memory store option {sorted(unknown)[0]!r}: max_profiles")
+        text = query.get("max_profiles", [""])[-1]
+        if not text.isdigit() or not 100 <= int(text) <= 100_000_000:
+            raise ValueError("max_profiles must be a whole number from 100 to 100000000")
+        return MemoryStore(max_profiles=int(text))
     if url.split("://", 1)[0] in ("redis", "rediss", "redis-cluster"):
         from opmaat.redis_store import RedisStore
 

@@ -1,0 +1,142 @@
+"""What every answer of the edge carries against abuse: security headers on HTML, CORS for the
+site's own origins only, and a per-visitor limit on events.
+
+``SecurityHeaders`` gives each request a CSP nonce (``request.state.csp_nonce``) that the
+edge's own pages put on their inline scripts; an HTML answer without its own
+Content-Security-Policy gets the default one, which allows no other inline script.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+
+from cachetools import TTLCache
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+API_PREFIX = "/v1/"
+CORS_METHODS = b"GET, POST, PATCH, DELETE"
+CORS_MAX_AGE = b"600"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class SecurityHeaders:
+    """``X-Content-Type-Options: nosniff`` on every answer; on HTML ones, unless the route set
+    its own, a Content-Security-Policy with this request's nonce, ``frame-ancestors 'none'``
+    and a Referrer-Policy."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})["csp_nonce"] = nonce
+
+        async def send_guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {key.lower() for key, _ in headers}
+                if b"x-content-type-options" not in names:
+                    headers.append((b"x-content-type-options", b"nosniff"))
+                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if kind.lower().startswith(b"text/html"):
+                    if b"content-security-policy" not in names:
+                        policy = CSP.format(nonce=nonce).encode("latin-1")
+                        headers.append((b"content-security-policy", policy))
+                    if b"referrer-policy" not in names:
+                        headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_guarded)
+
+
+class Cors:
+    """CORS for the JSON API (``/v1/``), only for ``allowed()`` origins (the campaign file's
+    ``site.allowed_origins``, read per request so a reload takes effect), with credentials:
+    the site's pages on another origin may call the edge with the visitor's cookie; no other
+    site may read an answer. A preflight from another origin is refused with 403."""
+
+    def __init__(self, app: ASGIApp, allowed: Callable[[], tuple[str, ...]]) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        permitted = origin is not None and origin.lower().rstrip("/") in self.allowed()
+        if scope["method"] == "OPTIONS" and origin is not None:
+            await self._preflight(send, origin if permitted else None)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"vary", b"Origin")]
+                if permitted and origin is not None:
+                    headers += [
+                        (b"access-control-allow-origin", origin.encode("latin-1")),
+                        (b"access-control-allow-credentials", b"true"),
+                    ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    @staticmethod
+    async def _preflight(send: Send, origin: str | None) -> None:
+        if origin is None:
+            body = b'{"error": "this origin may not call the API"}'
+            headers = [(b"content-type", b"application/json"), (b"vary", b"Origin")]
+            await send({"type": "http.response.start", "status": 403, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        headers = [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-credentials", b"true"),
+            (b"access-control-allow-methods", CORS_METHODS),
+            (b"access-control-allow-headers", b"content-type"),
+            (b"access-control-max-age", CORS_MAX_AGE),
+            (b"vary", b"Origin"),
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+
+class RateLimit:
+    """At most ``per_minute`` hits per key in each clock minute (fixed windows), for up to
+    ``max_keys`` keys at once (the least recent are forgotten first: memory stays bounded
+    whatever the number of visitors). One process's count: with several workers each keeps
+    its own."""
+
+    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
+        self.per_minute = per_minute
+        self._counts: TTLCache[tuple[str, int], int] = TTLCache(maxsize=max_keys, ttl=120)
+
+    def hit(self, key: str, now: float | None = None) -> float | None:
+        """Count a hit; None when allowed, else the seconds until the next window."""
+        if self.per_minute <= 0:
+            return None
+        moment = time.time() if now is None else now
+        window = int(moment // 60)
+        count = self._counts.get((key, window), 0) + 1
+        self._counts[(key, window)] = count
+        if count > self.per_minute:
+            return (window + 1) * 60 - moment
+        return None
