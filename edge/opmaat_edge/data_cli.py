@@ -31,8 +31,9 @@ def _say(*lines: object) -> None:
 
 
 def _campaigns(config: str) -> CampaignSet | None:
+    # Without its data files: a broken table is what these commands may be run to repair.
     try:
-        return load_campaigns(config)
+        return load_campaigns(config, load_data=False)
     except ConfigError as exc:
         _say(exc, f"opmaat: fix {config} first")
         return None
@@ -80,7 +81,11 @@ def import_customers(config: str, csv_path: str, today: dt.date | None = None) -
     except ConfigError as exc:
         _say(exc, f"opmaat: nothing imported; {target} is unchanged")
         return 1
-    write_table(target, result, source=os.path.basename(csv_path))
+    try:
+        write_table(target, result, source=os.path.basename(csv_path))
+    except OSError as exc:
+        _say(f"opmaat: cannot write {target}: {exc.strerror or exc}")
+        return 2
     _report(result.rejected, "row(s)")
     kept = f", {result.kept} kept from the previous import" if result.kept else ""
     print(
@@ -123,7 +128,11 @@ def create_purls(
         _say(exc, "opmaat: no links made")
         return 1
     target = Path(out) if out else campaign.purl.recipients
-    write_atomic(target, written)
+    try:
+        write_atomic(target, written)
+    except OSError as exc:
+        _say(f"opmaat: cannot write {target}: {exc.strerror or exc}")
+        return 2
     _report(problems, "recipient(s)")
     print(f"{issued} new link(s) for campaign {campaign_id} in {target}")
     if target.resolve() != campaign.purl.recipients.resolve():

@@ -28,3 +28,15 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def data_mtimes(paths: tuple[Path, ...]) -> tuple[float | None, ...]:
+    """Each file's modification time (None for one that cannot be read): what a watcher
+    compares to see a change."""
+    out: list[float | None] = []
+    for path in paths:
+        try:
+            out.append(path.stat().st_mtime)
+        except OSError:
+            out.append(None)
+    return tuple(out)

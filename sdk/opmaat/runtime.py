@@ -14,6 +14,7 @@ from opmaat.campaigns import CampaignSet, load_campaigns, load_campaigns_text
 from opmaat.context import GeoReader
 from opmaat.engine import Engine
 from opmaat.errors import ConfigError
+from opmaat.files import data_mtimes
 from opmaat.profile import DEFAULT_SOURCES, ContextBuilder, ProfileSources
 from opmaat.store import ProfileStore, SharedConfig
 from opmaat.tracking import known_events
@@ -67,20 +68,10 @@ class Runtime:
             cdn_geo_header=site.cdn_geo_header,
             locations=site.locations,
         )
-        stamps = data_mtimes(campaigns.data_files)
+        stamps = campaigns.data_mtimes
         engine = Engine(campaigns)
         sources = ProfileSources.of(campaigns, known_events(site.events, engine.goals))
         return cls(engine, context, mtime, text, stamp=mtime, data_mtimes=stamps, sources=sources)
-
-
-def data_mtimes(paths: tuple[Path, ...]) -> tuple[float | None, ...]:
-    out: list[float | None] = []
-    for path in paths:
-        try:
-            out.append(path.stat().st_mtime)
-        except OSError:
-            out.append(None)
-    return tuple(out)
 
 
 class RuntimeHolder:

@@ -11,12 +11,13 @@ from opmaat.campaigns.yamlines import parse
 from opmaat.errors import ConfigError, Problem
 
 
-def load_campaigns(path: str | Path) -> CampaignSet:
-    """Load, validate and compile a campaign file (YAML, or JSON).
+def load_campaigns(path: str | Path, *, load_data: bool = True) -> CampaignSet:
+    """Load, validate and compile a campaign file (YAML, or JSON); without ``load_data`` the
+    data files it names are not read (the commands that write them).
 
     Raises ``ConfigError`` listing every problem in the file, each with its line and field.
     """
-    campaigns, problems = _build(_read(path), str(path), Path(path).parent)
+    campaigns, problems = _build(_read(path), str(path), Path(path).parent, load_data)
     if campaigns is None:
         raise ConfigError(problems)
     return campaigns
@@ -51,7 +52,9 @@ def _read(path: str | Path) -> bytes:
         raise ConfigError([problem]) from None
 
 
-def _build(data: bytes, filename: str, base_dir: Path) -> tuple[CampaignSet | None, list[Problem]]:
+def _build(
+    data: bytes, filename: str, base_dir: Path, load_data: bool = True
+) -> tuple[CampaignSet | None, list[Problem]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -63,4 +66,5 @@ def _build(data: bytes, filename: str, base_dir: Path) -> tuple[CampaignSet | No
         filename=filename,
         base_dir=base_dir,
         version=hashlib.sha256(data).hexdigest()[:12],
+        load_data=load_data,
     )

@@ -168,3 +168,4 @@ class CampaignSet:
     customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
     recipients: Mapping[str, tuple[str, Recipient]] = field(default_factory=dict, compare=False)
     data_files: tuple[Path, ...] = ()
+    data_mtimes: tuple[float | None, ...] = ()

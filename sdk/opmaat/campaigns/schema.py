@@ -28,6 +28,8 @@ from opmaat.campaigns.yamlines import Parsed
 from opmaat.campaigns.yamlines import Path as YPath
 from opmaat.conditions import compile_condition
 from opmaat.errors import ConditionError, ConfigError, Problem
+from opmaat.files import data_mtimes
+from opmaat.purl import Recipient
 from opmaat.reasons import compile_reason
 from opmaat.templates import TemplateRenderer
 
@@ -63,9 +65,10 @@ _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def build(
-    parsed: Parsed, *, filename: str, base_dir: Path, version: str
+    parsed: Parsed, *, filename: str, base_dir: Path, version: str, load_data: bool = True
 ) -> tuple[CampaignSet | None, list[Problem]]:
-    """The campaign set, or None with every problem found (never just the first)."""
+    """The campaign set, or None with every problem found (never just the first). Without
+    ``load_data`` the data files it names (customers, PURL recipients) are not read."""
     check = Checker(filename, parsed.lines)
     for issue in parsed.issues:
         field = field_name(issue.path) if issue.path else "yaml"
@@ -88,14 +91,19 @@ def build(
     if check.problems:
         return None, sorted(check.problems, key=lambda problem: problem.line)
     purls = [(c.id, c.purl) for c in campaigns if c.purl is not None]
-    try:
-        customers = site_data.load_customers(site.customers)
-        recipients = site_data.load_purl_recipients(purls)
-    except ConfigError as exc:
-        return None, list(exc.problems)
     data_files = tuple(
         path for path in (site.customers, *(p.recipients for _, p in purls)) if path is not None
     )
+    # Stamped before reading: a file written meanwhile is seen as changed at the next check.
+    stamps = data_mtimes(data_files)
+    customers: Mapping[str, Mapping[str, Any]] = {}
+    recipients: Mapping[str, tuple[str, Recipient]] = {}
+    if load_data:
+        try:
+            customers = site_data.load_customers(site.customers)
+            recipients = site_data.load_purl_recipients(purls)
+        except ConfigError as exc:
+            return None, list(exc.problems)
     return CampaignSet(
         site=site,
         slots=slots,
@@ -107,6 +115,7 @@ def build(
         customers=customers,
         recipients=recipients,
         data_files=data_files,
+        data_mtimes=stamps,
     ), []
 
 

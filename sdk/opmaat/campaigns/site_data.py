@@ -144,6 +144,9 @@ def purl(
 
 
 def _safe_link(url: str) -> bool:
+    # Browsers drop tabs and newlines from URLs: "/\t/evil.example" is "//evil.example".
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return False
     if url.startswith("/"):
         return not url.startswith("//") and "\\" not in url
     try:
