@@ -123,7 +123,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
         Route("/v1/decide", api.decide, methods=["GET", "POST"]),
         Route("/v1/events", api.events, methods=["POST"]),
         Route("/v1/identify", api.identify, methods=["POST"]),
-        Route("/p/{token}", purl_landing.land, methods=["GET", "HEAD"]),
+        Route("/p/{token:path}", purl_landing.land, methods=["GET", "HEAD"]),
         Route("/v1/consent", me.post_consent, methods=["POST"]),
         Route("/v1/me", me.get_me, methods=["GET"]),
         Route("/v1/me", me.patch_me, methods=["PATCH"]),
