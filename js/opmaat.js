@@ -141,7 +141,7 @@
     refresh: refresh,
     // After the answer (consent) or the link (identify), decide again with what it allows.
     consent: function (c) { post("/v1/consent", { tier: c.tier || c }); },
-    identify: function (id) { post("/v1/identify", { customer_id: id }); }
+    identify: function (id, proof) { post("/v1/identify", { customer_id: id, proof: proof }); }
   };
   function refresh() { seen = 0; decide(1); }
   function post(path, body) {

@@ -12,9 +12,9 @@ from starlette.responses import Response
 
 from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
-from opmaat.personalizer import Visit
+from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
-from opmaat.tracking import EventError
+from opmaat.tracking import EventError, Tally
 from opmaat.visits import as_count
 from opmaat_edge.http import ApiError, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
@@ -25,7 +25,6 @@ log = logging.getLogger("opmaat.edge")
 MAX_SLOTS = 20
 _SLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 EVENT_TYPES = ("impression", "click", "goal")
-_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _text(value: Any, limit: int = 2048) -> str | None:
@@ -89,27 +88,6 @@ def _response_entry(record: Record, campaign: str) -> dict[str, Any]:
     return entry
 
 
-Tally = tuple[str, str | None, str]  # campaign, variant, field
-
-
-def _record_goal(record: Record, engine: Engine, name: Any) -> list[Tally]:
-    if not isinstance(name, str) or not _EVENT_NAME.fullmatch(name):
-        raise ApiError(400, "goal name must be 1-64 lower-case letters, digits or '_'")
-    responses = record.get("response")
-    if not isinstance(responses, dict):
-        return []
-    tallies: list[Tally] = []
-    for campaign in engine.campaigns.campaigns:
-        if campaign.goal == name and isinstance(responses.get(campaign.id), dict):
-            entry = _response_entry(record, campaign.id)
-            entry["conversions"] = as_count(entry.get("conversions")) + 1
-            variant = entry.get("variant")
-            tallies.append(
-                (campaign.id, variant if isinstance(variant, str) else None, "conversions")
-            )
-    return tallies
-
-
 def _record_response(
     record: Record, engine: Engine, kind: str, campaign_id: Any, variant: Any
 ) -> list[Tally]:
@@ -155,29 +133,30 @@ async def events(request: Request) -> Response:
     # Without consent to keep anything the event is still checked (a page learns of its
     # mistakes) and counted in the campaign's totals, which hold nothing about the visitor.
     campaign, variant, name = body.get("campaign"), body.get("variant"), body.get("name")
+    tallies: list[Tally] = []
     if kind == "goal":
         try:
-            visit.track(name, body.get("props"))
+            tallies = visit.track(name, body.get("props"))
         except EventError as exc:
             raise ApiError(400, str(exc)) from None
-
-    tallies: list[Tally] = []
-
-    def record_event(record: Record) -> Record:
-        # Raises ApiError for a bad event before it changes anything. The tallies are those
-        # of the first application; a replay after a concurrent write does not count again.
-        if kind == "goal":
-            found = _record_goal(record, engine, name)
-        else:
-            found = _record_response(record, engine, kind, campaign, variant)
-        if not tallies:
-            tallies.extend(found)
-        return record
-
-    if stores:
-        visit.change(record_event)
     else:
-        record_event({})
+        applied = False
+
+        def record_event(record: Record) -> Record:
+            # Raises ApiError for a bad event before it changes anything. The tallies are
+            # those of the first application; a replay after a concurrent write does not
+            # count again.
+            nonlocal applied
+            found = _record_response(record, engine, kind, campaign, variant)
+            if not applied:
+                applied = True
+                tallies.extend(found)
+            return record
+
+        if stores:
+            visit.change(record_event)
+        else:
+            record_event({})
     counters.events += 1
     _measure(edge_state(request), visit.runtime.sources.known_events, kind, body)
     await _count(visit, kind, body, tallies)
@@ -213,15 +192,14 @@ def _measure(state: EdgeState, known: frozenset[str], kind: str, body: dict[str,
 
 
 async def _count(visit: Visit, kind: str, body: dict[str, Any], tallies: list[Tally]) -> None:
-    store = visit.personalizer.store
+    await visit.tally(tallies)
+    if not visit.consent.stores:
+        return
     try:
-        for campaign, variant, field in tallies:
-            await store.tally(campaign, variant, field)
-        if visit.consent.stores:
-            await store.append_event(_stream_entry(visit, kind, body))
+        await visit.personalizer.store.append_event(_stream_entry(visit, kind, body))
     except Exception:
         visit.personalizer.store_failed()
-        log.warning("could not count an event in the store", exc_info=True)
+        log.warning("could not add an event to the stream", exc_info=True)
 
 
 def _stream_entry(visit: Visit, kind: str, body: dict[str, Any]) -> dict[str, str]:
@@ -246,11 +224,19 @@ async def identify(request: Request) -> Response:
     """Link this visitor to a customer id (the site's own); needs full consent to be kept."""
     refuse_cross_site(request)
     body = await read_json_object(request)
-    visit = await open_visit(request, body.get("consent"))
     try:
-        linked = visit.identify(body.get("customer_id"))
+        customer_id = customer_text(body.get("customer_id"))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
+    personalizer = edge_state(request).personalizer
+    if not personalizer.proofs.check(customer_id, body.get("proof")):
+        raise ApiError(
+            403,
+            "a customer id needs the proof your server makes for it "
+            "(Personalizer.identify_proof; opmaat.identify(id, proof))",
+        )
+    visit = await open_visit(request, body.get("consent"))
+    linked = visit.identify(customer_id)
     if not linked:
         why = f"linking needs full consent; this visit has {visit.consent.tier}"
         return respond(visit, {"linked": False, "why": why})

@@ -86,7 +86,10 @@ async def campaign_guide(request: Request) -> Response:
         for key, (campaign, recipient) in sorted(runtime.campaigns.recipients.items())
         if campaign == "spring-mailing"
     ]
-    customers = sorted(runtime.campaigns.customers.items())
+    customers = [
+        (customer_id, entry, state.personalizer.identify_proof(customer_id))
+        for customer_id, entry in sorted(runtime.campaigns.customers.items())
+    ]
     adaptive = []
     for campaign in engine.adaptive:
         beliefs = engine.posteriors.get(campaign.id) or tuple(

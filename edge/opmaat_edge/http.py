@@ -58,7 +58,7 @@ async def read_body(request: Request, limit: int | None = None) -> bytes:
     ``OPMAAT_MAX_BODY_BYTES``)."""
     limit = body_limit(request) if limit is None else limit
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():

@@ -54,13 +54,17 @@ async def land(request: Request) -> Response:
             f"purl:{key}", visit.ident.visitor_id, ttl
         )
         forwarded = distinct > campaigns.site.purl_forward_limit
+        first = distinct == 1
     except Exception:
         visit.personalizer.store_failed()
         log.warning("purl: cannot count the link's visitors; not personalizing by name")
         forwarded = True
+        first = False
     visit.open_record()
     now = time.time()
-    customer_id = recipient.customer_id if visit.consent.persistent and not forwarded else None
+    # Only the link's first visitor is taken for the customer: whoever else opens it (the
+    # one it was forwarded to, a mail scanner) must not see the customer's data.
+    customer_id = recipient.customer_id if visit.consent.persistent and first else None
 
     def link(record: Record) -> Record:
         # A visitor who had the link before it spread stays its recipient.
@@ -76,9 +80,9 @@ async def land(request: Request) -> Response:
             "at": int(now),
             "forwarded": forwarded and not kept,
         }
-        if customer_id:
-            customer = record.get("customer")
-            customer = customer if isinstance(customer, dict) else {}
+        customer = record.get("customer")
+        customer = customer if isinstance(customer, dict) else {}
+        if customer_id and not customer.get("id"):  # never over a customer who logged in
             record["customer"] = {**customer, "id": customer_id}
         return record
 

@@ -68,11 +68,14 @@ class EdgeSettings:
         )
 
 
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
 def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = env.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
         raise SettingsError(f"{name} must be a whole number from {low} to {high}")
     return int(text)
 

@@ -165,6 +165,12 @@ def _save_cart(record: Record, items: list[dict[str, Any]], now: float, session:
     record["cart"] = {"items": items, "updated": now, "session": session}
 
 
+def cart_has_room(record: Record, product: dict[str, Any]) -> bool:
+    """Whether ``product`` can go in the cart: it is there already, or there is room."""
+    items = cart_items(record)
+    return len(items) < MAX_CART_ITEMS or any(item["id"] == product.get("id") for item in items)
+
+
 def add_to_cart(
     record: Record, product: dict[str, Any], now: float, session_id: str | None
 ) -> None:

@@ -119,6 +119,9 @@ class Engine:
         self._candidates: dict[str, dict[str, tuple[_Candidate, ...]]] = {}
         self._by_id = {campaign.id: campaign for campaign in campaigns.campaigns}
         self.goals = frozenset(campaign.goal for campaign in campaigns.campaigns)
+        self._by_goal: dict[str, tuple[Campaign, ...]] = {}
+        for campaign in campaigns.campaigns:
+            self._by_goal[campaign.goal] = (*self._by_goal.get(campaign.goal, ()), campaign)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
         for slot in campaigns.slots:
             self._candidates[slot] = {
@@ -132,6 +135,10 @@ class Engine:
     def from_file(cls, path: str | Path) -> Engine:
         """An engine for the campaign file at ``path``; raises ``ConfigError`` if it is bad."""
         return cls(load_campaigns(path))
+
+    def goal_campaigns(self, name: str) -> tuple[Campaign, ...]:
+        """The campaigns whose goal is the event ``name``."""
+        return self._by_goal.get(name, ())
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         """The campaign with this id, if the loaded file has one."""

@@ -40,8 +40,13 @@ def recent_decisions(record: Record) -> list[dict[str, Any]]:
     return [d for d in stored if isinstance(d, dict) and isinstance(d.get("slot"), str)]
 
 
-def note_adaptive(record: Record, chosen: Mapping[str, str], session_id: str) -> None:
-    """Remember the variant each adaptive campaign showed in this session (it sticks)."""
+def note_adaptive(record: Record, chosen: Mapping[str, str]) -> None:
+    """Remember the variant each adaptive campaign showed in this record's session (it
+    sticks for the session)."""
+    session = record.get("session")
+    session_id = session.get("id") if isinstance(session, dict) else None
+    if not isinstance(session_id, str):
+        return
     responses = record.get("response")
     if not isinstance(responses, dict):
         responses = record["response"] = {}

@@ -19,16 +19,17 @@ from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
 from opmaat.campaigns.model import SiteSettings
+from opmaat.cart import MAX_CART_ITEMS, cart_has_room
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
 from opmaat.history import note_adaptive, note_decisions
-from opmaat.identity import COOKIE_NAME, CookieCodec, Identity
+from opmaat.identity import COOKIE_NAME, CookieCodec, IdentifyProof, Identity
 from opmaat.interests import note_interest
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime, RuntimeHolder
 from opmaat.store import MemoryStore, ProfileStore, Record
-from opmaat.tracking import apply_event, check_event, page_product
+from opmaat.tracking import EventError, Tally, apply_event, check_event, credit_goal, page_product
 from opmaat.visits import record_pageview
 
 log = logging.getLogger("opmaat")
@@ -43,6 +44,16 @@ def _mutated(record: Record, fn: Callable[..., Any], *args: Any, **kwargs: Any) 
     # For in-place helpers (note_interest, note_decisions) used as changes.
     fn(record, *args, **kwargs)
     return record
+
+
+def customer_text(customer_id: Any) -> str:
+    """A customer id as the record keeps it; ValueError when it cannot be one."""
+    if not isinstance(customer_id, str | int) or isinstance(customer_id, bool):
+        raise ValueError("customer_id must be a text of 1-128 characters")
+    text = str(customer_id).strip()
+    if not _CUSTOMER_ID.fullmatch(text):
+        raise ValueError("customer_id must be a text of 1-128 characters, no control characters")
+    return text
 
 
 class Observer(Protocol):
@@ -132,11 +143,17 @@ class Personalizer:
         # The edge on a subdomain (edge.shop.example) sets the cookie for the whole site.
         self.cookie_domain = cookie_domain
         self.codec = CookieCodec(secret_keys)
+        self.proofs = IdentifyProof(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.secure_cookies = secure_cookies
         self.stats = Stats()
         self.observers: tuple[Observer, ...] = (self.stats, *([observer] if observer else []))
         self.paused: frozenset[str] = frozenset()
+
+    def identify_proof(self, customer_id: str) -> str:
+        """What the site's server renders into a logged-in page for
+        ``opmaat.identify(customer_id, proof)``: the edge links a customer id only with it."""
+        return self.proofs.make(customer_text(customer_id))
 
     async def maintain(self, interval: float) -> None:
         """Run forever: reload the campaign file when it changes, and keep in step with other
@@ -285,6 +302,7 @@ class Visit:
                 )
                 if written is not None:
                     self.token = written
+                    self.changes.clear()  # written: a later save must not replay them
                     return
                 fresh, self.token = await store.load(self.ident.visitor_id)
                 record = fresh or {}
@@ -413,7 +431,7 @@ class Visit:
                 if d.variant is not None and d.campaign in engine.adaptive_ids
             }
             if adaptive:
-                self.change(lambda r: _mutated(r, note_adaptive, adaptive, self.session_id()))
+                self.change(lambda r: _mutated(r, note_adaptive, adaptive))
             await self.save()
         return decisions
 
@@ -444,27 +462,76 @@ class Visit:
 
         return apply
 
-    def track(self, name: Any, props: Any = None) -> None:
+    def track(self, name: Any, props: Any = None) -> list[Tally]:
         """Note a named event (``add_to_cart``, ``purchase``, a site event, a campaign goal)
-        in the record; raises EventError, changing nothing, when it is not acceptable. The
-        caller saves. Without consent to store, the event is only checked."""
+        in the record, and credit it as a conversion to the campaigns whose goal it is;
+        raises EventError, changing nothing, when it is not acceptable. Returns the campaign
+        tallies to count (``tally``); the caller saves. Without consent to store, the event
+        is only checked."""
         product = check_event(name, props, self.runtime.sources.known_events)
-        if self.consent.stores:
-            self.open_record()
-            self.change(self._apply(name, props, product, time.time()))
+        if not self.consent.stores:
+            return []
+        if (
+            name == "add_to_cart"
+            and product is not None
+            and not cart_has_room(self.record, product)
+        ):
+            raise EventError(f"the cart holds at most {MAX_CART_ITEMS} products")
+        now = time.time()
+        self.change(self._touch_session(now))
+        apply = self._apply(name, props, product, now)
+        goals = self.runtime.engine.goal_campaigns(name)
+        tallies: list[Tally] = []
+        applied = False
+
+        def event(record: Record) -> Record:
+            nonlocal applied
+            record = apply(record)
+            found = credit_goal(record, goals)
+            if not applied:  # a replay after a concurrent write does not count again
+                applied = True
+                tallies.extend(found)
+            return record
+
+        self.change(event)
+        return tallies
+
+    async def tally(self, tallies: Sequence[Tally]) -> None:
+        """Count campaign responses in the store's per-variant tallies (what adaptive
+        campaigns learn from); a store failure is logged and counted, never raised."""
+        store = self.personalizer.store
+        try:
+            for campaign, variant, field in tallies:
+                await store.tally(campaign, variant, field)
+        except Exception:
+            self.personalizer.store_failed()
+            log.warning("could not count a campaign response in the store", exc_info=True)
+
+    def _touch_session(self, now: float) -> Change:
+        # An event keeps the session alive (or starts one after a long pause), as a page
+        # view would, without counting a page view: a cart filled now belongs to this session.
+        timeout = self.site.session_timeout_minutes * 60
+
+        def touch(record: Record) -> Record:
+            touched, _ = record_pageview(
+                record,
+                now=now,
+                page_url=None,
+                page_path=None,
+                utm_campaign=None,
+                timeout_seconds=timeout,
+                count=False,
+            )
+            return touched
+
+        return touch
 
     def identify(self, customer_id: Any) -> bool:
         """Link this visitor to the site's customer id (``customer.*``, ``rfm.*`` and
         ``segments`` join from ``site.customers``). Needs full consent: returns False, keeping
         nothing, without it. Raises ValueError for an id that is not 1-128 characters of text
         without control characters. The caller saves."""
-        if not isinstance(customer_id, str | int) or isinstance(customer_id, bool):
-            raise ValueError("customer_id must be a text of 1-128 characters")
-        text = str(customer_id).strip()
-        if not _CUSTOMER_ID.fullmatch(text):
-            raise ValueError(
-                "customer_id must be a text of 1-128 characters, no control characters"
-            )
+        text = customer_text(customer_id)
         if not self.consent.persistent:
             return False
         self.open_record()

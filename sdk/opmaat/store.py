@@ -216,7 +216,7 @@ def open_store(url: str) -> ProfileStore:
         if unknown:
             raise ValueError(f"unknown memory store option {sorted(unknown)[0]!r}: max_profiles")
         text = query.get("max_profiles", [""])[-1]
-        if not text.isdigit() or not 100 <= int(text) <= 100_000_000:
+        if not (text.isascii() and text.isdigit()) or not 100 <= int(text) <= 100_000_000:
             raise ValueError("max_profiles must be a whole number from 100 to 100000000")
         return MemoryStore(max_profiles=int(text))
     if url.split("://", 1)[0] in ("redis", "rediss", "redis-cluster"):

@@ -8,10 +8,11 @@ on a page shows up at once instead of counting nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import contextlib
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from opmaat.campaigns.model import BUILTIN_EVENTS
+from opmaat.campaigns.model import BUILTIN_EVENTS, Campaign
 from opmaat.cart import (
     ProductError,
     add_to_cart,
@@ -23,6 +24,7 @@ from opmaat.cart import (
 from opmaat.event_counts import note_event
 from opmaat.interests import note_interest
 from opmaat.store import Record
+from opmaat.visits import as_count
 
 PRODUCT_EVENTS = ("product_view", "add_to_cart", "remove_from_cart")
 MAX_ORDER_VALUE = 1_000_000_000
@@ -84,16 +86,36 @@ def apply_event(
         if note_category and product.get("category"):
             note_interest(record, product["category"], now, half_life_days)
     elif name == "add_to_cart" and product is not None:
-        try:
+        # A full cart is refused before the event is taken (Visit.track); one that filled up
+        # in a concurrent request meanwhile just does not take this line.
+        with contextlib.suppress(ProductError):
             add_to_cart(record, product, now, session_id)
-        except ProductError as exc:  # a full cart: the page hears why
-            raise EventError(str(exc)) from None
     elif name == "remove_from_cart" and props is not None:
         # The page's own props: without a quantity the whole line goes.
         remove_from_cart(record, dict(props), now, session_id)
     elif name == "purchase":
         value = props.get("value") if props is not None else None
         purchase(record, now, float(value) if isinstance(value, int | float) else None)
+
+
+Tally = tuple[str, str | None, str]  # campaign, variant, field
+
+
+def credit_goal(record: Record, campaigns: Sequence[Campaign]) -> list[Tally]:
+    """Count a conversion for each of ``campaigns`` (those whose goal the event is) that the
+    visitor has a response entry for (has seen); the tallies to count, with the variant."""
+    responses = record.get("response")
+    if not isinstance(responses, dict):
+        return []
+    tallies: list[Tally] = []
+    for campaign in campaigns:
+        entry = responses.get(campaign.id)
+        if not isinstance(entry, dict):
+            continue
+        entry["conversions"] = as_count(entry.get("conversions")) + 1
+        variant = entry.get("variant")
+        tallies.append((campaign.id, variant if isinstance(variant, str) else None, "conversions"))
+    return tallies
 
 
 def page_product(page: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -505,7 +505,13 @@ def test_the_cart_holds_fifty_products_and_refuses_more(shop: TestClient) -> Non
 
 
 def identify(client: TestClient, customer_id: Any) -> httpx.Response:
-    return client.post("/v1/identify", content=json.dumps({"customer_id": customer_id}))
+    personalizer = client.app.state.edge.personalizer  # type: ignore[attr-defined]
+    try:
+        proof = personalizer.identify_proof(customer_id)
+    except ValueError:
+        proof = "no-proof-for-a-bad-id"
+    body = {"customer_id": customer_id, "proof": proof}
+    return client.post("/v1/identify", content=json.dumps(body))
 
 
 def test_an_identified_best_customer_gets_the_vip_hero(shop: TestClient) -> None:

@@ -184,14 +184,32 @@ def test_changes_from_another_site_are_refused(client: TestClient) -> None:
     assert len(store_of(client)) == 1
 
 
+def linking(client: TestClient, customer_id: str, **more: Any) -> str:
+    """An identify body with the proof the site's server makes for ``customer_id``."""
+    proof = client.app.state.edge.personalizer.identify_proof(customer_id)  # type: ignore[attr-defined]
+    return json.dumps({"customer_id": customer_id, "proof": proof, **more})
+
+
+def test_identify_needs_the_servers_proof(client: TestClient) -> None:
+    decide(client)
+    for body in (
+        {"customer_id": "C-1001"},
+        {"customer_id": "C-1001", "proof": "made-up"},
+        {"customer_id": "C-1001", "proof": json.loads(linking(client, "C-1002"))["proof"]},
+        {"customer_id": "C-1001", "proof": ["x"]},
+    ):
+        r = client.post("/v1/identify", content=json.dumps(body))
+        assert r.status_code == 403
+        assert "proof" in r.json()["error"]
+    assert client.get("/v1/me").json()["customer"] == {}
+
+
 def test_identify_links_a_customer_with_full_consent_only(client: TestClient) -> None:
     decide(client)
-    r = client.post("/v1/identify", content=json.dumps({"customer_id": "C-1001"}))
+    r = client.post("/v1/identify", content=linking(client, "C-1001"))
     assert r.json() == {"linked": True}
     assert client.get("/v1/me").json()["customer"] == {"id": "C-1001"}
-    gpc = client.post(
-        "/v1/identify", content=json.dumps({"customer_id": "C-2"}), headers={"Sec-GPC": "1"}
-    )
+    gpc = client.post("/v1/identify", content=linking(client, "C-2"), headers={"Sec-GPC": "1"})
     assert gpc.json()["linked"] is False
     assert "full consent" in gpc.json()["why"]
     assert client.get("/v1/me").json()["customer"] == {"id": "C-1001"}
@@ -248,15 +266,13 @@ def test_a_page_default_cannot_raise_the_site_default(
     cookie = set_cookie_header(r, COOKIE_NAME)
     assert cookie is not None
     assert "Max-Age" not in cookie
-    linked = client.post(
-        "/v1/identify", content=json.dumps({"customer_id": "C", "consent": "full"})
-    )
+    linked = client.post("/v1/identify", content=linking(client, "C", consent="full"))
     assert linked.json()["linked"] is False
 
 
 def test_a_customer_link_does_not_outlive_full_consent(client: TestClient) -> None:
     decide(client)
-    client.post("/v1/identify", content=json.dumps({"customer_id": "C-7"}))
+    client.post("/v1/identify", content=linking(client, "C-7"))
     client.post("/v1/consent", content=json.dumps({"tier": "session"}))
     assert client.get("/v1/me").json()["customer"] == {}
     assert b"C-7" not in b"".join(store_of(client).dump().values())

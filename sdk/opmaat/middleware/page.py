@@ -53,8 +53,9 @@ class PagePersonalization:
     async def track(self, name: str, props: Mapping[str, Any] | None = None) -> None:
         """Note a named event for this visitor, as ``opmaat.track`` would (``add_to_cart``
         with the product, ``purchase``, a site event); raises EventError when it is not one."""
-        self.visit.track(name, props)
+        tallies = self.visit.track(name, props)
         await self.visit.save()
+        await self.visit.tally(tallies)
 
     async def identify(self, customer_id: str) -> bool:
         """Link this visitor to a customer id (full consent only; False otherwise)."""
