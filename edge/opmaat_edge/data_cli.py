@@ -19,7 +19,7 @@ from opmaat.campaigns import CampaignSet, load_campaigns
 from opmaat.customers import load_table, parse_customers, write_table
 from opmaat.errors import ConfigError, Problem
 from opmaat.files import write_atomic
-from opmaat.purl import PurlSigner, create_recipients
+from opmaat.purl import PurlSigner, create_recipients, links_by_id
 from opmaat_edge.resources import DEMO, DEMO_CAMPAIGNS
 
 PARTIAL = 4  # exit status: written, but some rows were left out
@@ -120,14 +120,22 @@ def create_purls(
     text = _read(csv_path)
     if text is None:
         return 2
+    target = Path(out) if out else campaign.purl.recipients
+    try:
+        # The links already made for these recipients are kept: they may be printed.
+        previous = links_by_id(target.read_text(encoding="utf-8")) if target.exists() else {}
+    except (OSError, UnicodeDecodeError):
+        previous = {}
     try:
         written, problems, issued = create_recipients(
-            text, filename=csv_path, base_url=base_url, signer=PurlSigner(keys)
+            text, filename=csv_path, base_url=base_url, signer=PurlSigner(keys), previous=previous
         )
     except ConfigError as exc:
         _say(exc, "opmaat: no links made")
         return 1
-    target = Path(out) if out else campaign.purl.recipients
+    if not links_by_id(written):
+        _say(*problems, f"opmaat: no recipient could get a link; {target} is unchanged")
+        return 1
     try:
         write_atomic(target, written)
     except OSError as exc:

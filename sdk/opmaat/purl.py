@@ -21,7 +21,7 @@ import re
 import secrets
 import string
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -289,7 +289,12 @@ def _csv_problem(filename: str, line: int, exc: Exception) -> ConfigError:
 
 
 def create_recipients(
-    text: str, *, filename: str, base_url: str, signer: PurlSigner
+    text: str,
+    *,
+    filename: str,
+    base_url: str,
+    signer: PurlSigner,
+    previous: Mapping[str, str] | None = None,
 ) -> tuple[str, list[Problem], int]:
     """Give every good row of a recipients CSV a personal link.
 
@@ -297,8 +302,11 @@ def create_recipients(
     last or filled in place), the rejected rows as problems and how many links were issued.
     A row whose url already holds a well-formed key keeps it, so running this again does not
     change links that may be printed already. Rejected rows are written back with an empty
-    url. Raises ConfigError for a file or base URL nothing can be made of.
+    url. ``previous`` (recipient id -> url, from the file written last time) gives a row
+    without a url its earlier link back. Raises ConfigError for a file or base URL nothing
+    can be made of.
     """
+    previous = previous or {}
     config_problems: list[Problem] = []
     url_problem = _base_url_problem(base_url)
     if url_problem is not None:
@@ -337,7 +345,7 @@ def create_recipients(
         line = data[MAX_ROWS][0]
         raise ConfigError([Problem(filename, line, "file", f"more than {MAX_ROWS} rows")])
     # Keys already printed are reserved first, so a new key never takes one of them.
-    reserved: set[str] = set()
+    reserved: set[str] = {k for url in previous.values() if (k := _url_key(url)) is not None}
     if url_index is not None:
         for _, row in data:
             if len(row) == width and (found := _url_key(row[url_index])) is not None:
@@ -389,6 +397,12 @@ def create_recipients(
         if kept is not None and kept not in used_keys:
             used_keys.add(kept)
             output.append(row)
+            continue
+        earlier = previous.get(recipient_id, "")
+        kept = _url_key(earlier) if url_index is None or not row[url_index].strip() else None
+        if kept is not None and kept not in used_keys:
+            used_keys.add(kept)
+            output.append(with_url(row, earlier))
             continue
         key = new_key()
         while key in reserved or key in used_keys:
@@ -488,3 +502,21 @@ def _load(handle: Iterable[str], filename: str) -> dict[str, Recipient]:
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def links_by_id(text: str) -> dict[str, str]:
+    """Recipient id -> url of a file ``create_recipients`` wrote (empty for one it did not)."""
+    text = text.removeprefix("\ufeff")
+    first = text.split("\n", 1)[0]
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first))
+    try:
+        header = [normalize_header(cell) for cell in next(rows)]
+        id_index = next(i for i, name in enumerate(header) if name in _ID_COLUMNS)
+        url_index = header.index(_URL_COLUMN)
+        return {
+            row[id_index].strip(): row[url_index].strip()
+            for row in rows
+            if len(row) == len(header) and row[url_index].strip()
+        }
+    except (StopIteration, ValueError, csv.Error):
+        return {}

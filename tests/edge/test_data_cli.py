@@ -393,3 +393,45 @@ def test_written_recipients_load_with_the_campaign_file(config: Path, capsys: Ca
         Recipient(first_key, "r1", {"first_name": "Ann", "customer_id": "c1"}, "c1"),
     )
     assert len(recipients) == 2
+
+
+def test_purl_create_again_keeps_every_printed_link_and_adds_new_ones(tmp_path: Path) -> None:
+    from opmaat.purl import links_by_id
+    from opmaat_edge.data_cli import create_purls, prepare_demo
+
+    keys = ["k" * 20]
+    config = prepare_demo(tmp_path, "http://edge.example", keys)
+    assert config is not None
+    links = tmp_path / "recipients-links.csv"
+    before = links_by_id(links.read_text(encoding="utf-8"))
+    assert len(before) == 3
+    recipients = tmp_path / "recipients.csv"
+    recipients.write_text(recipients.read_text(encoding="utf-8") + "r-004,Noor,,SPRING-5,\n")
+    assert (
+        create_purls(
+            str(config), "spring-mailing", str(recipients), "http://edge.example", str(links), keys
+        )
+        == 0
+    )
+    after = links_by_id(links.read_text(encoding="utf-8"))
+    assert {k: after[k] for k in before} == before
+    assert set(after) == {*before, "r-004"}
+
+
+def test_purl_create_where_no_row_gets_a_link_changes_nothing(tmp_path: Path) -> None:
+    from opmaat_edge.data_cli import create_purls, prepare_demo
+
+    keys = ["k" * 20]
+    config = prepare_demo(tmp_path, "http://edge.example", keys)
+    assert config is not None
+    links = tmp_path / "recipients-links.csv"
+    written = links.read_bytes()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,first_name\n,Ann\n,Bob\n", encoding="utf-8")
+    assert (
+        create_purls(
+            str(config), "spring-mailing", str(bad), "http://edge.example", str(links), keys
+        )
+        == 1
+    )
+    assert links.read_bytes() == written
