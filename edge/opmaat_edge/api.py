@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -167,17 +168,23 @@ async def events(request: Request) -> Response:
 
 
 def _limit(request: Request, visit: Visit) -> None:
-    # Per visitor; a request without a valid cookie counts against its address.
+    # Per visitor. Requests without a cookie (no consent to one, or bots) count per address
+    # and browser, with ANONYMOUS_SHARE times the room: many people can share one address.
     state = edge_state(request)
+    limit = state.events_limit
     if visit.ident.fresh:
-        key = "ip:" + (visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-")
+        address = visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-"
+        agent = hashlib.blake2b(
+            request.headers.get("user-agent", "").encode("utf-8", "replace"), digest_size=8
+        ).hexdigest()
+        key, limit = f"ip:{address}:{agent}", state.anonymous_events_limit
     else:
         key = visit.ident.visitor_id
-    wait = state.events_limit.hit(key)
+    wait = limit.hit(key)
     if wait is not None:
         raise ApiError(
             429,
-            f"more than {state.settings.events_per_minute} events a minute; try again later",
+            f"more than {limit.per_minute} events a minute; try again later",
             headers={"Retry-After": str(max(1, round(wait)))},
         )
 

@@ -15,6 +15,10 @@ from opmaat_edge.metrics import Metrics, parse_networks
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from opmaat_edge.snippet import Snippet
 
+# Requests without a cookie are limited per address and browser, with this many times the room
+# of one visitor: a school or an office behind one address is many people.
+ANONYMOUS_SHARE = 10
+
 
 @dataclass
 class Counters:
@@ -29,6 +33,7 @@ class EdgeState:
     metrics: Metrics
     purl_signer: PurlSigner
     events_limit: RateLimit
+    anonymous_events_limit: RateLimit
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -66,6 +71,7 @@ class EdgeState:
             metrics=metrics,
             purl_signer=PurlSigner(settings.secret_keys),
             events_limit=RateLimit(settings.events_per_minute),
+            anonymous_events_limit=RateLimit(settings.events_per_minute * ANONYMOUS_SHARE),
         )
 
 

@@ -285,6 +285,16 @@ class Engine:
             beliefs = tuple(Posterior(1.0, 1.0) for _ in candidate.variant_keys)
         return choose(beliefs, self.rng, candidate.exploration)
 
+    def carry_over(self, previous: Engine) -> None:
+        """Keep what ``previous`` learned for adaptive campaigns whose variants did not
+        change (a reload must not start them over until the next refresh)."""
+        for campaign in self.adaptive:
+            old = previous.campaign(campaign.id)
+            beliefs = previous.posteriors.get(campaign.id)
+            keys = [v.key for v in campaign.variants]
+            if old is not None and beliefs is not None and [v.key for v in old.variants] == keys:
+                self.posteriors[campaign.id] = beliefs
+
     def learn(self, tallies: Tallies) -> None:
         """Take fresh per-variant counts for the adaptive campaigns (from the store)."""
         self.posteriors = {

@@ -318,12 +318,17 @@ class Visit:
         """Delete everything stored about this visitor and drop their cookie. When the store
         fails, the error goes to the caller and the cookie stays, so a retry can still find
         what is to be deleted."""
+        link = self.record.get("purl")
         self.record = {}
         if self.ident.fresh:
             self.forget_cookie = True
             return False
+        store = self.personalizer.store
         try:
-            deleted = await self.personalizer.store.delete(self.ident.visitor_id)
+            if isinstance(link, dict) and isinstance(link.get("key"), str):
+                # Not counted among the visitors of the personal link any more either.
+                await store.forget_visitor(f"purl:{link['key']}", self.ident.visitor_id)
+            deleted = await store.delete(self.ident.visitor_id)
         except Exception:
             self.keep_cookie = True
             raise

@@ -286,6 +286,10 @@ class RedisStore:
 
         return await self._call(note)
 
+    async def forget_visitor(self, scope: str, visitor_id: str) -> None:
+        key = f"{self.prefix}:{{{scope}}}:visitors"
+        await self._call(lambda: self.client.srem(key, visitor_id))
+
     async def share_config(self, config: SharedConfig) -> None:
         # One key, so a reader never sees the version of one file with the text of another.
         value = json.dumps({"version": config.version, "text": config.text, "at": config.at})

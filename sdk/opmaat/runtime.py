@@ -70,6 +70,8 @@ class Runtime:
         )
         stamps = campaigns.data_mtimes
         engine = Engine(campaigns)
+        if previous is not None:
+            engine.carry_over(previous.engine)
         sources = ProfileSources.of(campaigns, known_events(site.events, engine.goals))
         return cls(engine, context, mtime, text, stamp=mtime, data_mtimes=stamps, sources=sources)
 
@@ -103,13 +105,29 @@ class RuntimeHolder:
             if disk in (self.current.data_mtimes, self._rejected_data):
                 return False
             self._rejected_data = disk  # not tried again if it fails
-            return self.reload(mtime)
+            return self.reload(mtime, keep_text=True)
         return self.reload(mtime)
 
-    def reload(self, mtime: float | None = None) -> bool:
+    def reload(self, mtime: float | None = None, *, keep_text: bool = False) -> bool:
+        """Load the campaign file again. ``keep_text``: compile the running text again (a
+        data file changed), so a file this node adopted from another stays adopted."""
         with self._lock:
+            current = self.current
             try:
-                fresh = Runtime.load(self.path, previous=self.current)
+                if keep_text and current.shared:
+                    loaded = Runtime.load(self.path, previous=current, text=current.text)
+                    fresh = Runtime(
+                        loaded.engine,
+                        loaded.context,
+                        current.mtime,
+                        current.text,
+                        True,
+                        current.stamp,
+                        loaded.data_mtimes,
+                        loaded.sources,
+                    )
+                else:
+                    fresh = Runtime.load(self.path, previous=current)
             except ConfigError as exc:
                 return self._failed(str(exc), mtime)
             except (OSError, ValueError) as exc:

@@ -92,6 +92,10 @@ class ProfileStore(Protocol):
         have, on every node (at most ``MAX_SCOPE_VISITORS`` are told apart)."""
         ...
 
+    async def forget_visitor(self, scope: str, visitor_id: str) -> None:
+        """Take ``visitor_id`` out of ``scope`` (the visitor asked to be forgotten)."""
+        ...
+
 
 def _expires(key: str, value: tuple[bytes, float], now: float) -> float:
     return now + value[1]
@@ -188,6 +192,11 @@ class MemoryStore:
             members.add(visitor_id)
         self._scopes[scope] = (members, max(0.0, ttl_seconds))
         return len(members)
+
+    async def forget_visitor(self, scope: str, visitor_id: str) -> None:
+        found = self._scopes.get(scope)
+        if found is not None:
+            found[0].discard(visitor_id)
 
     async def set_paused(self, campaign: str, paused: bool) -> None:
         if paused:

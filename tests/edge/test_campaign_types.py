@@ -229,6 +229,32 @@ def test_a_forwarded_link_does_not_link_the_recipients_customer_record(
     assert decide(shop, ["hero"])["hero"]["campaign"] == "spring-mailing-forwarded"
 
 
+def test_only_the_first_visitor_of_a_link_is_taken_for_its_customer(
+    shop: TestClient, demo: Path
+) -> None:
+    path = link_path(recipients(demo)[0])  # Marieke, customer c-1002
+    open_link(shop, path)
+    assert me(shop)["customer"]["id"] == "c-1002"
+    become(shop)  # a colleague she forwarded it to: greeted, but not taken for her
+    open_link(shop, path)
+    data = me(shop)
+    assert data["purl"]["forwarded"] is False
+    assert data["customer"].get("id") is None
+    assert data["rfm"] == {}
+
+
+def test_a_visitor_who_is_forgotten_no_longer_counts_for_the_link(
+    shop: TestClient, demo: Path
+) -> None:
+    path = link_path(recipients(demo)[2])
+    scope = f"purl:{token_of(recipients(demo)[2]).split('.')[0]}"
+    open_link(shop, path)
+    visitor = me(shop)["visitor"]["id"]
+    assert visitor in store(shop)._scopes[scope][0]
+    assert shop.delete("/v1/me").status_code == 200
+    assert visitor not in store(shop)._scopes[scope][0]
+
+
 def _expected_landing(case: str) -> str:
     # A link whose key belongs to the campaign lands on its page; anything else goes home.
     return LANDING if case in ("tampered", "expired", "other-key") else "/"

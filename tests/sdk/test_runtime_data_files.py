@@ -221,3 +221,46 @@ def test_a_table_written_while_the_campaign_file_loads_is_not_missed(
     assert list(load_table(folder / "customers.json")) == ["new"]
     holder.reload_if_changed()
     assert list(customers(holder)) == ["new"]
+
+
+def test_a_data_file_change_keeps_a_campaign_file_adopted_from_another_node(
+    tmp_path: Path,
+) -> None:
+    from opmaat.store import SharedConfig
+
+    (tmp_path / "campaigns.yaml").write_text(CAMPAIGNS)
+    write_customers(tmp_path, "customer_id,frequency\nc1,1\n")
+    holder = RuntimeHolder(tmp_path / "campaigns.yaml")
+    shared = CAMPAIGNS.replace("html: hi", "html: from the other node")
+    assert holder.adopt(SharedConfig("v-other", shared, 2_000_000_000.0))
+    write_customers(tmp_path, "customer_id,frequency\nc1,1\nc2,2\n")
+    assert holder.reload_if_changed()
+    current = holder.current
+    assert current.shared
+    assert current.text == shared
+    assert set(current.campaigns.customers) == {"c1", "c2"}
+
+
+def test_what_adaptive_campaigns_learned_survives_a_reload(tmp_path: Path) -> None:
+    from opmaat.adaptive import Posterior
+
+    config = tmp_path / "campaigns.yaml"
+    adaptive = (
+        "slots: {hero: {}}\ncampaigns:\n  - id: ab\n    slot: hero\n    allocation: adaptive\n"
+        "    variants: [{key: x, html: x}, {key: y, html: y}]\n"
+    )
+    config.write_text(adaptive)
+    holder = RuntimeHolder(config)
+    holder.current.engine.learn({"ab": {"y": {"impressions": 100, "conversions": 40}}})
+    learned = holder.current.engine.posteriors["ab"]
+    assert learned[1] == Posterior(41.0, 61.0)
+    config.write_text(
+        adaptive + "  - id: other\n    slot: hero\n    variants: [{key: a, html: a}]\n"
+    )
+    bump(config)
+    assert holder.reload_if_changed()
+    assert holder.current.engine.posteriors["ab"] == learned
+    config.write_text(adaptive.replace("{key: y, html: y}", "{key: z, html: z}"))
+    bump(config)
+    assert holder.reload_if_changed()
+    assert "ab" not in holder.current.engine.posteriors  # the variants changed: start over

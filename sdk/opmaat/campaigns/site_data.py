@@ -4,9 +4,9 @@ and each campaign's PURL section; plus loading the data files they name."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from opmaat.campaigns.checker import Checker, describe, is_number
@@ -16,6 +16,7 @@ from opmaat.customers import load_table
 from opmaat.errors import ConfigError, Problem
 from opmaat.purl import Recipient, load_recipients
 
+T = TypeVar("T")
 EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_EVENTS = 100
 MAX_LOCATIONS = 5000
@@ -171,11 +172,31 @@ def _landing_ok(landing: str, hosts: tuple[str, ...]) -> bool:
     return parts.scheme in ("http", "https") and (host in hosts or named in hosts)
 
 
+# The last table read from each data file, with the file's (mtime, size) then: a reload of the
+# campaign file alone must not parse a large customer table again.
+_LOADED: dict[tuple[str, Path], tuple[tuple[int, int], Any]] = {}
+MAX_CACHED = 16
+
+
+def _cached(kind: str, path: Path, load: Callable[[Path], T]) -> T:
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    found = _LOADED.get((kind, path))
+    if found is not None and found[0] == stamp:
+        value: T = found[1]
+        return value
+    loaded = load(path)
+    if len(_LOADED) >= MAX_CACHED:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[(kind, path)] = (stamp, loaded)
+    return loaded
+
+
 def load_customers(path: Path | None) -> Mapping[str, Mapping[str, Any]]:
     """The customer table ``opmaat import customers`` wrote; none yet is an empty table."""
     if path is None or not path.exists():
         return {}
-    return load_table(path)
+    return _cached("customers", path, load_table)
 
 
 def load_purl_recipients(
@@ -189,7 +210,7 @@ def load_purl_recipients(
         if not section.recipients.exists():
             continue  # `opmaat purl create` has not written it yet: no links to follow
         try:
-            found = load_recipients(section.recipients)
+            found = _cached("recipients", section.recipients, load_recipients)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
