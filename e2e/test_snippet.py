@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -307,14 +308,18 @@ def test_identify_links_the_visitor_and_decides_again(
     decides = watch(page, "/v1/decide")
     page.goto("/")
     expect(page.locator("[data-opmaat-slot=hero]")).to_have_attribute("data-opmaat-filled", "")
+    # The proof the site's server signs for a customer id (the demo's guide page renders it).
+    guide = page.request.get("/campaigns").text()
+    found = re.search(r'data-customer="c-1003" data-proof="([^"]+)"', guide)
+    assert found is not None
     with page.expect_request("**/v1/identify") as identify:
-        page.evaluate("opmaat('identify', 'C-42')")
-    assert body(identify.value)["customer_id"] == "C-42"
+        page.evaluate("([id, proof]) => opmaat('identify', id, proof)", ["c-1003", found[1]])
+    assert body(identify.value) == {"customer_id": "c-1003", "proof": found[1]}
     deadline = time.monotonic() + 5
     while len(decides) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert len(decides) == 2
-    assert page.request.get("/v1/me").json()["customer"] == {"id": "C-42"}
+    assert page.request.get("/v1/me").json()["customer"]["id"] == "c-1003"
     assert console_errors == []
 
 

@@ -170,23 +170,26 @@ async def events(request: Request) -> Response:
 def _limit(request: Request, visit: Visit) -> None:
     # Per visitor. Requests without a cookie (no consent to one, or bots) count per address
     # and browser, with ANONYMOUS_SHARE times the room: many people can share one address.
+    # Every event also counts for its address, with ADDRESS_SHARE times the room, so fresh
+    # cookies or made-up User-Agents do not buy a bot more.
     state = edge_state(request)
-    limit = state.events_limit
+    address = visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-"
+    checks = [(state.address_events_limit, f"addr:{address}")]
     if visit.ident.fresh:
-        address = visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-"
         agent = hashlib.blake2b(
             request.headers.get("user-agent", "").encode("utf-8", "replace"), digest_size=8
         ).hexdigest()
-        key, limit = f"ip:{address}:{agent}", state.anonymous_events_limit
+        checks.append((state.anonymous_events_limit, f"ip:{address}:{agent}"))
     else:
-        key = visit.ident.visitor_id
-    wait = limit.hit(key)
-    if wait is not None:
-        raise ApiError(
-            429,
-            f"more than {limit.per_minute} events a minute; try again later",
-            headers={"Retry-After": str(max(1, round(wait)))},
-        )
+        checks.append((state.events_limit, visit.ident.visitor_id))
+    for limit, key in checks:
+        wait = limit.hit(key)
+        if wait is not None:
+            raise ApiError(
+                429,
+                f"more than {limit.per_minute} events a minute; try again later",
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
 
 
 def _measure(state: EdgeState, known: frozenset[str], kind: str, body: dict[str, Any]) -> None:

@@ -136,6 +136,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
     ]
     if settings.demo:
         routes += demo_site.routes
+        routes.append(Route("/ssr", demo_site.to_server_side))
         routes.append(Mount("/ssr", app=demo_site.server_side_app(state.personalizer)))
 
     @contextlib.asynccontextmanager
@@ -162,6 +163,9 @@ def create_app(settings: EdgeSettings) -> Starlette:
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
+    # No trailing-slash redirects: Starlette would build them from the Host header, an
+    # absolute Location anyone can point at another site.
+    app.router.redirect_slashes = False
     app.state.edge = state
     return app
 

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
@@ -113,6 +113,10 @@ async def campaign_guide(request: Request) -> Response:
         adaptive=adaptive,
         locations=runtime.campaigns.site.locations,
     )
+
+
+async def to_server_side(request: Request) -> Response:
+    return RedirectResponse("/ssr/", status_code=308)  # relative: never another host
 
 
 async def server_side(request: Request) -> Response:

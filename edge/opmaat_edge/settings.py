@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class SettingsError(ValueError):
@@ -18,7 +18,7 @@ LOOPBACK = "127.0.0.0/8,::1/128"
 @dataclass(frozen=True, slots=True)
 class EdgeSettings:
     config: str
-    secret_keys: tuple[str, ...]
+    secret_keys: tuple[str, ...] = field(repr=False)
     dev: bool = False
     demo: bool = False
     store: str = "memory://"

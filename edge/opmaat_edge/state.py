@@ -18,6 +18,8 @@ from opmaat_edge.snippet import Snippet
 # Requests without a cookie are limited per address and browser, with this many times the room
 # of one visitor: a school or an office behind one address is many people.
 ANONYMOUS_SHARE = 10
+# And every event counts for its address with this many times the room of one visitor.
+ADDRESS_SHARE = 50
 
 
 @dataclass
@@ -34,6 +36,7 @@ class EdgeState:
     purl_signer: PurlSigner
     events_limit: RateLimit
     anonymous_events_limit: RateLimit
+    address_events_limit: RateLimit
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -72,6 +75,7 @@ class EdgeState:
             purl_signer=PurlSigner(settings.secret_keys),
             events_limit=RateLimit(settings.events_per_minute),
             anonymous_events_limit=RateLimit(settings.events_per_minute * ANONYMOUS_SHARE),
+            address_events_limit=RateLimit(settings.events_per_minute * ADDRESS_SHARE),
         )
 
 

@@ -249,6 +249,7 @@ class Visit:
         self.keep_cookie = False  # a delete failed: the cookie stays for the retry
         self.interest_noted = False
         self.used: set[str] = set()  # campaigns already shown on this page
+        self.written = False  # this request wrote the record at least once
 
     @property
     def site(self) -> SiteSettings:
@@ -303,6 +304,7 @@ class Visit:
                 if written is not None:
                     self.token = written
                     self.changes.clear()  # written: a later save must not replay them
+                    self.written = True
                     return
                 fresh, self.token = await store.load(self.ident.visitor_id)
                 record = fresh or {}

@@ -232,4 +232,6 @@ def open_store(url: str) -> ProfileStore:
         from opmaat.redis_store import RedisStore
 
         return RedisStore.from_url(url)
-    raise ValueError(f"unknown store {url!r}: use memory:// or redis://host:port/db")
+    # Only the scheme: the rest may hold a password.
+    scheme = url.split("://", 1)[0][:20] if "://" in url else "(none)"
+    raise ValueError(f"unknown store scheme {scheme!r}: use memory:// or redis://host:port/db")

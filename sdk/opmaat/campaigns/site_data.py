@@ -162,10 +162,14 @@ def _landing_ok(landing: str, hosts: tuple[str, ...]) -> bool:
         return False
     if landing.startswith("/"):
         return _safe_link(landing)
+    if "\\" in landing:  # browsers read a backslash as a slash: "https://evil\\@shop/"
+        return False
     try:
         parts = urlsplit(landing)
         port = parts.port
     except ValueError:
+        return False
+    if "@" in parts.netloc:  # user info: what the host is depends on who reads it
         return False
     host = (parts.hostname or "").lower()
     named = f"{host}:{port}" if port else host

@@ -116,6 +116,9 @@ class _Responder:
             await self._start(message)
         elif message["type"] == "http.response.body":
             await self._body(message)
+        elif message["type"] == "http.response.debug":
+            # Test clients' template info (Starlette sends it before the start): not a body.
+            await self.downstream(message)
         else:
             # Another way to send the body (http.response.pathsend, zerocopysend): let the
             # held start go first, unchanged but for the cookies, and step aside.

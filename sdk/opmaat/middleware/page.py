@@ -68,7 +68,8 @@ class PagePersonalization:
     def touched(self) -> bool:
         """Whether this request decided or noted anything (and so owes the visitor their
         cookies)."""
-        return self.visit.counted or bool(self.decisions) or bool(self.visit.changes)
+        visit = self.visit
+        return visit.counted or bool(self.decisions) or bool(visit.changes) or visit.written
 
     def response_headers(self, cdn_key: bool) -> list[tuple[str, str]]:
         """Set-Cookie and caching headers for a response that was personalized."""
