@@ -1,4 +1,4 @@
-.PHONY: demo test lint bench install
+.PHONY: demo test lint bench soak install
 
 demo:
 	scripts/demo
@@ -8,6 +8,9 @@ test:
 
 bench:
 	scripts/bench
+
+soak:
+	scripts/soak
 
 lint:
 	scripts/install
