@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 MAX_BODY_BYTES = 16 * 1024
@@ -34,16 +34,34 @@ def error_response(
     )
 
 
-def _depth(value: Any, limit: int) -> bool:
+def _problem(value: Any, limit: int) -> str | None:
+    # One walk for both: nesting past ``limit``, and text that is no Unicode (a lone
+    # surrogate from an escape like "\ud800", which nothing could encode or store).
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
-            return False
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
+            return f"request body is nested deeper than {limit} levels"
+        if isinstance(item, str):
+            if not _encodable(item):
+                return "request body has text that is not valid Unicode (a lone surrogate)"
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if not _encodable(key):
+                    return "request body has text that is not valid Unicode (a lone surrogate)"
+                stack.append((inner, depth + 1))
         elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+            stack.extend((inner, depth + 1) for inner in item)
+    return None
+
+
+def _encodable(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
 
 
@@ -61,10 +79,14 @@ async def read_body(request: Request, limit: int | None = None) -> bytes:
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, f"request body is larger than {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise ApiError(413, f"request body is larger than {limit} bytes")
+    except ClientDisconnect:
+        # The client went away mid-body: nobody to answer, and no error of the edge's.
+        raise ApiError(400, "the request body was cut short") from None
     return bytes(body)
 
 
@@ -91,6 +113,7 @@ async def read_json_object(request: Request, limit: int | None = None) -> dict[s
         raise ApiError(400, "request body is not valid JSON (UTF-8)") from None
     if not isinstance(value, dict):
         raise ApiError(400, "request body must be a JSON object")
-    if not _depth(value, MAX_JSON_DEPTH):
-        raise ApiError(400, f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    problem = _problem(value, MAX_JSON_DEPTH)
+    if problem is not None:
+        raise ApiError(400, problem)
     return value

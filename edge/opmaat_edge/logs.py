@@ -100,7 +100,11 @@ class RequestIdMiddleware:
                     {
                         "type": "http.response.start",
                         "status": 500,
-                        "headers": [(b"content-type", b"application/json")],
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"cache-control", b"private, no-store"),
+                            (b"x-content-type-options", b"nosniff"),
+                        ],
                     }
                 )
                 await send_with_id(

@@ -23,7 +23,12 @@ _CACHEABLE = 64
 def js_number_string(number: float) -> str:
     """Format a number the way JavaScript's ``String(number)`` does for everyday values."""
     if isinstance(number, int):
-        return str(number) if abs(number) < 10**21 else js_number_string(float(number))
+        if abs(number) < 10**21:
+            return str(number)
+        try:
+            return js_number_string(float(number))
+        except OverflowError:  # beyond any float: what JavaScript's Number would be
+            return "Infinity" if number > 0 else "-Infinity"
     if math.isnan(number):
         return "NaN"
     if math.isinf(number):

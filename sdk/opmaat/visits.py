@@ -17,8 +17,11 @@ def as_count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+def _iso(ts: float) -> str | None:
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # not a time this record could hold
+        return None
 
 
 def starts_new_session(
@@ -85,6 +88,10 @@ def visit_attributes(record: Record, visitor_id: str | None) -> dict[str, Any]:
         session = {}
     visits = as_count(record.get("visits"))
     first, last = record.get("first_seen"), record.get("last_seen")
+    pages = session.get("pages")
+    days = session.get("days_since_last_visit")
+    session_id = session.get("id")
+    landing = session.get("landing_url")
     return {
         "visitor": {
             "id": visitor_id,
@@ -92,12 +99,12 @@ def visit_attributes(record: Record, visitor_id: str | None) -> dict[str, Any]:
             "visits": visits,
             "first_seen": _iso(first) if isinstance(first, int | float) else None,
             "last_seen": _iso(last) if isinstance(last, int | float) else None,
-            "days_since_last_visit": session.get("days_since_last_visit"),
+            "days_since_last_visit": days if as_count(days) == days else None,
         },
         "session": {
-            "id": session.get("id"),
+            "id": session_id if isinstance(session_id, str) else None,
             "pageviews": as_count(session.get("pageviews")),
-            "landing_url": session.get("landing_url"),
-            "pages": list(session.get("pages") or []),
+            "landing_url": landing if isinstance(landing, str) else None,
+            "pages": [p for p in pages if isinstance(p, str)] if isinstance(pages, list) else [],
         },
     }

@@ -5,10 +5,13 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Collection, Iterable
+from pathlib import Path as FilePath
 from typing import Any
 
 from opmaat.campaigns.yamlines import Lines, Path
 from opmaat.errors import Problem
+
+MAX_FILE_NAME = 255
 
 
 def field_name(path: Path) -> str:
@@ -35,7 +38,13 @@ def is_int(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (an int too large for a float is not one)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def describe(value: Any) -> str:
@@ -103,6 +112,18 @@ class Checker:
             self.report(path, f"expected a whole number {span}, got {describe(value)}")
             return None
         return int(value)
+
+    def file_in(self, name: str, path: Path, base_dir: FilePath, what: str) -> FilePath | None:
+        """``name`` resolved against the campaign file's folder, or None (reported) when it
+        cannot be a file name there."""
+        if "\x00" in name or len(name) > MAX_FILE_NAME:
+            self.report(path, f"'{name[:40]}' cannot be a {what} name")
+            return None
+        try:
+            return (base_dir / name).resolve()
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.report(path, f"'{name[:40]}' cannot be a {what} name: {exc}")
+            return None
 
     def text_list(self, value: Any, path: Path) -> list[tuple[Path, str]]:
         """The text items of a list with their paths; a bare string is not taken as a list."""

@@ -61,10 +61,15 @@ def _build(
         line = data[: exc.start].count(b"\n") + 1
         return None, [Problem(filename, line, "file", "the file is not UTF-8 text")]
     json_like = filename.lower().endswith(".json") or text.lstrip()[:1] in ("{", "[")
-    return build(
-        parse(text, json_like=json_like),
-        filename=filename,
-        base_dir=base_dir,
-        version=hashlib.sha256(data).hexdigest()[:12],
-        load_data=load_data,
-    )
+    try:
+        return build(
+            parse(text, json_like=json_like),
+            filename=filename,
+            base_dir=base_dir,
+            version=hashlib.sha256(data).hexdigest()[:12],
+            load_data=load_data,
+        )
+    except RecursionError:
+        # An alias inside its own anchor, or nesting hundreds deep: no campaign file is that.
+        problem = Problem(filename, 1, "file", "nested too deeply (or an alias refers to itself)")
+        return None, [problem]

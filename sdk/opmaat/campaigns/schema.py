@@ -332,11 +332,15 @@ def _instant(
             "'2026-11-01 09:00' (optionally with an offset such as +01:00)",
         )
         return None
-    if end and _DATE_ONLY.fullmatch(written):
-        moment += timedelta(days=1)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        if end and _DATE_ONLY.fullmatch(written):
+            moment += timedelta(days=1)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        return moment.astimezone(UTC)
+    except OverflowError:
+        check.report(path, f"{describe(value)} is outside the years a schedule can use")
+        return None
 
 
 def _frequency(check: Checker, value: Any, path: YPath) -> Frequency | None:

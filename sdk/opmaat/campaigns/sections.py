@@ -187,7 +187,9 @@ def read_template(check: Checker, value: Any, path: YPath, base_dir: Path) -> st
     name = check.text(value, path)
     if name is None:
         return None
-    file = (base_dir / name).resolve()
+    file = check.file_in(name, path, base_dir, "template file")
+    if file is None:
+        return None
     if not file.is_relative_to(base_dir.resolve()):
         # A campaign file (perhaps shared by another node) must not read the rest of the disk.
         check.report(path, f"template file '{name}' is outside the campaign file's folder")
@@ -213,6 +215,8 @@ def compile_template(
     except TemplateSyntaxError as exc:
         where = f" on line {exc.lineno} of the template" if exc.lineno > 1 else ""
         check.report(path, f"template syntax error{where}: {exc.message}")
+    except RecursionError:
+        check.report(path, "the template is nested too deeply")
     return None
 
 

@@ -47,7 +47,9 @@ def data_file(check: Checker, value: Any, path: YPath, base_dir: Path) -> Path |
     name = check.text(value, path)
     if name is None:
         return None
-    file = (base_dir / name).resolve()
+    file = check.file_in(name, path, base_dir, "data file")
+    if file is None:
+        return None
     if not file.is_relative_to(base_dir.resolve()):
         check.report(path, f"data file '{name}' is outside the campaign file's folder")
         return None
@@ -198,9 +200,16 @@ def _cached(kind: str, path: Path, load: Callable[[Path], T]) -> T:
 
 def load_customers(path: Path | None) -> Mapping[str, Mapping[str, Any]]:
     """The customer table ``opmaat import customers`` wrote; none yet is an empty table."""
-    if path is None or not path.exists():
+    if path is None or not _exists(path):
         return {}
     return _cached("customers", path, load_table)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as exc:  # a name the file system refuses
+        raise ConfigError([Problem(str(path)[:200], 1, "file", f"cannot read: {exc}")]) from None
 
 
 def load_purl_recipients(
@@ -211,7 +220,7 @@ def load_purl_recipients(
     out: dict[str, tuple[str, Recipient]] = {}
     problems: list[Problem] = []
     for campaign_id, section in campaigns:
-        if not section.recipients.exists():
+        if not _exists(section.recipients):
             continue  # `opmaat purl create` has not written it yet: no links to follow
         try:
             found = _cached("recipients", section.recipients, load_recipients)

@@ -147,10 +147,15 @@ class _Builder:
             return None
         if tag == _BOOL:
             return text.lower() == "true"
-        if tag == _INT:
-            return _to_int(text)
-        if tag == _FLOAT:
-            return _to_float(text)
+        try:
+            if tag == _INT:
+                return _to_int(text)
+            if tag == _FLOAT:
+                return _to_float(text)
+        except ValueError:  # an explicit tag on what is no number: "!!int abc"
+            line = node.start_mark.line + 1
+            self.issues.append(ParseIssue(line, path, f"'{text[:40]}' is not a {tag[-5:]}"))
+            return text
         self.issues.append(ParseIssue(node.start_mark.line + 1, path, f"unsupported tag '{tag}'"))
         return text
 

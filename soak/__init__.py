@@ -1,0 +1,1 @@
+"""Load tests of a real edge process (``python -m soak.traffic``)."""
