@@ -115,15 +115,21 @@ class Checker:
 
     def file_in(self, name: str, path: Path, base_dir: FilePath, what: str) -> FilePath | None:
         """``name`` resolved against the campaign file's folder, or None (reported) when it
-        cannot be a file name there."""
+        cannot be a file name there or leads out of the folder: a campaign file (perhaps
+        shared by another node) must not read the rest of the disk."""
         if "\x00" in name or len(name) > MAX_FILE_NAME:
             self.report(path, f"'{name[:40]}' cannot be a {what} name")
             return None
         try:
-            return (base_dir / name).resolve()
+            file = (base_dir / name).resolve()
+            inside = file.is_relative_to(base_dir.resolve())
         except (OSError, ValueError, RuntimeError) as exc:
             self.report(path, f"'{name[:40]}' cannot be a {what} name: {exc}")
             return None
+        if not inside:
+            self.report(path, f"{what} '{name}' is outside the campaign file's folder")
+            return None
+        return file
 
     def text_list(self, value: Any, path: Path) -> list[tuple[Path, str]]:
         """The text items of a list with their paths; a bare string is not taken as a list."""

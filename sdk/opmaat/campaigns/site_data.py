@@ -47,13 +47,7 @@ def data_file(check: Checker, value: Any, path: YPath, base_dir: Path) -> Path |
     name = check.text(value, path)
     if name is None:
         return None
-    file = check.file_in(name, path, base_dir, "data file")
-    if file is None:
-        return None
-    if not file.is_relative_to(base_dir.resolve()):
-        check.report(path, f"data file '{name}' is outside the campaign file's folder")
-        return None
-    return file
+    return check.file_in(name, path, base_dir, "data file")
 
 
 def locations(check: Checker, value: Any) -> tuple[Location, ...]:
