@@ -108,6 +108,11 @@ def note_event(record: Record, name: str, now: float, n: int = 1) -> None:
         record["session"]["events"] = dict(list(counters.items())[-MAX_EVENT_NAMES:])
 
 
+def session_counts(record: Record) -> dict[str, int]:
+    """This session's counters by event name (well-formed ones only)."""
+    return _session_events(record) or {}
+
+
 def session_count(record: Record, name: str) -> int:
     """How many times ``name`` was noted in the current session (0 when unknown)."""
     counters = _session_events(record)

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opmaat.cart import cart_items, order_attributes
-from opmaat.event_counts import session_count
+from opmaat.event_counts import session_counts
 from opmaat.store import Record
 from opmaat.visits import as_count
 
@@ -50,12 +50,13 @@ def intent_signals(record: Record) -> dict[str, int]:
     """This session's intent signals (0 for whatever the record does not say)."""
     session = record.get("session")
     pageviews = session.get("pageviews") if isinstance(session, dict) else None
+    counters = session_counts(record)
     return {
         "depth": max(0, as_count(pageviews)),
-        "product_views": session_count(record, "product_view"),
-        "add_to_cart": session_count(record, "add_to_cart"),
+        "product_views": counters.get("product_view", 0),
+        "add_to_cart": counters.get("add_to_cart", 0),
         "return_visits": max(0, as_count(record.get("visits")) - 1),
-        "searches": session_count(record, "search"),
+        "searches": counters.get("search", 0),
     }
 
 

@@ -596,7 +596,7 @@ class Visit:
             changes.append(CookieChange(COOKIE_NAME, None, 0, secure, domain))
         elif self.consent.stores and self.record:
             codec = self.personalizer.codec
-            value = codec.dumps(self.ident.visitor_id, self.session_id())
+            value = codec.dumps(self.ident.visitor_id, self.session_id(), self.ident)
             max_age = codec.max_age if self.consent.persistent else None
             changes.append(CookieChange(COOKIE_NAME, value, max_age, secure, domain))
         return changes

@@ -74,3 +74,33 @@ def test_expired_cookie_is_rejected() -> None:
 def test_needs_a_key() -> None:
     with pytest.raises(ValueError, match="secret key"):
         CookieCodec([])
+
+
+def test_a_recent_cookie_goes_back_as_it_came_and_an_older_one_is_signed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import opmaat.identity as identity
+
+    codec = CookieCodec(["k" * 20])
+    value = codec.dumps("visitor-1", "session-1")
+    came = codec.loads(value)
+    assert codec.dumps("visitor-1", "session-1", came) == value  # no new signature
+    assert codec.dumps("visitor-1", "session-2", came) != value  # a new session: a new value
+    later = came.issued + identity.RESIGN_SECONDS + 1
+    monkeypatch.setattr(identity.time, "time", lambda: later)
+    assert codec.dumps("visitor-1", "session-1", came) != value
+
+
+def test_verified_cookies_are_remembered_but_still_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    import opmaat.identity as identity
+
+    codec = CookieCodec(["k" * 20], max_age_days=1)
+    value = codec.loads(codec.dumps("visitor-1", "session-1")).value
+    assert value is not None
+    first = codec.loads(value)
+    assert codec.loads(value) == first
+    tampered = value[:-2] + ("AA" if value[-2:] != "AA" else "BB")
+    assert codec.loads(tampered).rejected
+    assert codec.loads(tampered).rejected  # a bad value is never remembered as good
+    monkeypatch.setattr(identity.time, "time", lambda: first.issued + 86400 + 5)
+    assert codec.loads(value).fresh  # the remembered answer expires like the cookie
