@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from opmaat.personalizer import Visit
-from opmaat_edge.http import NO_STORE, ApiError
+from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer
 from opmaat_edge.state import edge_state
 
 
@@ -50,7 +50,7 @@ def finish(visit: Visit, response: Response) -> Response:
 def respond(
     visit: Visit, payload: Any, headers: Mapping[str, str] | None = None, status: int = 200
 ) -> Response:
-    response = JSONResponse(payload, status_code=status, headers={**NO_STORE, **(headers or {})})
+    response = JSONAnswer(payload, status_code=status, headers={**NO_STORE, **(headers or {})})
     return finish(visit, response)
 
 
