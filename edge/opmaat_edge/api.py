@@ -11,7 +11,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opmaat.campaigns.schema import MAX_FREQUENCY
 from opmaat.engine import Engine
 from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
@@ -104,10 +103,13 @@ def _record_response(
     tallies: list[Tally] = []
     if kind == "impression":
         entry["impressions"] = as_count(entry.get("impressions")) + 1
-        seen = entry.get("seen")
-        entry["seen"] = [*(seen if isinstance(seen, list) else []), int(time.time())][
-            -MAX_FREQUENCY:
-        ]
+        if campaign.frequency is not None:
+            # Only a capped campaign needs the times, and only its last `max` of them.
+            seen = entry.get("seen")
+            seen = seen if isinstance(seen, list) else []
+            entry["seen"] = [*seen, int(time.time())][-campaign.frequency.max :]
+        else:
+            entry.pop("seen", None)
         tallies.append((campaign.id, variant, "impressions"))
     else:
         entry["clicks"] = as_count(entry.get("clicks")) + 1

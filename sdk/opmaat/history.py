@@ -1,4 +1,6 @@
-"""The visitor's recent decisions: what each slot showed and why, for the privacy page."""
+"""The visitor's recent personalized decisions: which campaign each slot showed and why, for
+the privacy page. Slots that kept their standard content are not kept (they are most of the
+decisions, and say nothing about the visitor)."""
 
 from __future__ import annotations
 
@@ -8,15 +10,18 @@ from typing import Any
 from opmaat.engine import Decision
 from opmaat.store import Record
 
-MAX_DECISIONS = 20
+MAX_DECISIONS = 10
 
 
 def note_decisions(
     record: Record, decisions: Mapping[str, Decision], *, path: str | None, tier: str, now: float
 ) -> None:
-    """Append this page's decisions (newest last) to the record, keeping the last 20."""
+    """Append this page's personalized decisions (newest last) to the record, keeping the
+    last ``MAX_DECISIONS``."""
     kept = recent_decisions(record)
     for decision in decisions.values():
+        if decision.campaign is None:
+            continue
         kept.append(
             {
                 "at": int(now),

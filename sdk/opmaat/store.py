@@ -17,7 +17,9 @@ TALLY_FIELDS = ("impressions", "clicks", "conversions")
 
 def encode_record(record: Record) -> bytes:
     """Compact UTF-8 JSON (orjson: a tenth of the time of the json module on a profile)."""
-    return orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)
+    # A copy of exactly its size: orjson's own bytes keep its whole output buffer (4 KB at
+    # least), and the memory store keeps these for every visitor.
+    return bytes(memoryview(orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS)))
 
 
 def decode_record(data: bytes | str | None) -> Record | None:

@@ -32,7 +32,22 @@ def test_impressions_and_clicks_land_in_the_profile(client: TestClient) -> None:
     assert response["impressions"] == 1
     assert response["clicks"] == 1
     assert response["conversions"] == 1  # the demo campaign's goal is the click
-    assert len(response["seen"]) == 1
+    assert "seen" not in response  # impression times are kept for capped campaigns only
+
+
+def test_a_capped_campaign_keeps_only_as_many_impression_times_as_its_cap(
+    client: TestClient,
+) -> None:
+    start(client)
+    client.post(
+        "/v1/events",
+        content=json.dumps({"type": "goal", "name": "add_to_cart", "props": {"id": "tent"}}),
+    )
+    for _ in range(5):
+        event(client, type="impression", slot="hero", campaign="cart-reminder", variant="a")
+    entry = client.get("/v1/me").json()["response"]["cart-reminder"]
+    assert entry["impressions"] == 5
+    assert len(entry["seen"]) == 3  # the demo's cart-reminder: at most 3 a day
 
 
 def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
@@ -100,7 +115,8 @@ def test_corrupt_stored_counters_do_not_break_events(client: TestClient) -> None
     assert event(client, type="impression", slot="hero", campaign="search-hero")[0] == 200
     assert event(client, type="click", slot="hero", campaign="search-hero")[0] == 200
     response = client.get("/v1/me").json()["response"]["search-hero"]
-    assert (response["impressions"], response["clicks"], len(response["seen"])) == (1, 1, 1)
+    assert (response["impressions"], response["clicks"]) == (1, 1)
+    assert "seen" not in response  # the demo's search-hero has no cap
 
 
 def test_events_are_tallied_per_variant_and_streamed(client: TestClient) -> None:

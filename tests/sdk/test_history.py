@@ -52,17 +52,16 @@ def test_html_is_not_kept() -> None:
     assert "<p>Sale</p>" not in repr(record)
 
 
-def test_new_decisions_are_appended_newest_last() -> None:
+def test_new_decisions_are_appended_newest_last_and_defaults_are_not_kept() -> None:
     record: Record = {}
     note_decisions(record, {"hero": HERO}, path="/a", tier="full", now=T0)
     note_decisions(record, {"footer": FOOTER}, path="/b", tier="session", now=T0 + 60)
+    note_decisions(record, {"hero": HERO}, path="/c", tier="session", now=T0 + 120)
     entries = recent_decisions(record)
     assert [(e["slot"], e["path"], e["consent"], e["at"]) for e in entries] == [
         ("hero", "/a", "full", 1_790_000_000),
-        ("footer", "/b", "session", 1_790_000_060),
-    ]
-    assert entries[1]["campaign"] is None
-    assert entries[1]["reason"] == reasons.NO_CAMPAIGN
+        ("hero", "/c", "session", 1_790_000_120),
+    ]  # the footer kept its standard content: nothing about the visitor to keep
 
 
 def test_path_is_optional_and_cut_short() -> None:
@@ -86,7 +85,7 @@ def test_keeps_only_the_last_max_decisions() -> None:
 def test_one_page_with_more_slots_than_max_keeps_its_last() -> None:
     record: Record = {}
     note_decisions(record, {"hero": HERO}, path="/old", tier="full", now=T0)
-    many = {f"s{i}": Decision(f"s{i}", None, None, None, "r") for i in range(MAX_DECISIONS + 3)}
+    many = {f"s{i}": Decision(f"s{i}", "c", "a", None, "r") for i in range(MAX_DECISIONS + 3)}
     note_decisions(record, many, path="/new", tier="full", now=T0)
     entries = recent_decisions(record)
     assert len(entries) == MAX_DECISIONS
