@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,12 @@ def test_a_gpc_visitor_does_not_see_a_campaign_that_needs_full_consent(
 ) -> None:
     decide(client)
     decide(client)  # nothing changes the visit count within a session, so fake a second visit
-    record = store_of(client)._data
-    (vid,) = record
-    data = json.loads(record[vid][0])
+    store = store_of(client)
+    (vid,) = store.dump()
+    data, token = asyncio.run(store.load(vid))
+    assert data is not None
     data["visits"] = 3
-    record[vid] = (json.dumps(data).encode(), record[vid][1])
+    assert asyncio.run(store.store_if(vid, data, 3600, token)) is not None
     assert decide(client).json()["slots"]["sidebar"]["campaign"] == "returning-sidebar"
     gpc = decide(client, headers={"Sec-GPC": "1"}).json()
     assert gpc["slots"]["sidebar"]["campaign"] != "returning-sidebar"
