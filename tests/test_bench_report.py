@@ -1,0 +1,65 @@
+"""bench/RESULTS.md is written from the figures, with every budget and its command."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bench import report
+
+
+def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
+    edge = {"rps": 1500.0, "p50_ms": 16.0, "p99_ms": 35.0, "non_2xx": 0}
+    bare = {"rps": 15000.0, "p50_ms": 1.7, "p99_ms": 4.7, "non_2xx": 0}
+    configs = {
+        name: {**values, "socket_errors": {}, "log_problems": [], "store": None}
+        for name, values in (("bare/1", bare), ("edge/1", edge), ("bare/2", bare), ("edge/2", edge))
+    }
+    figures = {
+        "http": {
+            "settings": {
+                "threads": 2,
+                "connections": 32,
+                "duration_s": 10,
+                "rounds": 3,
+                "campaigns": 216,
+                "visitors": 500,
+                "cpus": 2,
+            },
+            "configs": configs,
+            "ratios": {"1": 0.1, "2": 0.1},
+            "budget": {
+                "1": {"ratio_ok": False, "p99_ok": False},
+                "2": {"ratio_ok": False, "p99_ok": False},
+            },
+        },
+        "profile": 40.0,
+        "decide": {"nothing matches": 80.0, "every slot filled": 95.0},
+        "evaluator": {
+            "ratio": 5.0,
+            "growthbook_us": 2.5,
+            "ours_us": 0.5,
+            "cases": 900,
+            "conditions": 48,
+            "profiles": 20,
+            "lowest_ratio": 2.1,
+            "lowest_ratio_condition": "$all",
+            "disagreements": [],
+        },
+        "memory": {
+            "rss_per_profile": 1200.0,
+            "budget": 2048,
+            "traced_per_profile": 990.0,
+            "encoded_mean": 2565.0,
+            "encoded_length_per_profile": 646.0,
+        },
+        "snippet": {"raw": 4486, "gzip": 1832, "brotli": 1581, "budget": 2048},
+        "middleware": {"bare": 1.0, "middleware": 1.5, "added": 0.5},
+        "store": {"memory": 3000.0, "redis": 1400.0, "ratio": 0.47},
+    }
+    text = report.render(figures, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    budgets = text.split("## Budgets", 1)[1].split("## Details", 1)[0]
+    assert budgets.count("| met |") == 5
+    assert budgets.count("**missed**") == 3
+    assert "`python -m bench.memory`" in budgets
+    assert "1,200 B" in budgets
+    assert "Redis / memory 0.47" in text
