@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import decide, evaluator, http, memory, middleware, profile, snippet, store
+from bench import decide, evaluator, http, memory, middleware, profile, request, snippet, store
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 PACKAGES = (
@@ -96,6 +96,7 @@ def main() -> int:
         "http": timed("edge throughput (wrk)", http.run),
         "profile": timed("profile build", profile.run),
         "decide": timed("decide", decide.run),
+        "request": timed("decide request in-process", request.run),
         "evaluator": timed("condition evaluators", evaluator.run),
         "memory": timed("memory per profile", memory.run),
         "snippet": timed("snippet size", snippet.run),
@@ -196,6 +197,8 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
         "",
         "### Engine, in-process",
         "",
+        f"- one decide request through the whole edge app, no sockets (`python -m "
+        f"bench.request`): {f['request']:.0f} µs",
         f"- profile build (request context + stored record), returning visitor: "
         f"{f['profile']:.1f} µs",
         *(f"- decide, 5 slots over 200 campaigns, {k}: {v:.0f} µs" for k, v in f["decide"].items()),
@@ -217,8 +220,15 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
         "",
         f"- {store_line(f['store'])}",
         "",
+        HISTORY.read_text(encoding="utf-8").split("-->", 1)[-1].strip(),
+        "",
     ]
     return "\n".join(out)
+
+
+# Written by hand when the code changes what the figures say (before and after, with the
+# commits to rerun them on), and what is still missed and why.
+HISTORY = Path(__file__).with_name("HISTORY.md")
 
 
 def store_line(result: dict[str, Any]) -> str:

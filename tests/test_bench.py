@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import context, decide, middleware, profile, store
+from bench import context, decide, middleware, profile, request, store
 
 
 def test_profile_benchmark_runs() -> None:
@@ -26,3 +26,7 @@ def test_middleware_benchmark_runs_and_fills_every_slot() -> None:
 def test_store_benchmark_runs_on_both_stores() -> None:
     result = store.run(total=300, rounds=1)
     assert "skipped" in result or result["redis"] > 0 < result["memory"]
+
+
+def test_request_benchmark_runs_through_the_whole_app() -> None:
+    assert request.run(runs=20, visitors=5, rounds=1) > 0

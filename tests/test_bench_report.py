@@ -34,6 +34,7 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
         },
         "profile": 40.0,
         "decide": {"nothing matches": 80.0, "every slot filled": 95.0},
+        "request": 430.0,
         "evaluator": {
             "ratio": 5.0,
             "growthbook_us": 2.5,
@@ -63,3 +64,4 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
     assert "`python -m bench.memory`" in budgets
     assert "1,200 B" in budgets
     assert "Redis / memory 0.47" in text
+    assert "## Budgets still missed" in text
