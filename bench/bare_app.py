@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from opmaat_edge.cli import GRACE_SECONDS
+from opmaat_edge.cli import SERVER_SETTINGS
 
 BARE_APP = "bench.bare_app:create_app"
 Loop = Literal["auto", "asyncio", "uvloop"]
@@ -43,20 +43,7 @@ def serve(
     (uvicorn's defaults are "auto": uvloop and httptools when installed)."""
     import uvicorn
 
-    uvicorn.run(
-        app,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-        server_header=False,
-        log_level="warning",
-        log_config=None,
-        timeout_graceful_shutdown=GRACE_SECONDS,
-        loop=loop,
-        http=http,
-    )
+    uvicorn.run(app, host=host, port=port, workers=workers, loop=loop, http=http, **SERVER_SETTINGS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

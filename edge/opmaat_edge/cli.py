@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opmaat_edge.resources import DEMO_CAMPAIGNS
 
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 GRACE_SECONDS = 20  # SIGTERM: in-flight requests get this long to finish
+# How `opmaat serve` runs uvicorn (bench.bare_app serves its ceiling with the same).
+SERVER_SETTINGS: dict[str, Any] = {
+    "factory": True,
+    "proxy_headers": False,
+    "server_header": False,
+    "log_level": "warning",
+    "log_config": None,  # opmaat_edge.logs configures logging in each worker
+    "timeout_graceful_shutdown": GRACE_SECONDS,
+}
 
 DESCRIPTION = """\
 opmaat: on-site personalization you run yourself.
@@ -194,16 +203,7 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     print(f"opmaat: serving on http://{host}:{port}/", flush=True)
     uvicorn.run(
-        "opmaat_edge.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=False,
-        server_header=False,
-        log_level="warning",
-        log_config=None,  # opmaat_edge.logs configures logging in each worker
-        timeout_graceful_shutdown=GRACE_SECONDS,
+        "opmaat_edge.app:app_from_env", host=host, port=port, workers=workers, **SERVER_SETTINGS
     )
     return 0
 
