@@ -18,7 +18,13 @@ from opmaat.tracking import EventError, Tally
 from opmaat.visits import as_count
 from opmaat_edge.http import ApiError, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
-from opmaat_edge.visit import open_visit, refuse_cross_site, respond
+from opmaat_edge.visit import (
+    address_key,
+    limit_new_visitors,
+    open_visit,
+    refuse_cross_site,
+    respond,
+)
 
 log = logging.getLogger("opmaat.edge")
 
@@ -63,6 +69,7 @@ async def decide(request: Request) -> Response:
     body = await _request_body(request)
     slots = _slots(body.get("slots", []), edge_state(request).settings.max_slots)
     visit = await open_visit(request, body.get("consent"))
+    limit_new_visitors(request, visit)
     decisions = await visit.page_view(
         slots,
         url=_text(body.get("url")),
@@ -175,7 +182,7 @@ def _limit(request: Request, visit: Visit) -> None:
     # Every event also counts for its address, with ADDRESS_SHARE times the room, so fresh
     # cookies or made-up User-Agents do not buy a bot more.
     state = edge_state(request)
-    address = visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-"
+    address = address_key(visit)
     checks = [(state.address_events_limit, f"addr:{address}")]
     if visit.ident.fresh:
         agent = hashlib.blake2b(

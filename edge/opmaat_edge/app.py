@@ -156,10 +156,11 @@ def create_app(settings: EdgeSettings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        # Outermost first: CORS also reaches the JSON 500 the request-id layer answers with.
         middleware=[
+            Middleware(Cors, allowed=lambda: state.runtime.current.campaigns.site.allowed_origins),
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeaders),
-            Middleware(Cors, allowed=lambda: state.runtime.current.campaigns.site.allowed_origins),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

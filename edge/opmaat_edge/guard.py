@@ -103,7 +103,11 @@ class Cors:
     async def _preflight(send: Send, origin: str | None) -> None:
         if origin is None:
             body = b'{"error": "this origin may not call the API"}'
-            headers = [(b"content-type", b"application/json"), (b"vary", b"Origin")]
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"vary", b"Origin"),
+                (b"x-content-type-options", b"nosniff"),
+            ]
             await send({"type": "http.response.start", "status": 403, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
@@ -114,6 +118,7 @@ class Cors:
             (b"access-control-allow-headers", b"content-type"),
             (b"access-control-max-age", CORS_MAX_AGE),
             (b"vary", b"Origin"),
+            (b"x-content-type-options", b"nosniff"),
         ]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})

@@ -29,6 +29,7 @@ class EdgeSettings:
     max_body_bytes: int = 16 * 1024
     max_slots: int = 20
     events_per_minute: int = 120
+    new_visitors_per_minute: int = 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -65,6 +66,7 @@ class EdgeSettings:
             max_body_bytes=_whole(env, "OPMAAT_MAX_BODY_BYTES", 16 * 1024, 1024, 1024 * 1024),
             max_slots=_whole(env, "OPMAAT_MAX_SLOTS", 20, 1, 100),
             events_per_minute=_whole(env, "OPMAAT_EVENTS_PER_MINUTE", 120, 0, 100_000),
+            new_visitors_per_minute=_whole(env, "OPMAAT_NEW_VISITORS_PER_MINUTE", 60, 0, 1_000_000),
         )
 
 

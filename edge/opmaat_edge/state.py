@@ -37,6 +37,7 @@ class EdgeState:
     events_limit: RateLimit
     anonymous_events_limit: RateLimit
     address_events_limit: RateLimit
+    new_visitors_limit: RateLimit
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -76,6 +77,7 @@ class EdgeState:
             events_limit=RateLimit(settings.events_per_minute),
             anonymous_events_limit=RateLimit(settings.events_per_minute * ANONYMOUS_SHARE),
             address_events_limit=RateLimit(settings.events_per_minute * ADDRESS_SHARE),
+            new_visitors_limit=RateLimit(settings.new_visitors_per_minute),
         )
 
 

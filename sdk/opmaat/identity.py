@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cachetools import LRUCache
-from itsdangerous import BadData, Signer, URLSafeTimedSerializer
+from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
 COOKIE_NAME = "opmaat"
 MAX_COOKIE_CHARS = 400
@@ -17,6 +18,9 @@ MAX_COOKIE_CHARS = 400
 # same value goes back (with a fresh Max-Age): signing is most of what a cookie costs.
 RESIGN_SECONDS = 3600
 VERIFIED_CACHE = 8192
+# What itsdangerous writes: base64url, "." between parts. Anything else is not one of ours
+# (its base64 decoding would skip stray characters, so they must not reach it or the cache).
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")
 _SALT = "opmaat.visitor.v1"
 
 
@@ -74,7 +78,7 @@ class CookieCodec:
         """Identity from a cookie value; anything wrong with it gives a fresh visitor."""
         if not value:
             return self.fresh()
-        if len(value) > MAX_COOKIE_CHARS:
+        if len(value) > MAX_COOKIE_CHARS or not _TOKEN.fullmatch(value):
             return self.fresh(rejected=True)
         known = self._verified.get(value)
         if known is not None:
@@ -103,26 +107,30 @@ class CookieCodec:
 
 
 class IdentifyProof:
-    """The proof that the site's own server names a visitor's customer id: a signature over
-    the id with the edge's keys (salted apart from the cookie), which the server renders into
-    the logged-in page for ``opmaat.identify(id, proof)``. Without it anyone could claim any
-    customer id and read what the customer table says about that customer."""
+    """The proof that the site's own server names a visitor's customer id: a timestamped
+    signature over the id with the edge's keys (salted apart from the cookie), which the server
+    renders into the logged-in page for ``opmaat.identify(id, proof)``. Without it anyone could
+    claim any customer id and read what the customer table says about that customer; a proof
+    that leaks stops working after ``max_age`` seconds (a day by default)."""
 
-    _SALT = "opmaat.identify.v1"
+    _SALT = "opmaat.identify.v2"
 
-    def __init__(self, secret_keys: Sequence[str]) -> None:
+    def __init__(self, secret_keys: Sequence[str], max_age: int = 86400) -> None:
         keys = [k for k in secret_keys if k]
         if not keys:
             raise ValueError("at least one secret key is needed to sign identify proofs")
-        self._signer = Signer(list(reversed(keys)), salt=self._SALT)
+        self._signer = TimestampSigner(list(reversed(keys)), salt=self._SALT)
+        self.max_age = max_age
 
     def make(self, customer_id: str) -> str:
-        return self._signer.get_signature(customer_id).decode("ascii")
+        signed = self._signer.sign(customer_id).decode("utf-8")
+        return signed[len(customer_id) + 1 :]  # "timestamp.signature"
 
     def check(self, customer_id: str, proof: object) -> bool:
-        if not isinstance(proof, str) or not 0 < len(proof) <= 100:
+        if not isinstance(proof, str) or not 0 < len(proof) <= 100 or not _TOKEN.fullmatch(proof):
             return False
         try:
-            return self._signer.verify_signature(customer_id, proof)
+            self._signer.unsign(f"{customer_id}.{proof}", max_age=self.max_age)
         except (BadData, UnicodeError, ValueError, TypeError):
             return False
+        return True

@@ -576,7 +576,7 @@ def test_memory_store_holds_at_most_max_profiles() -> None:
 
 
 def test_the_edges_store_stays_bounded_whatever_the_number_of_visitors(edge: Edge) -> None:
-    client = edge(OPMAAT_STORE="memory://?max_profiles=100")
+    client = edge(OPMAAT_STORE="memory://?max_profiles=100", OPMAAT_NEW_VISITORS_PER_MINUTE="0")
     store = state(client).personalizer.store
     assert isinstance(store, MemoryStore)
     for _ in range(300):
@@ -584,6 +584,22 @@ def test_the_edges_store_stays_bounded_whatever_the_number_of_visitors(edge: Edg
         decide(client, ["hero"])
     assert 0 < len(store) <= 100
     assert client.get("/v1/me").json()["visitor"]["visits"] == 1  # the newest is still known
+
+
+def test_one_address_cannot_start_more_profiles_than_its_limit(edge: Edge) -> None:
+    client = edge(OPMAAT_NEW_VISITORS_PER_MINUTE="5")
+    store = state(client).personalizer.store
+    assert isinstance(store, MemoryStore)
+    answers = []
+    for _ in range(8):
+        client.cookies.clear()
+        answers.append(client.post("/v1/decide", content=json.dumps({"slots": ["hero"]})))
+    assert len(store) == 5
+    late = answers[-1]
+    assert late.status_code == 200  # the page still gets its decisions ...
+    assert late.json()["consent"] == "none"  # ... but nothing is kept about this one
+    assert "opmaat=" not in late.headers.get("set-cookie", "")
+    assert answers[0].json()["consent"] != "none"
 
 
 @pytest.mark.parametrize(

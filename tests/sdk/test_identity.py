@@ -104,3 +104,28 @@ def test_verified_cookies_are_remembered_but_still_expire(monkeypatch: pytest.Mo
     assert codec.loads(tampered).rejected  # a bad value is never remembered as good
     monkeypatch.setattr(identity.time, "time", lambda: first.issued + 86400 + 5)
     assert codec.loads(value).fresh  # the remembered answer expires like the cookie
+
+
+def test_an_identify_proof_is_for_one_customer_id_and_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from opmaat.identity import IdentifyProof
+
+    proofs = IdentifyProof(["k" * 20], max_age=60)
+    proof = proofs.make("c-1001")
+    assert proofs.check("c-1001", proof)
+    assert not proofs.check("c-1002", proof)
+    assert not proofs.check("c-1001", proof + "!")
+    assert not IdentifyProof(["x" * 20]).check("c-1001", proof)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 120)
+    assert not proofs.check("c-1001", proof)
+
+
+def test_a_cookie_with_characters_outside_its_alphabet_is_refused() -> None:
+    codec = CookieCodec(["k" * 20])
+    value = codec.dumps("visitor-1", "session-1")
+    assert not codec.loads(value).rejected
+    assert codec.loads(value + "!!!!").rejected  # base64 decoding would skip them
