@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opmaat.engine import Engine
+from opmaat.history import response_entry
 from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
 from opmaat.tracking import EventError, Tally
@@ -85,16 +86,6 @@ async def decide(request: Request) -> Response:
     )
 
 
-def _response_entry(record: Record, campaign: str) -> dict[str, Any]:
-    responses = record.get("response")
-    if not isinstance(responses, dict):
-        responses = record["response"] = {}
-    entry = responses.get(campaign)
-    if not isinstance(entry, dict):
-        entry = responses[campaign] = {"impressions": 0, "clicks": 0, "conversions": 0}
-    return entry
-
-
 def _record_response(
     record: Record, engine: Engine, kind: str, campaign_id: Any, variant: Any
 ) -> list[Tally]:
@@ -104,7 +95,7 @@ def _record_response(
     keys = [v.key for v in campaign.variants]
     if variant is not None and variant not in keys:
         raise ApiError(400, f"campaign {campaign.id!r} has no variant {str(variant)[:40]!r}")
-    entry = _response_entry(record, campaign.id)
+    entry = response_entry(record, campaign.id)
     if variant is not None:
         entry["variant"] = variant  # what a later goal is counted for
     tallies: list[Tally] = []

@@ -118,10 +118,10 @@ class Engine:
         )
         self._candidates: dict[str, dict[str, tuple[_Candidate, ...]]] = {}
         self._by_id = {campaign.id: campaign for campaign in campaigns.campaigns}
-        self.goals = frozenset(campaign.goal for campaign in campaigns.campaigns)
         self._by_goal: dict[str, tuple[Campaign, ...]] = {}
         for campaign in campaigns.campaigns:
             self._by_goal[campaign.goal] = (*self._by_goal.get(campaign.goal, ()), campaign)
+        self.goals = frozenset(self._by_goal)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
         for slot in campaigns.slots:
             self._candidates[slot] = {

@@ -52,11 +52,16 @@ def note_adaptive(record: Record, chosen: Mapping[str, str]) -> None:
     session_id = session.get("id") if isinstance(session, dict) else None
     if not isinstance(session_id, str):
         return
+    for campaign, variant in chosen.items():
+        response_entry(record, campaign)["adaptive"] = {"session": session_id, "variant": variant}
+
+
+def response_entry(record: Record, campaign: str) -> dict[str, Any]:
+    """The record's ``response.<campaign>`` entry, made (with zero counts) if it has none."""
     responses = record.get("response")
     if not isinstance(responses, dict):
         responses = record["response"] = {}
-    for campaign, variant in chosen.items():
-        entry = responses.get(campaign)
-        if not isinstance(entry, dict):
-            entry = responses[campaign] = {"impressions": 0, "clicks": 0, "conversions": 0}
-        entry["adaptive"] = {"session": session_id, "variant": variant}
+    entry = responses.get(campaign)
+    if not isinstance(entry, dict):
+        entry = responses[campaign] = {"impressions": 0, "clicks": 0, "conversions": 0}
+    return entry

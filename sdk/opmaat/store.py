@@ -101,11 +101,8 @@ class ProfileStore(Protocol):
         ...
 
 
-def _expires(key: str, value: tuple[bytes, float], now: float) -> float:
-    return now + value[1]
-
-
-def _scope_expires(key: str, value: tuple[set[str], float], now: float) -> float:
+def _expires(key: str, value: tuple[Any, float], now: float) -> float:
+    # Entries are (value, seconds to live).
     return now + value[1]
 
 
@@ -163,7 +160,7 @@ class MemoryStore:
         self.events: deque[dict[str, str]] = deque(maxlen=max_events)
         self._paused: set[str] = set()
         self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
-            maxsize=max_profiles, ttu=_scope_expires
+            maxsize=max_profiles, ttu=_expires
         )
 
     async def get(self, visitor_id: str) -> Record | None:
