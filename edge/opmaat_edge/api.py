@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opmaat.engine import Engine
-from opmaat.history import response_entry
+from opmaat.history import note_conversion, response_entry
 from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
 from opmaat.tracking import EventError, Tally
@@ -113,8 +113,7 @@ def _record_response(
         entry["clicks"] = as_count(entry.get("clicks")) + 1
         tallies.append((campaign.id, variant, "clicks"))
         if campaign.goal == "click":
-            entry["conversions"] = as_count(entry.get("conversions")) + 1
-            tallies.append((campaign.id, variant, "conversions"))
+            tallies.extend(note_conversion(entry, campaign.id))
     return tallies
 
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from opmaat.engine import Decision
-from opmaat.store import Record
+from opmaat.store import HOLDOUT_ARM, Record
+from opmaat.visits import as_count
 
 MAX_DECISIONS = 10
 
@@ -65,3 +66,34 @@ def response_entry(record: Record, campaign: str) -> dict[str, Any]:
     if not isinstance(entry, dict):
         entry = responses[campaign] = {"impressions": 0, "clicks": 0, "conversions": 0}
     return entry
+
+
+def note_arms(record: Record, decisions: Mapping[str, Decision]) -> list[tuple[str, str, str]]:
+    """Note the arm (variant, or the holdout) each decided campaign put this visitor in; the
+    ``visitors`` tallies to count for arms the visitor was not in yet."""
+    tallies: list[tuple[str, str, str]] = []
+    for decision in decisions.values():
+        if decision.campaign is None or (decision.variant is None and not decision.holdout):
+            continue
+        arm = HOLDOUT_ARM if decision.holdout else str(decision.variant)
+        entry = response_entry(record, decision.campaign)
+        if entry.get("arm") != arm:
+            entry["arm"] = arm
+            tallies.append((decision.campaign, arm, "visitors"))
+    return tallies
+
+
+def note_conversion(entry: dict[str, Any], campaign: str) -> list[tuple[str, str | None, str]]:
+    """Count a goal reached for the campaign whose response entry this is: a conversion for
+    the variant the visitor was shown (if an impression or click named one), and a converted
+    visitor, the first time, for the arm the visitor was decided in (holdout included)."""
+    tallies: list[tuple[str, str | None, str]] = []
+    variant = entry.get("variant")
+    if isinstance(variant, str):
+        entry["conversions"] = as_count(entry.get("conversions")) + 1
+        tallies.append((campaign, variant, "conversions"))
+    arm = entry.get("arm")
+    if isinstance(arm, str) and entry.get("converted") != arm:
+        entry["converted"] = arm
+        tallies.append((campaign, arm, "converted"))
+    return tallies

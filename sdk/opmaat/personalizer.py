@@ -23,7 +23,7 @@ from opmaat.cart import MAX_CART_ITEMS, cart_has_room
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
-from opmaat.history import note_adaptive, note_decisions
+from opmaat.history import note_adaptive, note_arms, note_decisions
 from opmaat.identity import COOKIE_NAME, CookieCodec, IdentifyProof, Identity
 from opmaat.interests import note_interest
 from opmaat.profile import RequestFacts, build_profile
@@ -427,11 +427,13 @@ class Visit:
         for observer in observers:
             observer.decided(decisions, seconds, failed_renders)
         self.used.update(d.campaign for d in decisions.values() if d.campaign)
+        arms: list[Tally] = []
         if self.consent.stores:
             path, tier = context["page"].get("path"), self.consent.tier
             self.change(
                 lambda r: _mutated(r, note_decisions, decisions, path=path, tier=tier, now=now)
             )
+            self.change(self._arms(decisions, arms))
             adaptive = {
                 d.campaign: d.variant
                 for d in decisions.values()
@@ -440,7 +442,25 @@ class Visit:
             if adaptive:
                 self.change(lambda r: _mutated(r, note_adaptive, adaptive))
             await self.save()
+            if self.written:
+                await self.tally(arms)
         return decisions
+
+    @staticmethod
+    def _arms(decisions: Mapping[str, Decision], tallies: list[Tally]) -> Change:
+        # The visitors each arm got; counted from the first application only (a replay
+        # after a concurrent write finds the arm noted by the other request, or counts it).
+        applied = False
+
+        def arms(record: Record) -> Record:
+            nonlocal applied
+            found = note_arms(record, decisions)
+            if not applied:
+                applied = True
+                tallies.extend(found)
+            return record
+
+        return arms
 
     def _apply(
         self,

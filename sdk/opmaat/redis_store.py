@@ -30,13 +30,16 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
 from opmaat.store import (
+    DAILY_DAYS,
     MAX_SCOPE_VISITORS,
     TALLY_FIELDS,
+    Daily,
     Record,
     SharedConfig,
     Tallies,
     decode_record,
     encode_record,
+    tally_day,
 )
 
 T = TypeVar("T")
@@ -223,7 +226,26 @@ class RedisStore:
 
     async def tally(self, campaign: str, variant: str | None, field: str) -> None:
         key = f"{self.prefix}:stats:{{{campaign}}}"
-        await self._call(lambda: self.client.hincrby(key, f"{variant or '-'}:{field}", 1))
+        name = f"{variant or '-'}:{field}"
+        await self._call(lambda: self.client.hincrby(key, name, 1))
+        # One hash per day beside the totals (same hash tag: same cluster slot), expiring
+        # DAILY_DAYS after its first count.
+        day_key = f"{key}:day:{tally_day()}"
+        if await self._call(lambda: self.client.hincrby(day_key, name, 1)) == 1:
+            await self._call(lambda: self.client.expire(day_key, DAILY_DAYS * 86400))
+
+    async def daily_tallies(self, campaigns: Iterable[str], days: int = DAILY_DAYS) -> Daily:
+        out: Daily = {}
+        now = time.time()
+        wanted = [tally_day(now - back * 86400) for back in range(min(days, DAILY_DAYS))]
+        for campaign in campaigns:
+            key = f"{self.prefix}:stats:{{{campaign}}}:day:"
+            out[campaign] = {}
+            for day in wanted:
+                table = _tally_table(await self._hgetall(key + day))
+                if table:
+                    out[campaign][day] = table
+        return out
 
     async def tallies(self, campaigns: Iterable[str]) -> Tallies:
         out: Tallies = {}

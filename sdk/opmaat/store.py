@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 import orjson
 from cachetools import TLRUCache
 
+from opmaat.files import write_atomic
+
 Record = dict[str, Any]
-TALLY_FIELDS = ("impressions", "clicks", "conversions")
+# Per campaign and arm (a variant's key, or HOLDOUT_ARM): impressions, clicks and goal
+# conversions as they happen; visitors assigned to the arm when decided, and how many of those
+# reached the goal at least once (what uplift against the holdout compares).
+TALLY_FIELDS = ("impressions", "clicks", "conversions", "visitors", "converted")
+HOLDOUT_ARM = "(holdout)"
+# Daily counts are kept this many days (the cockpit's charts show fewer).
+DAILY_DAYS = 35
 
 
 def encode_record(record: Record) -> bytes:
@@ -34,6 +44,12 @@ def decode_record(data: bytes | str | None) -> Record | None:
 
 
 Tallies = dict[str, dict[str, dict[str, int]]]  # campaign -> variant -> field -> count
+Daily = dict[str, dict[str, dict[str, dict[str, int]]]]  # campaign -> day -> variant -> field
+
+
+def tally_day(now: float | None = None) -> str:
+    """The UTC day a tally counts for, as YYYY-MM-DD."""
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() if now is None else now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +96,10 @@ class ProfileStore(Protocol):
     async def tally(self, campaign: str, variant: str | None, field: str) -> None: ...
 
     async def tallies(self, campaigns: Iterable[str]) -> Tallies: ...
+
+    async def daily_tallies(self, campaigns: Iterable[str], days: int = DAILY_DAYS) -> Daily:
+        """The same counts per UTC day, for the last ``days`` days (at most ``DAILY_DAYS``)."""
+        ...
 
     async def append_event(self, event: Mapping[str, str]) -> None: ...
 
@@ -141,7 +161,9 @@ class MemoryStore:
     """The embedded default: one process, bounded by count and by time since the last write.
 
     Records are kept as compact JSON packed with zlib (about a quarter of live dicts, and a
-    copy that callers cannot change by accident).
+    copy that callers cannot change by accident). Paused campaigns are kept in
+    ``paused_file`` when one is given (a JSON list), so a pause survives a restart, and a
+    change to the file by another process (``opmaat pause``) is followed.
     """
 
     state = "ok"
@@ -152,13 +174,19 @@ class MemoryStore:
         *,
         max_profiles: int = 100_000,
         max_events: int = 10_000,
+        paused_file: str | Path | None = None,
     ) -> None:
         self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
         self._tallies: Counter[tuple[str, str, str]] = Counter()
+        self._daily: Counter[tuple[str, str, str, str]] = Counter()
+        self._today = ""
         self.events: deque[dict[str, str]] = deque(maxlen=max_events)
         self._paused: set[str] = set()
+        self.paused_file = Path(paused_file) if paused_file is not None else None
+        self._paused_mtime: float | None = None
+        self._read_paused()
         self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
@@ -195,6 +223,23 @@ class MemoryStore:
 
     async def tally(self, campaign: str, variant: str | None, field: str) -> None:
         self._tallies[(campaign, variant or "-", field)] += 1
+        day = tally_day()
+        if day != self._today:
+            self._today = day
+            oldest = tally_day(time.time() - DAILY_DAYS * 86400)
+            for key in [k for k in self._daily if k[1] < oldest]:
+                del self._daily[key]
+        self._daily[(campaign, day, variant or "-", field)] += 1
+
+    async def daily_tallies(self, campaigns: Iterable[str], days: int = DAILY_DAYS) -> Daily:
+        wanted = set(campaigns)
+        oldest = tally_day(time.time() - (min(days, DAILY_DAYS) - 1) * 86400)
+        out: Daily = {c: {} for c in wanted}
+        for (campaign, day, variant, field), count in self._daily.items():
+            if campaign in wanted and day >= oldest:
+                arms = out[campaign].setdefault(day, {})
+                arms.setdefault(variant, dict.fromkeys(TALLY_FIELDS, 0))[field] = count
+        return out
 
     async def tallies(self, campaigns: Iterable[str]) -> Tallies:
         wanted = set(campaigns)
@@ -215,7 +260,25 @@ class MemoryStore:
         return None
 
     async def paused(self) -> set[str]:
+        self._read_paused()
         return set(self._paused)
+
+    def _read_paused(self) -> None:
+        if self.paused_file is None:
+            return
+        try:
+            mtime = self.paused_file.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if mtime == self._paused_mtime:
+            return
+        self._paused_mtime = mtime
+        try:
+            value = orjson.loads(self.paused_file.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return  # a broken file keeps what was paused before
+        if isinstance(value, list):
+            self._paused = {item for item in value if isinstance(item, str)}
 
     async def note_visitor(self, scope: str, visitor_id: str, ttl_seconds: float) -> int:
         found = self._scopes.get(scope)
@@ -231,10 +294,14 @@ class MemoryStore:
             found[0].discard(visitor_id)
 
     async def set_paused(self, campaign: str, paused: bool) -> None:
-        if paused:
-            self._paused.add(campaign)
-        else:
-            self._paused.discard(campaign)
+        self._read_paused()
+        wanted = self._paused | {campaign} if paused else self._paused - {campaign}
+        if self.paused_file is not None:
+            # Written before it takes effect: a pause that could not be kept raises.
+            text = orjson.dumps(sorted(wanted), option=orjson.OPT_INDENT_2).decode() + "\n"
+            write_atomic(self.paused_file, text)
+            self._paused_mtime = self.paused_file.stat().st_mtime
+        self._paused = wanted
 
     def dump(self) -> dict[str, bytes]:
         """Every live record as its JSON (for tests and audits)."""

@@ -22,9 +22,9 @@ from opmaat.cart import (
     remove_from_cart,
 )
 from opmaat.event_counts import note_event
+from opmaat.history import note_conversion
 from opmaat.interests import note_interest
 from opmaat.store import Record
-from opmaat.visits import as_count
 
 PRODUCT_EVENTS = ("product_view", "add_to_cart", "remove_from_cart")
 MAX_ORDER_VALUE = 1_000_000_000
@@ -112,9 +112,7 @@ def credit_goal(record: Record, campaigns: Sequence[Campaign]) -> list[Tally]:
         entry = responses.get(campaign.id)
         if not isinstance(entry, dict):
             continue
-        entry["conversions"] = as_count(entry.get("conversions")) + 1
-        variant = entry.get("variant")
-        tallies.append((campaign.id, variant if isinstance(variant, str) else None, "conversions"))
+        tallies.extend(note_conversion(entry, campaign.id))
     return tallies
 
 

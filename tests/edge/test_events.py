@@ -53,7 +53,10 @@ def test_a_capped_campaign_keeps_only_as_many_impression_times_as_its_cap(
 def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
     start(client)
     assert event(client, type="goal", name="purchase", props={"value": 10})[0] == 200
-    assert "search-hero" not in client.get("/v1/me").json()["response"]
+    # Decided (the arm is noted, for uplift) but its goal is another event: nothing counted.
+    entry = client.get("/v1/me").json()["response"]["search-hero"]
+    assert (entry["impressions"], entry["conversions"], entry["arm"]) == (0, 0, "a")
+    assert "converted" not in entry
 
 
 @pytest.mark.parametrize(
@@ -127,7 +130,11 @@ def test_events_are_tallied_per_variant_and_streamed(client: TestClient) -> None
     event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
     event(client, type="click", slot="hero", campaign="search-hero", variant="a")
     tallies = asyncio.run(store.tallies(["search-hero"]))
-    assert tallies == {"search-hero": {"a": {"impressions": 1, "clicks": 1, "conversions": 1}}}
+    assert tallies == {
+        "search-hero": {
+            "a": {"impressions": 1, "clicks": 1, "conversions": 1, "visitors": 1, "converted": 1}
+        }
+    }
     kinds = [(e["type"], e.get("campaign"), e.get("variant")) for e in store.events]
     assert kinds == [("impression", "search-hero", "a"), ("click", "search-hero", "a")]
     assert {e["visitor"] for e in store.events} == {client.get("/v1/me").json()["visitor"]["id"]}
@@ -163,5 +170,9 @@ def test_a_goal_is_tallied_for_the_variant_the_visitor_saw(
     event(client, type="goal", name="purchase")
     store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
     tallies = asyncio.run(store.tallies(["sale"]))
-    assert tallies == {"sale": {"b": {"impressions": 1, "clicks": 0, "conversions": 1}}}
+    assert tallies == {
+        "sale": {
+            "b": {"impressions": 1, "clicks": 0, "conversions": 1, "visitors": 1, "converted": 1}
+        }
+    }
     assert client.get("/v1/me").json()["response"]["sale"]["conversions"] == 1

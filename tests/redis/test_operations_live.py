@@ -135,4 +135,4 @@ def test_sigterm_lets_a_request_in_flight_finish(redis_server: RedisServer, tmp_
     # uvicorn finishes the request, shuts down, then re-raises the signal it caught.
     assert node.proc.wait(timeout=30) in (0, -signal.SIGTERM)
     counts = redis.Redis(port=redis_server.port).hgetall("opmaat:stats:{search-hero}")
-    assert counts == {b"a:impressions": b"1"}
+    assert counts[b"a:impressions"] == b"1"

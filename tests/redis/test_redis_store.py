@@ -8,8 +8,10 @@ import time
 import pytest
 
 from opmaat.redis_store import CircuitBreaker, RedisStore, StoreUnavailable
-from opmaat.store import SharedConfig, open_store
+from opmaat.store import DAILY_DAYS, TALLY_FIELDS, SharedConfig, open_store, tally_day
 from tests.redis.conftest import RedisServer
+
+ZERO = dict.fromkeys(TALLY_FIELDS, 0)
 
 
 def exercise(url: str) -> None:
@@ -29,11 +31,19 @@ def exercise(url: str) -> None:
             tallies = await store.tallies(["hero-a", "never-shown"])
             assert tallies == {
                 "hero-a": {
-                    "b": {"impressions": 3, "clicks": 1, "conversions": 0},
-                    "-": {"impressions": 0, "clicks": 0, "conversions": 1},
+                    "b": {**ZERO, "impressions": 3, "clicks": 1},
+                    "-": {**ZERO, "conversions": 1},
                 },
                 "never-shown": {},
             }
+            # The same counts for today, in their own hash that expires.
+            daily = await store.daily_tallies(["hero-a", "never-shown"], days=3)
+            assert daily == {
+                "hero-a": {tally_day(): tallies["hero-a"]},
+                "never-shown": {},
+            }
+            day_key = f"opmaat:stats:{{hero-a}}:day:{tally_day()}"
+            assert 0 < await store.client.ttl(day_key) <= DAILY_DAYS * 86400
             await store.append_event({"type": "click", "campaign": "hero-a", "visitor": "v1"})
             assert await store.shared_config() is None
             await store.share_config(SharedConfig("abc123", "campaigns: []\n", 1700000000.5))

@@ -1,0 +1,1 @@
+"""The marketing cockpit: login, campaign numbers, pause/resume, preview."""
