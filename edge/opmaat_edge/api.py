@@ -38,7 +38,7 @@ def _text(value: Any, limit: int = 2048) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
 
-def _slots(value: Any, most: int = MAX_SLOTS) -> list[str]:
+def slot_names(value: Any, most: int = MAX_SLOTS) -> list[str]:
     if isinstance(value, str):
         value = value.split(",", most + 1)
     if not isinstance(value, list):
@@ -54,7 +54,7 @@ def _slots(value: Any, most: int = MAX_SLOTS) -> list[str]:
     return names
 
 
-async def _request_body(request: Request) -> dict[str, Any]:
+async def request_body(request: Request) -> dict[str, Any]:
     if request.method == "GET":
         q = request.query_params
         return {
@@ -66,9 +66,8 @@ async def _request_body(request: Request) -> dict[str, Any]:
     return await read_json_object(request)
 
 
-async def decide(request: Request) -> Response:
-    body = await _request_body(request)
-    slots = _slots(body.get("slots", []), edge_state(request).settings.max_slots)
+async def decide(request: Request, body: dict[str, Any]) -> Response:
+    slots = slot_names(body.get("slots", []), edge_state(request).settings.max_slots)
     visit = await open_visit(request, body.get("consent"))
     limit_new_visitors(request, visit)
     decisions = await visit.page_view(
@@ -117,14 +116,38 @@ def _record_response(
     return tallies
 
 
-async def events(request: Request) -> Response:
-    body = await read_json_object(request)
+def event_tallies(
+    visit: Visit, kind: str, campaign: Any, variant: Any, *, stores: bool
+) -> list[Tally]:
+    """Note an impression or click in the visit's record (when it ``stores``); the tallies to
+    count. Raises ApiError for an unknown campaign or variant, changing nothing."""
+    engine = visit.runtime.engine
+    tallies: list[Tally] = []
+    applied = False
+
+    def record_event(record: Record) -> Record:
+        # The tallies are those of the first application; a replay after a concurrent
+        # write does not count again.
+        nonlocal applied
+        found = _record_response(record, engine, kind, campaign, variant)
+        if not applied:
+            applied = True
+            tallies.extend(found)
+        return record
+
+    if stores:
+        visit.change(record_event)
+    else:
+        record_event({})
+    return tallies
+
+
+async def events(request: Request, body: dict[str, Any]) -> Response:
     kind = body.get("type")
     if kind not in EVENT_TYPES:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
     visit = await open_visit(request, body.get("consent"))
     _limit(request, visit)
-    engine = visit.runtime.engine
     counters = edge_state(request).counters
     stores = visit.consent.stores
     if stores:
@@ -132,31 +155,16 @@ async def events(request: Request) -> Response:
         visit.open_record(_text(body.get("url")))
     # Without consent to keep anything the event is still checked (a page learns of its
     # mistakes) and counted in the campaign's totals, which hold nothing about the visitor.
-    campaign, variant, name = body.get("campaign"), body.get("variant"), body.get("name")
     tallies: list[Tally] = []
     if kind == "goal":
         try:
-            tallies = visit.track(name, body.get("props"))
+            tallies = visit.track(body.get("name"), body.get("props"))
         except EventError as exc:
             raise ApiError(400, str(exc)) from None
     else:
-        applied = False
-
-        def record_event(record: Record) -> Record:
-            # Raises ApiError for a bad event before it changes anything. The tallies are
-            # those of the first application; a replay after a concurrent write does not
-            # count again.
-            nonlocal applied
-            found = _record_response(record, engine, kind, campaign, variant)
-            if not applied:
-                applied = True
-                tallies.extend(found)
-            return record
-
-        if stores:
-            visit.change(record_event)
-        else:
-            record_event({})
+        tallies = event_tallies(
+            visit, kind, body.get("campaign"), body.get("variant"), stores=stores
+        )
     counters.events += 1
     _measure(edge_state(request), visit.runtime.sources.known_events, kind, body)
     await _count(visit, kind, body, tallies)

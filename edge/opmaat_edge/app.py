@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing
+from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing, server_api
 from opmaat_edge.guard import Cors, SecurityHeaders
 from opmaat_edge.http import error_response
 from opmaat_edge.logs import RequestIdMiddleware
@@ -120,8 +120,8 @@ def create_app(settings: EdgeSettings) -> Starlette:
     state = EdgeState.create(settings)
     routes: list[BaseRoute] = [
         Route("/opmaat.js", snippet, methods=["GET", "HEAD"]),
-        Route("/v1/decide", api.decide, methods=["GET", "POST"]),
-        Route("/v1/events", api.events, methods=["POST"]),
+        Route("/v1/decide", server_api.decide_route, methods=["GET", "POST"]),
+        Route("/v1/events", server_api.events_route, methods=["POST"]),
         Route("/v1/identify", api.identify, methods=["POST"]),
         Route("/p/{token:path}", purl_landing.land, methods=["GET", "HEAD"]),
         Route("/v1/consent", me.post_consent, methods=["POST"]),

@@ -6,6 +6,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from opmaat_edge.cockpit.auth import parse_password_hash
 
 
 class SettingsError(ValueError):
@@ -30,6 +33,12 @@ class EdgeSettings:
     max_slots: int = 20
     events_per_minute: int = 120
     new_visitors_per_minute: int = 60
+    # The cockpit (/cockpit) answers only when one of these is set; API keys for the
+    # server-to-server decide API. None of them is ever logged or shown.
+    cockpit_password: str | None = field(default=None, repr=False)
+    cockpit_password_hash: str | None = field(default=None, repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    paused_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -67,6 +76,10 @@ class EdgeSettings:
             max_slots=_whole(env, "OPMAAT_MAX_SLOTS", 20, 1, 100),
             events_per_minute=_whole(env, "OPMAAT_EVENTS_PER_MINUTE", 120, 0, 100_000),
             new_visitors_per_minute=_whole(env, "OPMAAT_NEW_VISITORS_PER_MINUTE", 60, 0, 1_000_000),
+            cockpit_password=_cockpit_password(env),
+            cockpit_password_hash=_cockpit_password_hash(env),
+            api_keys=_api_keys(env),
+            paused_file=env.get("OPMAAT_PAUSED_FILE", "").strip() or _paused_file(config),
         )
 
 
@@ -95,3 +108,42 @@ def _cookie_domain(value: str) -> str | None:
             "(the site's registrable domain, so the edge on a subdomain sets a site-wide cookie)"
         )
     return value.lstrip(".")
+
+
+def _paused_file(config: str) -> str:
+    # Beside the campaign file: campaigns.yaml -> campaigns.paused.json.
+    path = Path(config)
+    return str(path.with_name(f"{path.stem}.paused.json"))
+
+
+def _cockpit_password(env: Mapping[str, str]) -> str | None:
+    value = env.get("OPMAAT_COCKPIT_PASSWORD", "")
+    if not value:
+        return None
+    if len(value) < 8 or len(value) > 1024:
+        raise SettingsError("OPMAAT_COCKPIT_PASSWORD must be 8 to 1024 characters")
+    return value
+
+
+def _cockpit_password_hash(env: Mapping[str, str]) -> str | None:
+    value = env.get("OPMAAT_COCKPIT_PASSWORD_HASH", "").strip()
+    if not value:
+        return None
+    try:
+        parse_password_hash(value)
+    except ValueError as exc:
+        raise SettingsError(
+            f"OPMAAT_COCKPIT_PASSWORD_HASH: {exc} (make one with `opmaat hash-password`)"
+        ) from None
+    return value
+
+
+def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in env.get("OPMAAT_API_KEYS", "").split(",") if k.strip())
+    for position, key in enumerate(keys, 1):
+        if len(key) < 24 or len(key) > 256 or not key.isascii() or not key.isprintable():
+            raise SettingsError(
+                f"OPMAAT_API_KEYS: key {position} must be 24 to 256 printable ASCII characters "
+                "(e.g. $(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'))"
+            )
+    return keys

@@ -10,6 +10,7 @@ from opmaat.personalizer import Personalizer
 from opmaat.purl import PurlSigner
 from opmaat.runtime import RuntimeHolder
 from opmaat.store import MemoryStore, open_store
+from opmaat_edge.cockpit.auth import ApiKeys
 from opmaat_edge.guard import RateLimit
 from opmaat_edge.metrics import Metrics, parse_networks
 from opmaat_edge.settings import EdgeSettings, SettingsError
@@ -38,6 +39,7 @@ class EdgeState:
     anonymous_events_limit: RateLimit
     address_events_limit: RateLimit
     new_visitors_limit: RateLimit
+    api_keys: ApiKeys
     counters: Counters = field(default_factory=Counters)
 
     @property
@@ -54,6 +56,9 @@ class EdgeState:
             store = open_store(settings.store)
         except ValueError as exc:
             raise SettingsError(f"OPMAAT_STORE: {exc}") from None
+        if isinstance(store, MemoryStore) and settings.paused_file:
+            # One process: paused campaigns are kept in a file so a restart keeps them.
+            store = MemoryStore(max_profiles=store.max_profiles, paused_file=settings.paused_file)
         try:
             metrics = Metrics(parse_networks(settings.metrics_networks))
         except ValueError as exc:
@@ -78,6 +83,7 @@ class EdgeState:
             anonymous_events_limit=RateLimit(settings.events_per_minute * ANONYMOUS_SHARE),
             address_events_limit=RateLimit(settings.events_per_minute * ADDRESS_SHARE),
             new_visitors_limit=RateLimit(settings.new_visitors_per_minute),
+            api_keys=ApiKeys(settings.api_keys),
         )
 
 

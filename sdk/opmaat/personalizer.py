@@ -20,11 +20,19 @@ from typing import Any, Protocol
 
 from opmaat.campaigns.model import SiteSettings
 from opmaat.cart import MAX_CART_ITEMS, cart_has_room
+from opmaat.channels import (
+    customer_visitor_id,
+    drop_link,
+    linked_visitor,
+    overlay,
+    record_customer,
+    write_link,
+)
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
 from opmaat.history import note_adaptive, note_arms, note_decisions
-from opmaat.identity import COOKIE_NAME, CookieCodec, IdentifyProof, Identity
+from opmaat.identity import COOKIE_NAME, CookieCodec, IdentifyProof, Identity, new_id
 from opmaat.interests import note_interest
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime, RuntimeHolder
@@ -184,6 +192,31 @@ class Personalizer:
         if engine.adaptive:
             engine.learn(await self.store.tallies([c.id for c in engine.adaptive]))
 
+    async def open_customer(self, customer_id: str | None) -> Visit:
+        """The visit of a server channel's request (email, app, contact centre) for a
+        customer: their web profile when they logged in on the site, else a record of their
+        own. Without a customer id nothing is read or kept: the caller's attributes alone
+        decide. The caller speaks for its own customer relationship, so the tier is full;
+        a customer who deleted their profile simply has none."""
+        runtime = self.runtime.current
+        now = time.time()
+        if customer_id is None:
+            ident = Identity(visitor_id=new_id(), session_id=new_id(), issued=now, fresh=True)
+            consent = Consent("full", source="server")
+            visit = Visit(self, runtime, None, {}, False, ident, consent)
+            visit.server_only = True
+            return visit
+        visitor_id = await linked_visitor(self.store, customer_id)
+        if visitor_id is None:
+            visitor_id = customer_visitor_id(self.codec.secret_keys[0], customer_id)
+        ident = Identity(visitor_id=visitor_id, session_id=new_id(), issued=now)
+        visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
+        await visit.load()
+        if not visit.record and not visit.load_failed:
+            visit.identify(customer_id)  # a record of the customer's own
+            visit.linked_customer = None  # ...that no web login made: no link to write
+        return visit
+
     def store_failed(self) -> None:
         for observer in self.observers:
             observer.store_failed()
@@ -250,6 +283,8 @@ class Visit:
         self.interest_noted = False
         self.used: set[str] = set()  # campaigns already shown on this page
         self.written = False  # this request wrote the record at least once
+        self.linked_customer: str | None = None  # identify()'d in this request
+        self.server_only = False  # a server channel's request without a customer: keep nothing
 
     @property
     def site(self) -> SiteSettings:
@@ -305,6 +340,10 @@ class Visit:
                     self.token = written
                     self.changes.clear()  # written: a later save must not replay them
                     self.written = True
+                    if self.linked_customer is not None:
+                        # Server channels asking for this customer find this profile.
+                        customer, self.linked_customer = self.linked_customer, None
+                        await write_link(store, customer, self.ident.visitor_id, self.ttl_seconds())
                     return
                 fresh, self.token = await store.load(self.ident.visitor_id)
                 record = fresh or {}
@@ -321,7 +360,7 @@ class Visit:
         fails, the error goes to the caller and the cookie stays, so a retry can still find
         what is to be deleted."""
         link = self.record.get("purl")
-        self.record = {}
+        stored, self.record = self.record, {}
         if self.ident.fresh:
             self.forget_cookie = True
             return False
@@ -330,6 +369,9 @@ class Visit:
             if isinstance(link, dict) and isinstance(link.get("key"), str):
                 # Not counted among the visitors of the personal link any more either.
                 await store.forget_visitor(f"purl:{link['key']}", self.ident.visitor_id)
+            customer = record_customer(stored)
+            if customer is not None:
+                await drop_link(store, customer, self.ident.visitor_id)
             deleted = await store.delete(self.ident.visitor_id)
         except Exception:
             self.keep_cookie = True
@@ -441,6 +483,37 @@ class Visit:
             }
             if adaptive:
                 self.change(lambda r: _mutated(r, note_adaptive, adaptive))
+            await self.save()
+            if self.written:
+                await self.tally(arms)
+        return decisions
+
+    async def decide_for_channel(
+        self, slots: Sequence[str], *, channel: str, attributes: Mapping[str, Any]
+    ) -> dict[str, Decision]:
+        """Decide ``slots`` for a server channel: no page view, no cookie; the profile from the
+        stored record (if any) with the caller's ``attributes`` on top. Notes the decisions
+        and arms in the record and saves it."""
+        facts = RequestFacts(peer=None, headers={}, now=datetime.now(UTC))
+        now = facts.now.timestamp()
+        context = self.runtime.context.build(facts)
+        profile = overlay(self.profile(context, now), attributes)
+        engine = self.runtime.engine
+        try:
+            decisions = engine.decide(
+                profile, slots, channel=channel, now=facts.now, exclude=self.personalizer.paused
+            )
+        except Exception:
+            for observer in self.personalizer.observers:
+                observer.decide_failed()
+            log.exception("decide failed; answering with default content")
+            decisions = {}
+        arms: list[Tally] = []
+        if self.record and not self.server_only:
+            self.change(
+                lambda r: _mutated(r, note_decisions, decisions, path=None, tier=channel, now=now)
+            )
+            self.change(self._arms(decisions, arms))
             await self.save()
             if self.written:
                 await self.tally(arms)
@@ -569,6 +642,7 @@ class Visit:
             return {**record, "customer": {**customer, "id": text}}
 
         self.change(link)
+        self.linked_customer = text
         return True
 
     def _count_page_view(self, context: dict[str, Any], url: str | None, now: float) -> Change:

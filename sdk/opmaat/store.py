@@ -176,6 +176,7 @@ class MemoryStore:
         max_events: int = 10_000,
         paused_file: str | Path | None = None,
     ) -> None:
+        self.max_profiles = max_profiles
         self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )

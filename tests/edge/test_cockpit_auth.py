@@ -244,6 +244,7 @@ def test_nul_characters_are_refused() -> None:
     ("n", "r", "p"),
     [
         (2**21, 8, 1),  # N over 2**20
+        (2**21, 1, 1),  # N over 2**20, even when N*r*p is small
         (2**40, 8, 1),
         (2**14, 33, 1),  # r over 32
         (2**14, 8, 17),  # p over 16

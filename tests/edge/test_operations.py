@@ -188,12 +188,12 @@ def test_slot_names_from_the_page_do_not_become_metric_labels(client: TestClient
 def test_an_unhandled_error_answers_json_with_the_request_id(
     client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from opmaat_edge import api
+    from opmaat_edge import server_api
 
     async def broken(request: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(api, "_request_body", broken)
+    monkeypatch.setattr(server_api, "request_body", broken)
     client_no_raise = TestClient(client.app, raise_server_exceptions=False)
     with caplog.at_level(logging.ERROR, logger="opmaat"):
         r = client_no_raise.post("/v1/decide", content=b"{}", headers={"X-Request-Id": "req-7"})

@@ -192,7 +192,7 @@ def browse(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> set[str]:
         m.setattr(engine, "decide", _raise)
         assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 200
     with monkeypatch.context() as m:
-        m.setattr(api, "_slots", _raise)
+        m.setattr(api, "slot_names", _raise)
         assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 500
 
     # A campaign file that no longer loads: the error is logged and shown on /healthz.

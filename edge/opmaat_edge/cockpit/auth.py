@@ -340,7 +340,7 @@ class Sessions:
         """The token the session's forms carry (signed with the newest key)."""
         if not isinstance(session_id, str) or not session_id:
             raise ValueError("a CSRF token needs a session id")
-        return self._csrf(self._csrf_keys[-1], session_id).decode("ascii")
+        return self._csrf(self._csrf_keys[0], session_id).decode("ascii")
 
     def check_csrf(self, session_id: str, token: str | None) -> bool:
         text = _token_text(token)

@@ -1,0 +1,197 @@
+"""The server-to-server API: ``POST /v1/decide`` and ``POST /v1/events`` for callers with an
+API key (``Authorization: Bearer <key>``, keys from OPMAAT_API_KEYS): email rendering at send
+time, an app's backend, the contact centre. A request is one of these when it carries an
+Authorization header, a ``channel`` or a ``customer_id``; the browser's snippet sends none.
+
+Decisions carry a tracking token: a signed note of campaign, variant, slot, channel and
+customer that the caller sends back with impressions and clicks, so they land in the same
+stats (and the customer's profile) as the web's, without trusting the caller to name them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import lru_cache
+from typing import Any
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from opmaat.campaigns.model import CHANNELS
+from opmaat.channels import CallerAttributeError, caller_attributes
+from opmaat.engine import Decision
+from opmaat.personalizer import Visit, customer_text
+from opmaat.tracking import EventError, Tally
+from opmaat_edge import api
+from opmaat_edge.api import event_tallies, request_body, slot_names
+from opmaat_edge.http import ApiError, JSONAnswer, read_json_object
+from opmaat_edge.state import edge_state
+
+log = logging.getLogger("opmaat.edge")
+NO_STORE = {"Cache-Control": "no-store"}
+# Emails are opened days after they are sent.
+TOKEN_MAX_AGE = 90 * 86400
+SERVER_EVENTS = ("impression", "click", "goal")
+
+
+def is_server_call(request: Request, body: dict[str, Any]) -> bool:
+    return (
+        "authorization" in request.headers
+        or "channel" in body
+        or "customer_id" in body
+        or "token" in body
+    )
+
+
+def authorize(request: Request) -> None:
+    """Raise 401 unless the request carries one of the edge's API keys."""
+    keys = edge_state(request).api_keys
+    if not len(keys):
+        raise ApiError(
+            401,
+            "this edge takes no server-to-server calls: set OPMAAT_API_KEYS",
+            headers={"WWW-Authenticate": 'Bearer realm="opmaat"'},
+        )
+    if not keys.check(request.headers.get("authorization")):
+        raise ApiError(
+            401,
+            "a server-to-server call needs 'Authorization: Bearer <key>' with a key from "
+            "OPMAAT_API_KEYS",
+            headers={"WWW-Authenticate": 'Bearer realm="opmaat", error="invalid_token"'},
+        )
+
+
+@lru_cache(maxsize=8)
+def _tokens(keys: tuple[str, ...]) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(reversed(keys)), salt="opmaat.tracking")
+
+
+def _channel(value: Any) -> str:
+    if value not in CHANNELS:
+        raise ApiError(400, f"channel must be one of {', '.join(CHANNELS)}")
+    return str(value)
+
+
+def _customer(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return customer_text(value)
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+async def _open(request: Request, customer_id: str | None) -> Visit:
+    return await edge_state(request).personalizer.open_customer(customer_id)
+
+
+async def decide(request: Request, body: dict[str, Any]) -> Response:
+    authorize(request)
+    state = edge_state(request)
+    channel = _channel(body.get("channel"))
+    customer_id = _customer(body.get("customer_id"))
+    slots = slot_names(body.get("slots", []), state.settings.max_slots)
+    try:
+        attributes = caller_attributes(body.get("attributes"))
+    except CallerAttributeError as exc:
+        raise ApiError(400, str(exc)) from None
+    if customer_id is None and not attributes:
+        raise ApiError(400, "say whom to decide for: a customer_id, attributes, or both")
+    visit = await _open(request, customer_id)
+    decisions = await visit.decide_for_channel(slots, channel=channel, attributes=attributes)
+    signer = _tokens(state.settings.secret_keys)
+    return JSONAnswer(
+        {
+            "channel": channel,
+            "customer_id": customer_id,
+            "slots": {
+                name: _with_token(signer, decision, channel, customer_id)
+                for name, decision in decisions.items()
+            },
+        },
+        headers=NO_STORE,
+    )
+
+
+def _with_token(
+    signer: URLSafeTimedSerializer, decision: Decision, channel: str, customer_id: str | None
+) -> dict[str, Any]:
+    out = decision.as_dict()
+    if decision.campaign is not None and decision.variant is not None:
+        token = signer.dumps(
+            [decision.campaign, decision.variant, decision.slot, channel, customer_id]
+        )
+        out["token"] = token if isinstance(token, str) else token.decode("ascii")
+    else:
+        out["token"] = None
+    return out
+
+
+def _read_token(request: Request, value: Any) -> tuple[str, str, str, str, str | None]:
+    if not isinstance(value, str) or not 0 < len(value) <= 2048:
+        raise ApiError(400, "an impression or click needs the decision's token")
+    try:
+        data = _tokens(edge_state(request).settings.secret_keys).loads(value, max_age=TOKEN_MAX_AGE)
+    except BadData:
+        raise ApiError(400, "this tracking token is not one of ours, or has expired") from None
+    if (
+        not isinstance(data, list)
+        or len(data) != 5
+        or not all(isinstance(v, str) for v in data[:4])
+        or not (data[4] is None or isinstance(data[4], str))
+    ):
+        raise ApiError(400, "this tracking token is not one of ours")
+    campaign, variant, slot, channel, customer = data
+    return campaign, variant, slot, channel, customer
+
+
+async def events(request: Request, body: dict[str, Any]) -> Response:
+    authorize(request)
+    kind = body.get("type")
+    if kind not in SERVER_EVENTS:
+        raise ApiError(400, f"event type must be one of {', '.join(SERVER_EVENTS)}")
+    entry = {"type": str(kind), "ts": str(int(time.time() * 1000))}
+    if kind == "goal":
+        customer_id = _customer(body.get("customer_id"))
+        if customer_id is None:
+            raise ApiError(400, "a goal needs the customer_id it was reached by")
+        entry["channel"] = _channel(body.get("channel", "server"))
+        visit = await _open(request, customer_id)
+        try:
+            tallies: list[Tally] = visit.track(body.get("name"), body.get("props"))
+        except EventError as exc:
+            raise ApiError(400, str(exc)) from None
+        entry["name"] = str(body.get("name"))
+    else:
+        campaign, variant, slot, channel, customer_id = _read_token(request, body.get("token"))
+        visit = await _open(request, customer_id)
+        tallies = event_tallies(visit, kind, campaign, variant, stores=customer_id is not None)
+        entry.update(campaign=campaign, variant=variant, slot=slot, channel=channel)
+    await visit.save()
+    await visit.tally(tallies)
+    if customer_id is not None:
+        entry["visitor"] = visit.ident.visitor_id
+        try:
+            await visit.personalizer.store.append_event(entry)
+        except Exception:
+            visit.personalizer.store_failed()
+            log.warning("could not add an event to the stream", exc_info=True)
+    return JSONAnswer({"ok": True, "counted": len(tallies)}, headers=NO_STORE)
+
+
+async def decide_route(request: Request) -> Response:
+    """``/v1/decide``: the snippet's (GET, or POST from a page) or a server's (POST with a key)."""
+    body = await request_body(request)
+    if request.method == "POST" and is_server_call(request, body):
+        return await decide(request, body)
+    return await api.decide(request, body)
+
+
+async def events_route(request: Request) -> Response:
+    """``/v1/events``: the snippet's, or a server's (with a key)."""
+    body = await read_json_object(request)
+    if is_server_call(request, body):
+        return await events(request, body)
+    return await api.events(request, body)
