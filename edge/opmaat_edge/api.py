@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -17,7 +18,13 @@ from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
 from opmaat.tracking import EventError, Tally
 from opmaat.visits import as_count
-from opmaat_edge.http import ApiError, read_json_object
+from opmaat_edge.cockpit.preview import (
+    PREVIEW_COOKIE,
+    PreviewVisitor,
+    preview_attributes,
+    read_preview_cookie,
+)
+from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
 from opmaat_edge.visit import (
     address_key,
@@ -70,6 +77,7 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
     slots = slot_names(body.get("slots", []), edge_state(request).settings.max_slots)
     visit = await open_visit(request, body.get("consent"))
     limit_new_visitors(request, visit)
+    previewed = _preview(request, visit, _text(body.get("url")))
     decisions = await visit.page_view(
         slots,
         url=_text(body.get("url")),
@@ -81,8 +89,24 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
         {
             "consent": visit.consent.tier,
             "slots": {name: decision.as_dict() for name, decision in decisions.items()},
+            **({"preview": previewed.words()} if previewed is not None else {}),
         },
     )
+
+
+def _preview(request: Request, visit: Visit, url: str | None) -> PreviewVisitor | None:
+    """A cockpit user previewing as a visitor (a signed cookie): decide as that visitor,
+    keeping and counting nothing, and leaving the browser's own cookie alone."""
+    state = edge_state(request)
+    found = read_preview_cookie(state.settings.secret_keys, request.cookies.get(PREVIEW_COOKIE))
+    if found is None:
+        return None
+    runtime = visit.runtime
+    visit.record = {}
+    visit.consent = dataclasses.replace(visit.consent, tier="none")
+    visit.keep_cookie = True
+    visit.preview = preview_attributes(found, page_url=url, site_hosts=runtime.context.site_hosts)
+    return found
 
 
 def _record_response(
@@ -146,6 +170,11 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
     kind = body.get("type")
     if kind not in EVENT_TYPES:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
+    if PREVIEW_COOKIE in request.cookies and read_preview_cookie(
+        edge_state(request).settings.secret_keys, request.cookies[PREVIEW_COOKIE]
+    ):
+        # A cockpit preview: what the marketer does on the page is not a visitor's response.
+        return JSONAnswer({"ok": True, "stored": False, "preview": True}, headers=NO_STORE)
     visit = await open_visit(request, body.get("consent"))
     _limit(request, visit)
     counters = edge_state(request).counters

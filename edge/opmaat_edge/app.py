@@ -19,6 +19,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing, server_api
+from opmaat_edge.cockpit import views as cockpit_views
+from opmaat_edge.cockpit.views import CockpitAccess
 from opmaat_edge.guard import Cors, SecurityHeaders
 from opmaat_edge.http import error_response
 from opmaat_edge.logs import RequestIdMiddleware
@@ -134,6 +136,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
+    routes += cockpit_views.routes
     if settings.demo:
         routes += demo_site.routes
         routes.append(Route("/ssr", demo_site.to_server_side))
@@ -168,6 +171,12 @@ def create_app(settings: EdgeSettings) -> Starlette:
     # absolute Location anyone can point at another site.
     app.router.redirect_slashes = False
     app.state.edge = state
+    app.state.cockpit = CockpitAccess.create(
+        settings.cockpit_password,
+        settings.cockpit_password_hash,
+        settings.secret_keys,
+        secure=not settings.dev,
+    )
     return app
 
 

@@ -31,6 +31,10 @@ SERVER_SETTINGS: dict[str, Any] = {
     "timeout_graceful_shutdown": GRACE_SECONDS,
 }
 
+# Only for `opmaat demo` on 127.0.0.1; printed when it starts.
+DEMO_PASSWORD = "opmaat-demo"
+DEMO_API_KEY = "opmaat-demo-api-key-for-local-use"
+
 DESCRIPTION = """\
 opmaat: on-site personalization you run yourself.
 
@@ -39,8 +43,9 @@ opmaat: on-site personalization you run yourself.
   opmaat check F           validate a campaign file; prints file:line: field: message per problem
   opmaat stats --config F --store URL
                            impressions, clicks, conversions per campaign and variant (JSON)
-  opmaat pause|resume ID --config F --store URL
-                           stop or restart a campaign on every node
+  opmaat pause|resume ID --config F [--store URL]
+                           stop or restart a campaign on every node (the cockpit does too)
+  opmaat hash-password     hash a cockpit password for OPMAAT_COCKPIT_PASSWORD_HASH
   opmaat import customers --config F customers.csv
                            load a CRM export (RFM scores, segments) into site.customers
   opmaat purl create --config F --campaign ID --csv recipients.csv --base-url URL
@@ -123,7 +128,18 @@ def _parser() -> argparse.ArgumentParser:
         )
         cmd.add_argument("campaign", help="campaign id")
         cmd.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
-        cmd.add_argument("--store", required=True, help="redis://host:port/db or similar")
+        cmd.add_argument(
+            "--store",
+            default="memory://",
+            help="redis://host:port/db or similar; without it, the paused-campaigns file "
+            "beside the campaign file (OPMAAT_PAUSED_FILE) that a single edge follows",
+        )
+    sub.add_parser(
+        "hash-password",
+        help="print the hash of a cockpit password (for OPMAAT_COCKPIT_PASSWORD_HASH)",
+        description="Read a password (twice from the terminal, or one line from standard "
+        "input) and print its scrypt hash for OPMAAT_COCKPIT_PASSWORD_HASH.",
+    )
     _data_commands(sub)
     return parser
 
@@ -259,6 +275,25 @@ def _stats(config: str, url: str) -> int:
     return 0
 
 
+def _hash_password() -> int:
+    import getpass
+
+    from opmaat_edge.cockpit.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Cockpit password: ")
+        if getpass.getpass("Once more: ") != password:
+            print("opmaat: the two passwords differ", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not 8 <= len(password) <= 1024:
+        print("opmaat: a cockpit password has 8 to 1024 characters", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
 def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
     from opmaat.store import MemoryStore
 
@@ -267,8 +302,11 @@ def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
         return 2
     campaigns, store = opened
     if isinstance(store, MemoryStore):
-        print("opmaat: a memory store lives inside one edge; pause needs a shared store")
-        return 2
+        # One edge on this campaign file: it keeps its pauses in a file, and follows it.
+        from opmaat_edge.settings import default_paused_file
+
+        path = os.environ.get("OPMAAT_PAUSED_FILE", "").strip() or default_paused_file(config)
+        store = MemoryStore(paused_file=path)
     if campaign not in {c.id for c in campaigns.campaigns}:
         print(f"opmaat: {config} has no campaign {campaign!r}", file=sys.stderr)
         return 2
@@ -304,6 +342,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "OPMAAT_DEV": "1",
             "OPMAAT_LOG_FORMAT": "text",
         }
+        # The demo's cockpit and server API, with well-known credentials on 127.0.0.1.
+        if not os.environ.get("OPMAAT_COCKPIT_PASSWORD_HASH"):
+            password = os.environ.get("OPMAAT_COCKPIT_PASSWORD") or DEMO_PASSWORD
+            env["OPMAAT_COCKPIT_PASSWORD"] = password
+        env["OPMAAT_API_KEYS"] = os.environ.get("OPMAAT_API_KEYS") or DEMO_API_KEY
+        shown = env.get("OPMAAT_COCKPIT_PASSWORD") == DEMO_PASSWORD
+        print(
+            f"opmaat: cockpit at http://{args.host}:{args.port}/cockpit"
+            + (f" (password: {DEMO_PASSWORD})" if shown else "")
+        )
         if not os.environ.get("OPMAAT_SECRET_KEYS"):
             print("opmaat: no OPMAAT_SECRET_KEYS set; using a new signing key for this process")
             env["OPMAAT_SECRET_KEYS"] = secrets.token_urlsafe(32)
@@ -328,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from opmaat_edge.data_cli import create_purls
 
         return create_purls(args.config, args.campaign, args.csv, args.base_url, args.out)
+    if args.command == "hash-password":
+        return _hash_password()
     if args.command in ("pause", "resume"):
         return _pause(args.config, args.store, args.campaign, args.command == "pause")
     env = {"OPMAAT_CONFIG": args.config, "OPMAAT_LOG_FORMAT": args.log_format}

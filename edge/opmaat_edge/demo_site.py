@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 from opmaat.adaptive import Posterior, traffic_shares
 from opmaat.middleware import OpmaatMiddleware
 from opmaat.personalizer import Personalizer
+from opmaat_edge.cockpit.preview import PREVIEW_COOKIE, read_preview_cookie
 from opmaat_edge.resources import DEMO, TEMPLATES
 from opmaat_edge.state import edge_state
 
@@ -40,9 +41,11 @@ def catalog() -> Catalog:
 
 def _page(request: Request, name: str, **context: Any) -> Response:
     state = edge_state(request)
+    previewed = read_preview_cookie(state.settings.secret_keys, request.cookies.get(PREVIEW_COOKIE))
     context.update(
         categories=catalog().categories,
         snippet_version=state.snippet.version,
+        preview=previewed.words() if previewed is not None else None,
     )
     return templates.TemplateResponse(request, name, context)
 

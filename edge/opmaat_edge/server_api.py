@@ -37,8 +37,9 @@ SERVER_EVENTS = ("impression", "click", "goal")
 
 
 def is_server_call(request: Request, body: dict[str, Any]) -> bool:
+    # Only a Bearer key: a browser on a site behind HTTP Basic auth sends that on its own.
     return (
-        "authorization" in request.headers
+        request.headers.get("authorization", "").lstrip()[:7].lower() == "bearer "
         or "channel" in body
         or "customer_id" in body
         or "token" in body

@@ -79,7 +79,7 @@ class EdgeSettings:
             cockpit_password=_cockpit_password(env),
             cockpit_password_hash=_cockpit_password_hash(env),
             api_keys=_api_keys(env),
-            paused_file=env.get("OPMAAT_PAUSED_FILE", "").strip() or _paused_file(config),
+            paused_file=env.get("OPMAAT_PAUSED_FILE", "").strip() or default_paused_file(config),
         )
 
 
@@ -110,7 +110,7 @@ def _cookie_domain(value: str) -> str | None:
     return value.lstrip(".")
 
 
-def _paused_file(config: str) -> str:
+def default_paused_file(config: str) -> str:
     # Beside the campaign file: campaigns.yaml -> campaigns.paused.json.
     path = Path(config)
     return str(path.with_name(f"{path.stem}.paused.json"))

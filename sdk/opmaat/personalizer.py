@@ -206,10 +206,18 @@ class Personalizer:
             visit = Visit(self, runtime, None, {}, False, ident, consent)
             visit.server_only = True
             return visit
-        visitor_id = await linked_visitor(self.store, customer_id)
-        if visitor_id is None:
-            visitor_id = customer_visitor_id(self.codec.secret_keys[0], customer_id)
-        ident = Identity(visitor_id=visitor_id, session_id=new_id(), issued=now)
+        linked = await linked_visitor(self.store, customer_id)
+        if linked is not None:
+            ident = Identity(visitor_id=linked, session_id=new_id(), issued=now)
+            visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
+            await visit.load()
+            # Only a profile that still names this customer: one kept with full consent
+            # (session-only ones drop the customer), not deleted, not taken over by another
+            # customer who logged in on the same browser since.
+            if visit.load_failed or record_customer(visit.record) == customer_id:
+                return visit
+        own = customer_visitor_id(self.codec.secret_keys[0], customer_id)
+        ident = Identity(visitor_id=own, session_id=new_id(), issued=now)
         visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
         await visit.load()
         if not visit.record and not visit.load_failed:
@@ -284,6 +292,8 @@ class Visit:
         self.used: set[str] = set()  # campaigns already shown on this page
         self.written = False  # this request wrote the record at least once
         self.linked_customer: str | None = None  # identify()'d in this request
+        # Attributes that replace the request's (a cockpit preview); None: the real ones.
+        self.preview: Mapping[str, Any] | None = None
         self.server_only = False  # a server channel's request without a customer: keep nothing
 
     @property
@@ -333,6 +343,7 @@ class Visit:
             for _ in range(MAX_SAVE_ATTEMPTS):
                 if not self.consent.persistent:
                     self.record.pop("customer", None)  # kept with full consent only
+                    self.record.pop("links", None)
                 written = await store.store_if(
                     self.ident.visitor_id, self.record, self.ttl_seconds(), self.token
                 )
@@ -369,9 +380,13 @@ class Visit:
             if isinstance(link, dict) and isinstance(link.get("key"), str):
                 # Not counted among the visitors of the personal link any more either.
                 await store.forget_visitor(f"purl:{link['key']}", self.ident.visitor_id)
+            links = stored.get("links")
+            customers = (
+                {c for c in links if isinstance(c, str)} if isinstance(links, list) else set()
+            )
             customer = record_customer(stored)
-            if customer is not None:
-                await drop_link(store, customer, self.ident.visitor_id)
+            for linked in sorted(customers | ({customer} if customer else set())):
+                await drop_link(store, linked, self.ident.visitor_id)
             deleted = await store.delete(self.ident.visitor_id)
         except Exception:
             self.keep_cookie = True
@@ -445,6 +460,8 @@ class Visit:
             half_life = self.site.interest_half_life_days
             self.change(lambda r: _mutated(r, note_interest, category, now, half_life))
         profile = self.profile(context, now)
+        if self.preview is not None:
+            profile = overlay(profile, self.preview)
         observers = self.personalizer.observers
         engine = self.runtime.engine
         render_errors = engine.render_errors
@@ -639,7 +656,14 @@ class Visit:
         def link(record: Record) -> Record:
             customer = record.get("customer")
             customer = customer if isinstance(customer, dict) else {}
-            return {**record, "customer": {**customer, "id": text}}
+            # Every customer id this profile was linked to, so deleting it removes them all.
+            links = record.get("links")
+            links = (
+                [c for c in links if isinstance(c, str) and c != text]
+                if isinstance(links, list)
+                else []
+            )
+            return {**record, "customer": {**customer, "id": text}, "links": [*links[-4:], text]}
 
         self.change(link)
         self.linked_customer = text

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -26,6 +27,7 @@ def make_client() -> Iterator[MakeClient]:
         demo: bool = True,
         dev: bool = True,
         reload_interval: float = 60.0,
+        **overrides: Any,
     ) -> TestClient:
         settings = EdgeSettings(
             config=str(config),
@@ -33,6 +35,7 @@ def make_client() -> Iterator[MakeClient]:
             dev=dev,
             demo=demo,
             reload_interval=reload_interval,
+            **overrides,
         )
         client = TestClient(create_app(settings), client=(peer, 50000), base_url="http://127.0.0.1")
         client.__enter__()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_serve_refuses_several_workers_on_the_memory_store(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["pause", "search-hero", "--store", "memory://"], "needs a shared store"),
+        (["pause", "no-such"], "has no campaign 'no-such'"),
         (["pause", "no-such", "--store", "redis://127.0.0.1:1/0"], "has no campaign 'no-such'"),
         (["resume", "search-hero", "--store", "ftp://x"], "unknown store"),
         (["stats", "--store", "redis://127.0.0.1:1/0?colour=red"], "unknown option"),
@@ -75,6 +76,38 @@ def test_pause_and_stats_explain_what_is_wrong(
     assert main([*argv, "--config", str(DEMO_CAMPAIGNS)]) == 2
     captured = capsys.readouterr()
     assert message in captured.err + captured.out
+
+
+def test_pause_without_a_shared_store_writes_the_file_a_single_edge_follows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPMAAT_PAUSED_FILE", raising=False)
+    config = tmp_path / "shop.yaml"
+    config.write_text(DEMO_CAMPAIGNS.read_text())
+    assert main(["pause", "search-hero", "--config", str(config)]) == 0
+    assert json.loads((tmp_path / "shop.paused.json").read_text()) == ["search-hero"]
+    assert main(["resume", "search-hero", "--config", str(config)]) == 0
+    assert json.loads((tmp_path / "shop.paused.json").read_text()) == []
+    elsewhere = tmp_path / "paused-elsewhere.json"
+    monkeypatch.setenv("OPMAAT_PAUSED_FILE", str(elsewhere))
+    assert main(["pause", "cart-reminder", "--config", str(config)]) == 0
+    assert json.loads(elsewhere.read_text()) == ["cart-reminder"]
+
+
+def test_hash_password_reads_standard_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    from opmaat_edge.cockpit.auth import check_password
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("a good long password\n"))
+    assert main(["hash-password"]) == 0
+    hashed = capsys.readouterr().out.strip()
+    assert check_password("a good long password", hashed)
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["hash-password"]) == 1
+    assert "8 to 1024" in capsys.readouterr().err
 
 
 def test_stats_says_when_the_store_is_unreachable(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,235 @@
+"""Preview as a visitor: who the marketer describes in the cockpit's form (country, city,
+referrer, UTM, device, segments, interests, cart, time of day), turned into the profile
+attributes that replace the real request's, so the engine decides as it would for them.
+
+The same description, signed into a short-lived cookie, makes the site's pages decide as
+that visitor (the "open the demo as this visitor" link); nothing is kept or counted then.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from opmaat.context import classify_referrer, local_time, parse_device, parse_utm
+from opmaat.interests import category_key
+
+PREVIEW_COOKIE = "opmaat_preview"
+PREVIEW_SECONDS = 3600
+DEVICES = ("desktop", "mobile", "tablet")
+# A typical browser of each kind, for the device parser (what a real request would carry).
+AGENTS = {
+    "desktop": (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/124.0 Safari/537.36"
+    ),
+    "mobile": (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+    ),
+    "tablet": (
+        "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+    ),
+}
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+_WORD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_TEXT = 300
+MAX_LIST = 20
+INTEREST_SCORE = 5.0  # a clear interest: several recent views of the category
+
+
+class PreviewError(ValueError):
+    """A form field that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewVisitor:
+    """The visitor a marketer describes; empty fields keep what the request says."""
+
+    country: str = ""
+    city: str = ""
+    referrer: str = ""
+    utm_source: str = ""
+    utm_medium: str = ""
+    utm_campaign: str = ""
+    device: str = "desktop"
+    segments: str = ""
+    interests: str = ""
+    cart_items: int = 0
+    cart_value: float = 0.0
+    cart_abandoned: bool = False
+    time: str = ""
+
+    def query(self) -> str:
+        """The form's query string for this visitor (links back to the same preview)."""
+        values = {k: v for k, v in asdict(self).items() if v not in ("", 0, 0.0, False)}
+        return urlencode({k: "1" if v is True else v for k, v in values.items()})
+
+    def words(self) -> str:
+        """Who this is, in a line (for the banner on previewed pages)."""
+        parts = [self.device]
+        if self.city or self.country:
+            parts.append(", ".join(p for p in (self.city, self.country) if p))
+        if self.referrer:
+            parts.append(f"from {self.referrer}")
+        if self.utm_campaign:
+            parts.append(f"campaign {self.utm_campaign}")
+        if self.segments:
+            parts.append(f"segments {self.segments}")
+        if self.interests:
+            parts.append(f"interested in {self.interests}")
+        if self.cart_items:
+            parts.append(
+                f"{self.cart_items} in cart" + (" (abandoned)" if self.cart_abandoned else "")
+            )
+        if self.time:
+            parts.append(f"at {self.time}")
+        return "; ".join(parts)
+
+
+def _text(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name, "").strip()
+    if len(value) > MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise PreviewError(f"{name}: at most {MAX_TEXT} characters, on one line")
+    return value
+
+
+def _words(form: Mapping[str, str], name: str) -> str:
+    items = [item.strip() for item in _text(form, name).split(",") if item.strip()]
+    if len(items) > MAX_LIST:
+        raise PreviewError(f"{name}: at most {MAX_LIST}, separated by commas")
+    for item in items:
+        if not _WORD.fullmatch(item):
+            raise PreviewError(f"{name}: '{item[:40]}' is not a name (letters, digits, - and _)")
+    return ", ".join(items)
+
+
+def parse_preview(form: Mapping[str, str]) -> PreviewVisitor:
+    """The visitor a form (or a query string, or a cookie) describes; raises PreviewError."""
+    country = _text(form, "country").upper()
+    if country and not _COUNTRY.fullmatch(country):
+        raise PreviewError("country: a two-letter code such as NL or DE")
+    device = _text(form, "device") or "desktop"
+    if device not in DEVICES:
+        raise PreviewError(f"device: one of {', '.join(DEVICES)}")
+    referrer = _text(form, "referrer")
+    if referrer and not referrer.startswith(("http://", "https://")):
+        raise PreviewError("referrer: a web address such as https://www.google.com/")
+    moment = _text(form, "time")
+    if moment and not _TIME.fullmatch(moment):
+        raise PreviewError("time: hours and minutes such as 09:30")
+    items_text = _text(form, "cart_items") or "0"
+    value_text = _text(form, "cart_value") or "0"
+    try:
+        items = int(items_text)
+        value = float(value_text)
+    except ValueError:
+        raise PreviewError("cart: items is a whole number, value a number") from None
+    if not 0 <= items <= 100 or not 0 <= value <= 1_000_000 or value != value:
+        raise PreviewError("cart: 0 to 100 items, a value from 0 to 1000000")
+    return PreviewVisitor(
+        country=country,
+        city=_text(form, "city"),
+        referrer=referrer,
+        utm_source=_text(form, "utm_source"),
+        utm_medium=_text(form, "utm_medium"),
+        utm_campaign=_text(form, "utm_campaign"),
+        device=device,
+        segments=_words(form, "segments"),
+        interests=_words(form, "interests"),
+        cart_items=items,
+        cart_value=value,
+        cart_abandoned=form.get("cart_abandoned", "") in ("1", "on", "true"),
+        time=moment,
+    )
+
+
+def preview_attributes(
+    visitor: PreviewVisitor, *, page_url: str | None, site_hosts: frozenset[str] | tuple[str, ...]
+) -> dict[str, Any]:
+    """The profile attributes that make a request this visitor's (``channels.overlay``)."""
+    out: dict[str, Any] = {"device": parse_device(AGENTS[visitor.device])}
+    geo: dict[str, Any] = {}
+    if visitor.country:
+        geo["country"] = visitor.country
+    if visitor.city:
+        geo["city"] = visitor.city
+    if geo:
+        out["geo"] = geo
+    if visitor.referrer:
+        out["referrer"] = classify_referrer(visitor.referrer, page_url, frozenset(site_hosts))
+    utm = {
+        key: value
+        for key, value in (
+            ("utm_source", visitor.utm_source),
+            ("utm_medium", visitor.utm_medium),
+            ("utm_campaign", visitor.utm_campaign),
+        )
+        if value
+    }
+    if utm:
+        out["utm"] = parse_utm("https://preview.invalid/?" + urlencode(utm))
+    if visitor.time:
+        hour, minute = (int(part) for part in visitor.time.split(":"))
+        out["time"] = local_time(datetime.now(UTC).replace(hour=hour, minute=minute), None)
+    segments = [s.strip() for s in visitor.segments.split(",") if s.strip()]
+    if segments:
+        out["segments"] = segments
+    keys = (category_key(i) for i in visitor.interests.split(","))
+    interests = [key for key in keys if key]
+    if interests:
+        scores: dict[str, Any] = dict.fromkeys(interests, INTEREST_SCORE)
+        scores["top"] = next(iter(scores), None)
+        out["interests"] = scores
+    if visitor.cart_items:
+        out["cart"] = {
+            "items": [
+                {"id": f"preview-{n + 1}", "name": f"Product {n + 1}", "quantity": 1}
+                for n in range(visitor.cart_items)
+            ],
+            "count": visitor.cart_items,
+            "value": round(visitor.cart_value, 2),
+            "abandoned": visitor.cart_abandoned,
+            "abandoned_items": [],
+            "minutes_since_update": 60 if visitor.cart_abandoned else 1,
+        }
+    # The described visitor has said yes to personalization: every campaign may apply.
+    out["consent"] = {"tier": "full", "personalized": True, "source": "preview"}
+    return out
+
+
+@lru_cache(maxsize=8)
+def _signer(keys: tuple[str, ...]) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(reversed(keys)), salt="opmaat.preview")
+
+
+def preview_cookie(keys: tuple[str, ...], visitor: PreviewVisitor) -> str:
+    value = _signer(keys).dumps({k: v for k, v in asdict(visitor).items() if v not in ("", 0)})
+    return value if isinstance(value, str) else value.decode("ascii")
+
+
+def read_preview_cookie(keys: tuple[str, ...], value: str | None) -> PreviewVisitor | None:
+    """The visitor a preview cookie describes; None when there is none or it is not ours."""
+    if not value or len(value) > 4096:
+        return None
+    try:
+        data = _signer(keys).loads(value, max_age=PREVIEW_SECONDS)
+    except BadData:
+        return None
+    if not isinstance(data, dict):
+        return None
+    known = {f.name for f in fields(PreviewVisitor)}
+    form = {k: ("1" if v is True else str(v)) for k, v in data.items() if k in known}
+    try:
+        return parse_preview(form)
+    except PreviewError:
+        return None

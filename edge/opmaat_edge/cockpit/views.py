@@ -1,0 +1,488 @@
+"""The cockpit's pages: login, the campaign list with live numbers, pause/resume, preview.
+
+Every route but the login form answers only to a signed session cookie (``/cockpit`` sends
+the browser to the login form, anything else gets a 401); every form that changes something
+carries a CSRF token bound to the session; failed logins are throttled per address and for
+the whole site. With no password configured the cockpit is off (404).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.templating import Jinja2Templates
+
+from opmaat.adaptive import traffic_shares
+from opmaat.campaigns.model import CHANNELS, Campaign
+from opmaat.channels import overlay
+from opmaat.consent import Consent
+from opmaat.profile import RequestFacts, build_profile
+from opmaat.store import HOLDOUT_ARM
+from opmaat_edge.cockpit.audience import describe_audience
+from opmaat_edge.cockpit.auth import LoginThrottle, Passwords, Sessions
+from opmaat_edge.cockpit.charts import rate_bars, sparkline
+from opmaat_edge.cockpit.preview import (
+    AGENTS,
+    DEVICES,
+    PREVIEW_COOKIE,
+    PREVIEW_SECONDS,
+    PreviewError,
+    PreviewVisitor,
+    parse_preview,
+    preview_attributes,
+    preview_cookie,
+)
+from opmaat_edge.cockpit.report import CampaignNumbers, campaign_numbers, daily_series, percent
+from opmaat_edge.http import ApiError, read_form
+from opmaat_edge.resources import TEMPLATES
+from opmaat_edge.state import EdgeState, edge_state
+
+log = logging.getLogger("opmaat.cockpit")
+templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.filters["percent"] = percent
+
+SESSION_COOKIE = "opmaat_cockpit"
+LOGIN_COOKIE = "opmaat_cockpit_login"
+CHART_DAYS = 14
+PAGE_SECURITY = {
+    "Cache-Control": "private, no-store",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _policy(nonce: str) -> str:
+    # Its own script only (the numbers refresh), inline styles, SVG drawn inline.
+    return (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
+        "img-src data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'"
+    )
+
+
+@dataclass
+class CockpitAccess:
+    """Who may use the cockpit: the password(s), sessions and the failed-login throttle."""
+
+    passwords: Passwords | None
+    sessions: Sessions
+    throttle: LoginThrottle
+    secure: bool
+
+    @classmethod
+    def create(
+        cls,
+        plain: str | None,
+        hashed: str | None,
+        secret_keys: tuple[str, ...],
+        *,
+        secure: bool,
+    ) -> CockpitAccess:
+        passwords = Passwords(plain, hashed) if plain or hashed else None
+        return cls(passwords, Sessions(secret_keys), LoginThrottle(), secure)
+
+
+def _access(request: Request) -> CockpitAccess:
+    access: CockpitAccess = request.app.state.cockpit
+    return access
+
+
+def _address(request: Request) -> str:
+    state = edge_state(request)
+    client = request.client
+    facts = RequestFacts(peer=client.host if client else None, headers=request.headers)
+    return state.runtime.current.context.client_ip(facts) or "-"
+
+
+def _page(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any],
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    nonce = getattr(request.state, "csp_nonce", "")
+    return templates.TemplateResponse(
+        request,
+        f"cockpit/{name}",
+        {"nonce": nonce, **context},
+        status_code=status,
+        headers={**PAGE_SECURITY, "Content-Security-Policy": _policy(nonce), **(headers or {})},
+    )
+
+
+def _cookie(
+    response: Response, access: CockpitAccess, name: str, value: str | None, max_age: int
+) -> None:
+    if value is None:
+        response.delete_cookie(name, path="/cockpit", secure=access.secure, httponly=True)
+        return
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/cockpit",
+        secure=access.secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+Handler = Callable[[Request, str], Awaitable[Response]]
+
+
+def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A cockpit route that needs a login: the handler gets the session id."""
+
+    async def route(request: Request) -> Response:
+        access = _access(request)
+        if access.passwords is None:
+            return _off(request)
+        session = access.sessions.check(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            if request.method == "GET" and request.url.path == "/cockpit":
+                return RedirectResponse("/cockpit/login", status_code=303)
+            return _page(request, "denied.html", {}, status=401)
+        if request.method == "POST":
+            try:
+                form = await read_form(request)
+            except ApiError:
+                form = {}  # not a form of ours: no token either
+            token = (form.get("csrf") or [""])[0]
+            if not access.sessions.check_csrf(session, token):
+                return _page(request, "denied.html", {"csrf": True}, status=403)
+            request.state.form = form
+        return await handler(request, session)
+
+    return route
+
+
+def _off(request: Request) -> Response:
+    return _page(request, "off.html", {}, status=404)
+
+
+async def login_form(request: Request) -> Response:
+    access = _access(request)
+    if access.passwords is None:
+        return _off(request)
+    return _login_page(request, access)
+
+
+def _login_page(
+    request: Request, access: CockpitAccess, error: str | None = None, status: int = 200
+) -> Response:
+    nonce = access.sessions.login_nonce()
+    response = _page(
+        request,
+        "login.html",
+        {"token": access.sessions.login_token(nonce), "error": error},
+        status=status,
+    )
+    _cookie(response, access, LOGIN_COOKIE, nonce, 3600)
+    return response
+
+
+async def login(request: Request) -> Response:
+    access = _access(request)
+    if access.passwords is None:
+        return _off(request)
+    address = _address(request)
+    wait = access.throttle.wait(address)
+    if wait is not None:
+        return _throttled(request, max(1, math.ceil(wait)))
+    form = await read_form(request)
+    token = (form.get("token") or [""])[0]
+    if not access.sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), token):
+        return _login_page(
+            request, access, "This form has expired. Please log in again.", status=403
+        )
+    password = (form.get("password") or [""])[0]
+    if not access.passwords.check(password):
+        access.throttle.failed(address)
+        log.warning("cockpit: failed login from %s", address)
+        return _login_page(request, access, "Wrong password.", status=401)
+    access.throttle.succeeded(address)
+    log.info("cockpit: login from %s", address)
+    response = RedirectResponse("/cockpit", status_code=303)
+    _cookie(response, access, SESSION_COOKIE, access.sessions.issue(), access.sessions.max_age)
+    _cookie(response, access, LOGIN_COOKIE, None, 0)
+    return response
+
+
+def _throttled(request: Request, seconds: int) -> Response:
+    return _page(
+        request,
+        "login.html",
+        {
+            "token": None,
+            "error": f"Too many failed logins. Try again in {seconds} seconds.",
+        },
+        status=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+async def _logout(request: Request, session: str) -> Response:
+    response = RedirectResponse("/cockpit/login", status_code=303)
+    _cookie(response, _access(request), SESSION_COOKIE, None, 0)
+    return response
+
+
+def _status(campaign: Campaign, paused: frozenset[str], now: datetime) -> str:
+    if campaign.id in paused:
+        return "paused"
+    schedule = campaign.schedule
+    if schedule is not None and schedule.end is not None and schedule.end <= now:
+        return "ended"
+    if schedule is not None and schedule.start is not None and schedule.start > now:
+        return "scheduled"
+    return "running"
+
+
+def _schedule_text(campaign: Campaign) -> str:
+    schedule = campaign.schedule
+    if schedule is None:
+        return "always"
+    parts = []
+    if schedule.start is not None:
+        parts.append(f"from {schedule.start:%d %b %Y %H:%M %Z}".strip())
+    if schedule.end is not None:
+        parts.append(f"until {schedule.end:%d %b %Y %H:%M %Z}".strip())
+    return " ".join(parts) or "always"
+
+
+async def _campaign_rows(state: EdgeState) -> list[dict[str, Any]]:
+    personalizer = state.personalizer
+    engine = personalizer.runtime.current.engine
+    campaigns = personalizer.runtime.current.campaigns.campaigns
+    ids = [c.id for c in campaigns]
+    store = personalizer.store
+    tallies = await store.tallies(ids)
+    daily = await store.daily_tallies(ids, CHART_DAYS)
+    now = datetime.now(UTC)
+    today = now.date()
+    rows = []
+    for campaign in campaigns:
+        keys = [v.key for v in campaign.variants]
+        shares = None
+        if campaign.allocation == "adaptive":
+            beliefs = engine.posteriors.get(campaign.id)
+            if beliefs is not None and len(beliefs) == len(keys):
+                shares = list(traffic_shares(beliefs, campaign.exploration))
+            else:
+                shares = [1 / len(keys)] * len(keys)
+        numbers: CampaignNumbers = campaign_numbers(keys, tallies.get(campaign.id, {}), shares)
+        days = daily.get(campaign.id, {})
+        impressions = daily_series(days, "impressions", CHART_DAYS, today)
+        conversions = daily_series(days, "conversions", CHART_DAYS, today)
+        arms = [*numbers.rows, *([numbers.holdout] if numbers.holdout else [])]
+        bars = [
+            (
+                "holdout" if row.key == HOLDOUT_ARM else row.key,
+                row.visitor_rate,
+                None,
+                None,
+            )
+            for row in arms
+        ]
+        rows.append(
+            {
+                "campaign": campaign,
+                "status": _status(campaign, personalizer.paused, now),
+                "audience": describe_audience(campaign.audience),
+                "schedule": _schedule_text(campaign),
+                "channels": [c for c in CHANNELS if c in campaign.channels],
+                "numbers": numbers,
+                "impressions_chart": sparkline(
+                    impressions, label=f"Impressions per day, last {CHART_DAYS} days"
+                ),
+                "conversions_chart": sparkline(
+                    conversions, label=f"Goal conversions per day, last {CHART_DAYS} days"
+                ),
+                "rate_chart": rate_bars(bars, label="Visitors who reached the goal, per arm")
+                if any(row.visitors for row in arms)
+                else None,
+            }
+        )
+    return rows
+
+
+async def _campaigns(request: Request, session: str) -> Response:
+    state = edge_state(request)
+    try:
+        rows = await _campaign_rows(state)
+        problem = None
+    except Exception:
+        log.exception("cockpit: could not read the numbers")
+        rows, problem = [], "The numbers could not be read from the store; try again shortly."
+    return _page(
+        request,
+        "campaigns.html",
+        {
+            "rows": rows,
+            "problem": problem,
+            "csrf": _access(request).sessions.csrf_token(session),
+            "done": request.query_params.get("done"),
+            "version": state.runtime.current.campaigns.version,
+            "store": "shared" if state.shared_store else "memory",
+        },
+        status=503 if problem else 200,
+    )
+
+
+def _pauser(paused: bool) -> Handler:
+    async def change(request: Request, session: str) -> Response:
+        state = edge_state(request)
+        campaign_id = request.path_params["campaign_id"]
+        if state.runtime.current.engine.campaign(campaign_id) is None:
+            raise ApiError(404, "no such campaign")
+        personalizer = state.personalizer
+        try:
+            await personalizer.store.set_paused(campaign_id, paused)
+            # At once on this node; the others follow within their reload interval.
+            personalizer.paused = frozenset(await personalizer.store.paused())
+        except Exception as exc:
+            log.error(
+                "cockpit: could not %s %s: %s", "pause" if paused else "resume", campaign_id, exc
+            )
+            return _page(
+                request,
+                "denied.html",
+                {"problem": "The change could not be saved; nothing changed. Try again."},
+                status=503,
+            )
+        log.info("cockpit: %s %s", "paused" if paused else "resumed", campaign_id)
+        done = urlencode({"done": f"{campaign_id} {'paused' if paused else 'resumed'}"})
+        return RedirectResponse(f"/cockpit?{done}#c-{campaign_id}", status_code=303)
+
+    return change
+
+
+def _preview_decisions(
+    state: EdgeState, visitor: PreviewVisitor, channel: str, page_url: str
+) -> list[dict[str, Any]]:
+    runtime = state.runtime.current
+    facts = RequestFacts(
+        peer=None, headers={"user-agent": AGENTS[visitor.device]}, page_url=page_url
+    )
+    context = runtime.context.build(facts)
+    profile = build_profile(
+        context, {}, visitor_id=None, consent=Consent("full"), sources=runtime.sources
+    )
+    profile = overlay(
+        profile,
+        preview_attributes(visitor, page_url=page_url, site_hosts=runtime.context.site_hosts),
+    )
+    engine = runtime.engine
+    slots = list(runtime.campaigns.slots)
+    decisions = engine.decide(profile, slots, channel=channel, exclude=state.personalizer.paused)
+    out = []
+    for slot in slots:
+        decision = decisions[slot]
+        campaign = engine.campaign(decision.campaign) if decision.campaign else None
+        out.append(
+            {
+                "slot": slot,
+                "decision": decision,
+                "campaign": campaign,
+                "html": decision.html,
+            }
+        )
+    return out
+
+
+async def _preview(request: Request, session: str) -> Response:
+    state = edge_state(request)
+    query = dict(request.query_params)
+    channel = query.pop("channel", "web") or "web"
+    page = query.pop("page", "/") or "/"
+    error = None
+    results = None
+    visitor = PreviewVisitor()
+    if channel not in CHANNELS:
+        error = f"channel: one of {', '.join(CHANNELS)}"
+    elif not page.startswith("/") or page.startswith("//") or "\\" in page:
+        error = "page: a path on this site, such as /"
+    elif query:
+        try:
+            visitor = parse_preview(query)
+        except PreviewError as exc:
+            error = str(exc)
+        else:
+            page_url = str(request.base_url).rstrip("/") + page
+            results = _preview_decisions(state, visitor, channel, page_url)
+    return _page(
+        request,
+        "preview.html",
+        {
+            "visitor": visitor,
+            "channel": channel,
+            "channels": CHANNELS,
+            "devices": DEVICES,
+            "page": page,
+            "error": error,
+            "results": results,
+            "open_query": urlencode({"page": page}) + "&" + visitor.query()
+            if results is not None
+            else None,
+            "demo": state.settings.demo,
+        },
+        status=400 if error else 200,
+    )
+
+
+async def _open_preview(request: Request, session: str) -> Response:
+    """Set the preview cookie for the visitor in the query and open the page as them."""
+    state = edge_state(request)
+    query = dict(request.query_params)
+    page = query.pop("page", "/") or "/"
+    if not page.startswith("/") or page.startswith("//") or "\\" in page:
+        raise ApiError(400, "page must be a path on this site, such as /")
+    try:
+        visitor = parse_preview(query)
+    except PreviewError as exc:
+        raise ApiError(400, str(exc)) from None
+    response = RedirectResponse(page, status_code=303)
+    response.set_cookie(
+        PREVIEW_COOKIE,
+        preview_cookie(state.settings.secret_keys, visitor),
+        max_age=PREVIEW_SECONDS,
+        path="/",
+        secure=not state.settings.dev,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _stop_preview(request: Request, session: str) -> Response:
+    response = RedirectResponse("/cockpit/preview", status_code=303)
+    response.delete_cookie(PREVIEW_COOKIE, path="/", secure=not edge_state(request).settings.dev)
+    return response
+
+
+async def _unknown(request: Request, session: str) -> Response:
+    return _page(request, "denied.html", {"missing": True}, status=404)
+
+
+routes: list[BaseRoute] = [
+    Route("/cockpit", _guarded(_campaigns), methods=["GET"]),
+    Route("/cockpit/login", login_form, methods=["GET"]),
+    Route("/cockpit/login", login, methods=["POST"]),
+    Route("/cockpit/logout", _guarded(_logout), methods=["POST"]),
+    Route("/cockpit/campaigns/{campaign_id}/pause", _guarded(_pauser(True)), methods=["POST"]),
+    Route("/cockpit/campaigns/{campaign_id}/resume", _guarded(_pauser(False)), methods=["POST"]),
+    Route("/cockpit/preview", _guarded(_preview), methods=["GET"]),
+    Route("/cockpit/preview/open", _guarded(_open_preview), methods=["GET"]),
+    Route("/cockpit/preview/stop", _guarded(_stop_preview), methods=["GET"]),
+    Route("/cockpit/{rest:path}", _guarded(_unknown), methods=["GET", "POST"]),
+]
