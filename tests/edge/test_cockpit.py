@@ -120,6 +120,15 @@ def test_the_session_cookie_is_httponly_samesite_strict(make_client: MakeClient)
         assert part in lowered
 
 
+def test_a_session_cookie_is_dead_after_logout(cockpit: TestClient) -> None:
+    login(cockpit)
+    copied = cockpit.cookies.get("opmaat_cockpit")
+    assert copied
+    cockpit.post("/cockpit/logout", data={"csrf": csrf(cockpit)})
+    cockpit.cookies.set("opmaat_cockpit", copied, path="/cockpit")
+    assert cockpit.get("/cockpit", follow_redirects=False).status_code == 303
+
+
 def test_a_wrong_password_is_refused_and_logged_without_the_password(
     cockpit: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from cachetools import TTLCache
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -53,6 +54,7 @@ templates.env.filters["percent"] = percent
 SESSION_COOKIE = "opmaat_cockpit"
 LOGIN_COOKIE = "opmaat_cockpit_login"
 CHART_DAYS = 14
+SESSION_SECONDS = 8 * 3600
 PAGE_SECURITY = {
     "Cache-Control": "private, no-store",
     "X-Frame-Options": "DENY",
@@ -77,6 +79,14 @@ class CockpitAccess:
     sessions: Sessions
     throttle: LoginThrottle
     secure: bool
+    # Sessions logged out of (a copied cookie must not outlive the logout), until they expire.
+    revoked: TTLCache[str, bool] = field(
+        default_factory=lambda: TTLCache(maxsize=10_000, ttl=SESSION_SECONDS)
+    )
+
+    def session(self, cookie: str | None) -> str | None:
+        found = self.sessions.check(cookie)
+        return None if found is None or found in self.revoked else found
 
     @classmethod
     def create(
@@ -88,7 +98,7 @@ class CockpitAccess:
         secure: bool,
     ) -> CockpitAccess:
         passwords = Passwords(plain, hashed) if plain or hashed else None
-        return cls(passwords, Sessions(secret_keys), LoginThrottle(), secure)
+        return cls(passwords, Sessions(secret_keys, SESSION_SECONDS), LoginThrottle(), secure)
 
 
 def _access(request: Request) -> CockpitAccess:
@@ -147,7 +157,7 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         access = _access(request)
         if access.passwords is None:
             return _off(request)
-        session = access.sessions.check(request.cookies.get(SESSION_COOKIE))
+        session = access.session(request.cookies.get(SESSION_COOKIE))
         if session is None:
             if request.method == "GET" and request.url.path == "/cockpit":
                 return RedirectResponse("/cockpit/login", status_code=303)
@@ -232,6 +242,7 @@ def _throttled(request: Request, seconds: int) -> Response:
 
 
 async def _logout(request: Request, session: str) -> Response:
+    _access(request).revoked[session] = True
     response = RedirectResponse("/cockpit/login", status_code=303)
     _cookie(response, _access(request), SESSION_COOKIE, None, 0)
     return response
