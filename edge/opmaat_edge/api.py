@@ -147,16 +147,11 @@ def event_tallies(
     count. Raises ApiError for an unknown campaign or variant, changing nothing."""
     engine = visit.runtime.engine
     tallies: list[Tally] = []
-    applied = False
 
     def record_event(record: Record) -> Record:
-        # The tallies are those of the first application; a replay after a concurrent
-        # write does not count again.
-        nonlocal applied
-        found = _record_response(record, engine, kind, campaign, variant)
-        if not applied:
-            applied = True
-            tallies.extend(found)
+        # The tallies of the application that is written last (count them after saving):
+        # a replay after a concurrent write finds what the other request already counted.
+        tallies[:] = _record_response(record, engine, kind, campaign, variant)
         return record
 
     if stores:
@@ -196,10 +191,11 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
         )
     counters.events += 1
     _measure(edge_state(request), visit.runtime.sources.known_events, kind, body)
+    if stores:
+        await visit.save()
     await _count(visit, kind, body, tallies)
     if not stores:
         return respond(visit, {"ok": True, "stored": False})
-    await visit.save()
     return respond(visit, {"ok": True, "stored": True})
 
 

@@ -130,9 +130,10 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
         cmd.add_argument(
             "--store",
-            default="memory://",
-            help="redis://host:port/db or similar; without it, the paused-campaigns file "
-            "beside the campaign file (OPMAAT_PAUSED_FILE) that a single edge follows",
+            default=os.environ.get("OPMAAT_STORE") or "memory://",
+            help="redis://host:port/db or similar (default: OPMAAT_STORE); without a shared "
+            "store, the paused-campaigns file beside the campaign file (OPMAAT_PAUSED_FILE) "
+            "that a single edge follows",
         )
     sub.add_parser(
         "hash-password",
@@ -301,12 +302,14 @@ def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
     if opened is None:
         return 2
     campaigns, store = opened
+    where = "on every node"
     if isinstance(store, MemoryStore):
         # One edge on this campaign file: it keeps its pauses in a file, and follows it.
         from opmaat_edge.settings import default_paused_file
 
         path = os.environ.get("OPMAAT_PAUSED_FILE", "").strip() or default_paused_file(config)
         store = MemoryStore(paused_file=path)
+        where = f"for the edge that follows {path} (edges on Redis need --store)"
     if campaign not in {c.id for c in campaigns.campaigns}:
         print(f"opmaat: {config} has no campaign {campaign!r}", file=sys.stderr)
         return 2
@@ -314,7 +317,10 @@ def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
         _using(store, lambda: store.set_paused(campaign, paused))
     except Unreachable:
         return 1
-    print(f"{campaign}: {'paused' if paused else 'running'} on every node")
+    except (OSError, ValueError) as exc:
+        print(f"opmaat: {exc}", file=sys.stderr)
+        return 1
+    print(f"{campaign}: {'paused' if paused else 'running'} {where}")
     return 0
 
 
@@ -343,15 +349,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "OPMAAT_LOG_FORMAT": "text",
         }
         # The demo's cockpit and server API, with well-known credentials on 127.0.0.1.
+        # Well-known ones only on a loopback address; elsewhere new ones for this run.
+        local = args.host in ("127.0.0.1", "::1", "localhost")
+        password = DEMO_PASSWORD if local else secrets.token_urlsafe(12)
+        api_key = DEMO_API_KEY if local else secrets.token_urlsafe(32)
         if not os.environ.get("OPMAAT_COCKPIT_PASSWORD_HASH"):
-            password = os.environ.get("OPMAAT_COCKPIT_PASSWORD") or DEMO_PASSWORD
+            if os.environ.get("OPMAAT_COCKPIT_PASSWORD"):
+                password = os.environ["OPMAAT_COCKPIT_PASSWORD"]
             env["OPMAAT_COCKPIT_PASSWORD"] = password
-        env["OPMAAT_API_KEYS"] = os.environ.get("OPMAAT_API_KEYS") or DEMO_API_KEY
-        shown = env.get("OPMAAT_COCKPIT_PASSWORD") == DEMO_PASSWORD
+        env["OPMAAT_API_KEYS"] = os.environ.get("OPMAAT_API_KEYS") or api_key
+        shown = not os.environ.get("OPMAAT_COCKPIT_PASSWORD") and not os.environ.get(
+            "OPMAAT_COCKPIT_PASSWORD_HASH"
+        )
         print(
             f"opmaat: cockpit at http://{args.host}:{args.port}/cockpit"
-            + (f" (password: {DEMO_PASSWORD})" if shown else "")
+            + (f" (password: {password})" if shown else "")
         )
+        if not os.environ.get("OPMAAT_API_KEYS"):
+            print(f"opmaat: server-to-server API key for this run: {api_key}")
         if not os.environ.get("OPMAAT_SECRET_KEYS"):
             print("opmaat: no OPMAAT_SECRET_KEYS set; using a new signing key for this process")
             env["OPMAAT_SECRET_KEYS"] = secrets.token_urlsafe(32)

@@ -141,9 +141,13 @@ def _cockpit_password_hash(env: Mapping[str, str]) -> str | None:
 def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     keys = tuple(k.strip() for k in env.get("OPMAAT_API_KEYS", "").split(",") if k.strip())
     for position, key in enumerate(keys, 1):
-        if len(key) < 24 or len(key) > 256 or not key.isascii() or not key.isprintable():
+        if (
+            not 24 <= len(key) <= 256
+            or not key.isascii()
+            or not all(33 <= ord(c) < 127 for c in key)
+        ):
             raise SettingsError(
-                f"OPMAAT_API_KEYS: key {position} must be 24 to 256 printable ASCII characters "
+                f"OPMAAT_API_KEYS: key {position} must be 24 to 256 visible ASCII characters "
                 "(e.g. $(python3 -c 'import secrets; print(secrets.token_urlsafe(32))'))"
             )
     return keys

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,11 +60,12 @@ def link_key(customer_id: str) -> str:
     return f"{LINK_PREFIX}{digest}"
 
 
-def customer_visitor_id(secret: str, customer_id: str) -> str:
-    """The visitor id of a customer who never logged in on the site: stable for the customer,
-    unguessable without the site's key, in the alphabet of visitor ids."""
-    mac = hmac.new(secret.encode(), b"customer:" + customer_id.encode("utf-8"), "sha256")
-    return "c" + base64.urlsafe_b64encode(mac.digest()[:15]).decode("ascii")
+def customer_visitor_id(customer_id: str) -> str:
+    """The visitor id of a customer's own record: stable for the customer (also across key
+    rotations: their history, caps and variant stay), in the alphabet of visitor ids. Knowing
+    it gives nothing: cookies are signed, and only API-key callers reach these records."""
+    digest = hashlib.blake2b(customer_id.encode("utf-8"), digest_size=15, person=b"opmaat-cust")
+    return "c" + base64.urlsafe_b64encode(digest.digest()).decode("ascii")
 
 
 async def linked_visitor(store: ProfileStore, customer_id: str) -> str | None:
@@ -88,9 +88,12 @@ async def write_link(
 
 
 async def drop_link(store: ProfileStore, customer_id: str, visitor_id: str) -> None:
-    """Remove the customer's link when it points at this (deleted) visitor."""
-    if await linked_visitor(store, customer_id) == visitor_id:
-        await store.delete(link_key(customer_id))
+    """Remove the customer's link when it points at this (deleted) visitor: overwritten empty,
+    expiring at once (a delete would also search the event stream for a visitor it is not)."""
+    key = link_key(customer_id)
+    link, token = await store.load(key)
+    if isinstance(link, dict) and link.get("visitor") == visitor_id:
+        await store.store_if(key, {"visitor": ""}, 1, token)
 
 
 def caller_attributes(value: Any) -> dict[str, Any]:

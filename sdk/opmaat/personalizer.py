@@ -216,7 +216,7 @@ class Personalizer:
             # customer who logged in on the same browser since.
             if visit.load_failed or record_customer(visit.record) == customer_id:
                 return visit
-        own = customer_visitor_id(self.codec.secret_keys[0], customer_id)
+        own = customer_visitor_id(customer_id)
         ident = Identity(visitor_id=own, session_id=new_id(), issued=now)
         visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
         await visit.load()
@@ -387,6 +387,9 @@ class Visit:
             customer = record_customer(stored)
             for linked in sorted(customers | ({customer} if customer else set())):
                 await drop_link(store, linked, self.ident.visitor_id)
+                # ...and what the server channels kept for that customer on their own.
+                if customer_visitor_id(linked) != self.ident.visitor_id:
+                    await store.delete(customer_visitor_id(linked))
             deleted = await store.delete(self.ident.visitor_id)
         except Exception:
             self.keep_cookie = True
@@ -538,16 +541,10 @@ class Visit:
 
     @staticmethod
     def _arms(decisions: Mapping[str, Decision], tallies: list[Tally]) -> Change:
-        # The visitors each arm got; counted from the first application only (a replay
-        # after a concurrent write finds the arm noted by the other request, or counts it).
-        applied = False
-
+        # The visitors each arm got, from the application that is written last: a replay
+        # after a concurrent write finds an arm the other request noted (and counted).
         def arms(record: Record) -> Record:
-            nonlocal applied
-            found = note_arms(record, decisions)
-            if not applied:
-                applied = True
-                tallies.extend(found)
+            tallies[:] = note_arms(record, decisions)
             return record
 
         return arms
@@ -583,7 +580,8 @@ class Visit:
         """Note a named event (``add_to_cart``, ``purchase``, a site event, a campaign goal)
         in the record, and credit it as a conversion to the campaigns whose goal it is;
         raises EventError, changing nothing, when it is not acceptable. Returns the campaign
-        tallies to count (``tally``); the caller saves. Without consent to store, the event
+        tallies to count (``tally``, after ``save``: a replay on a conflict updates them); the
+        caller saves. Without consent to store, the event
         is only checked."""
         product = check_event(name, props, self.runtime.sources.known_events)
         if not self.consent.stores:
@@ -599,15 +597,12 @@ class Visit:
         apply = self._apply(name, props, product, now)
         goals = self.runtime.engine.goal_campaigns(name)
         tallies: list[Tally] = []
-        applied = False
 
         def event(record: Record) -> Record:
-            nonlocal applied
+            # The tallies of the application that is written last: a replay after a
+            # concurrent write finds a conversion the other request already counted.
             record = apply(record)
-            found = credit_goal(record, goals)
-            if not applied:  # a replay after a concurrent write does not count again
-                applied = True
-                tallies.extend(found)
+            tallies[:] = credit_goal(record, goals)
             return record
 
         self.change(event)

@@ -227,12 +227,18 @@ class RedisStore:
     async def tally(self, campaign: str, variant: str | None, field: str) -> None:
         key = f"{self.prefix}:stats:{{{campaign}}}"
         name = f"{variant or '-'}:{field}"
-        await self._call(lambda: self.client.hincrby(key, name, 1))
-        # One hash per day beside the totals (same hash tag: same cluster slot), expiring
-        # DAILY_DAYS after its first count.
+        # The totals and a hash per UTC day beside them (same hash tag: one cluster slot),
+        # expiring DAILY_DAYS after its last count: one round trip.
         day_key = f"{key}:day:{tally_day()}"
-        if await self._call(lambda: self.client.hincrby(day_key, name, 1)) == 1:
-            await self._call(lambda: self.client.expire(day_key, DAILY_DAYS * 86400))
+
+        async def count() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hincrby(key, name, 1)
+            pipe.hincrby(day_key, name, 1)
+            pipe.expire(day_key, DAILY_DAYS * 86400)
+            await pipe.execute()
+
+        await self._call(count)
 
     async def daily_tallies(self, campaigns: Iterable[str], days: int = DAILY_DAYS) -> Daily:
         out: Daily = {}

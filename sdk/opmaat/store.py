@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import time
 import zlib
 from collections import Counter, deque
@@ -16,6 +18,7 @@ from cachetools import TLRUCache
 
 from opmaat.files import write_atomic
 
+log = logging.getLogger("opmaat.store")
 Record = dict[str, Any]
 # Per campaign and arm (a variant's key, or HOLDOUT_ARM): impressions, clicks and goal
 # conversions as they happen; visitors assigned to the arm when decided, and how many of those
@@ -186,7 +189,8 @@ class MemoryStore:
         self.events: deque[dict[str, str]] = deque(maxlen=max_events)
         self._paused: set[str] = set()
         self.paused_file = Path(paused_file) if paused_file is not None else None
-        self._paused_mtime: float | None = None
+        self._paused_seen: tuple[int, int, int] | None = None
+        self._paused_broken = False
         self._read_paused()
         self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
@@ -265,21 +269,35 @@ class MemoryStore:
         return set(self._paused)
 
     def _read_paused(self) -> None:
+        # The edge asks once per reload interval: one stat, and a read only when it changed.
         if self.paused_file is None:
             return
         try:
-            mtime = self.paused_file.stat().st_mtime
+            stat = self.paused_file.stat()
         except FileNotFoundError:
+            self._paused_broken = False
             return
-        if mtime == self._paused_mtime:
+        except OSError:
             return
-        self._paused_mtime = mtime
+        seen = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
+        if seen == self._paused_seen:
+            return
+        self._paused_seen = seen
         try:
             value = orjson.loads(self.paused_file.read_bytes())
         except (OSError, orjson.JSONDecodeError):
-            return  # a broken file keeps what was paused before
-        if isinstance(value, list):
-            self._paused = {item for item in value if isinstance(item, str)}
+            value = None
+        if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
+            # What was paused before stays paused, and the file is not overwritten.
+            if not self._paused_broken:
+                log.error(
+                    "%s is not a JSON list of campaign ids; keeping the pauses as they were",
+                    self.paused_file,
+                )
+            self._paused_broken = True
+            return
+        self._paused_broken = False
+        self._paused = set(value)
 
     async def note_visitor(self, scope: str, visitor_id: str, ttl_seconds: float) -> int:
         found = self._scopes.get(scope)
@@ -295,14 +313,24 @@ class MemoryStore:
             found[0].discard(visitor_id)
 
     async def set_paused(self, campaign: str, paused: bool) -> None:
-        self._read_paused()
-        wanted = self._paused | {campaign} if paused else self._paused - {campaign}
-        if self.paused_file is not None:
+        if self.paused_file is None:
+            self._paused = self._paused | {campaign} if paused else self._paused - {campaign}
+            return
+        # Read, change and write under a lock: the cockpit and `opmaat pause` may write at once.
+        lock = self.paused_file.with_name(f".{self.paused_file.name}.lock")
+        with open(lock, "a+b") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            self._paused_seen = None
+            self._read_paused()
+            if self._paused_broken:
+                raise ValueError(
+                    f"{self.paused_file} is not a JSON list of campaign ids: fix or remove it"
+                )
+            wanted = self._paused | {campaign} if paused else self._paused - {campaign}
             # Written before it takes effect: a pause that could not be kept raises.
             text = orjson.dumps(sorted(wanted), option=orjson.OPT_INDENT_2).decode() + "\n"
             write_atomic(self.paused_file, text)
-            self._paused_mtime = self.paused_file.stat().st_mtime
-        self._paused = wanted
+            self._paused = wanted
 
     def dump(self) -> dict[str, bytes]:
         """Every live record as its JSON (for tests and audits)."""

@@ -359,3 +359,60 @@ def test_campaign_text_is_escaped_in_the_cockpit(make_client: MakeClient, tmp_pa
     assert "<img src=x" not in page
     assert "<script>alert(2)" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_logins_sent_at_once_cannot_pass_the_throttle_together(cockpit: TestClient) -> None:
+    from urllib.parse import urlencode
+
+    page = cockpit.get("/cockpit/login")
+    token = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert token is not None
+    nonce = cockpit.cookies.get("opmaat_cockpit_login")
+    assert nonce
+    app = cockpit.app
+
+    async def attempt(n: int) -> int:
+        # A raw ASGI request: all of them are in the app at the same time.
+        body = urlencode({"token": token.group(1), "password": f"guess {n}"}).encode()
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/cockpit/login",
+            "raw_path": b"/cockpit/login",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"127.0.0.1"),
+                (b"content-type", b"application/x-www-form-urlencoded"),
+                (b"cookie", f"opmaat_cockpit_login={nonce}".encode()),
+            ],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 80),
+        }
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, object]:
+            nonlocal sent
+            await asyncio.sleep(0)  # every request reaches its body read before any is done
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])  # type: ignore[call-overload]
+
+        await app(scope, receive, send)  # type: ignore[arg-type]
+        return status
+
+    async def many() -> list[int]:
+        return list(await asyncio.gather(*(attempt(n) for n in range(30))))
+
+    statuses = asyncio.run(many())
+    assert statuses.count(401) == 5
+    assert statuses.count(429) == 25

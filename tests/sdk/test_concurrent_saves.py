@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from opmaat.personalizer import Personalizer, Visit
 from opmaat.store import MemoryStore, ProfileStore
@@ -56,3 +57,42 @@ def test_store_if_writes_only_over_what_was_read() -> None:
         assert await store.get("v") == {"a": 3}
 
     asyncio.run(scenario())
+
+
+def test_concurrent_requests_count_a_visitor_and_a_conversion_once(tmp_path: Path) -> None:
+    # Both requests read the record before either wrote: the second replays its changes on
+    # the first's, and counts only what the first did not (the arm, the converted visitor).
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "site: {consent_default: full}\nslots: {hero: {default: x}}\ncampaigns:\n"
+        "  - id: sale\n    slot: hero\n    goal: purchase\n"
+        "    variants: [{key: a, html: <b>sale</b>}]\n"
+    )
+    store = MemoryStore()
+
+    async def scenario() -> dict[str, int]:
+        personalizer = Personalizer(config, secret_keys=[KEY], store=store)
+        first = await personalizer.open(peer="198.51.100.1", headers=UA, cookies={})
+        first.open_record()
+        await first.save()
+        cookie = next(c for c in first.cookie_changes() if c.name == "opmaat")
+        cookies = {"opmaat": cookie.value or ""}
+
+        async def visit() -> Visit:
+            return await personalizer.open(peer="198.51.100.1", headers=UA, cookies=cookies)
+
+        a, b = await visit(), await visit()
+        await a.page_view(["hero"], url="https://shop.example/", referrer=None)
+        await b.page_view(["hero"], url="https://shop.example/", referrer=None)
+        c, d = await visit(), await visit()
+        found_c, found_d = c.track("purchase"), d.track("purchase")
+        await c.save()
+        await c.tally(found_c)
+        await d.save()
+        await d.tally(found_d)
+        return (await store.tallies(["sale"]))["sale"]["a"]
+
+    row = asyncio.run(scenario())
+    assert row["visitors"] == 1
+    assert row["converted"] == 1
+    assert row["conversions"] == 0  # never shown (no impression): no conversion for it

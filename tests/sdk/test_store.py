@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
+
+import pytest
 
 from opmaat.store import MemoryStore
 
@@ -67,3 +71,59 @@ def test_memory_store_forgets_a_visitors_events() -> None:
         assert [e["visitor"] for e in store.events] == ["stays"]
 
     asyncio.run(scenario())
+
+
+def test_paused_campaigns_are_kept_in_a_file_and_followed(tmp_path: Path) -> None:
+    path = tmp_path / "paused.json"
+
+    async def scenario() -> None:
+        store = MemoryStore(paused_file=path)
+        await store.set_paused("sale", True)
+        await store.set_paused("promo", True)
+        await store.set_paused("sale", False)
+        assert json.loads(path.read_text()) == ["promo"]
+        again = MemoryStore(paused_file=path)  # a restart
+        assert await again.paused() == {"promo"}
+        # Another process (opmaat pause) writes the file: both follow it.
+        other = MemoryStore(paused_file=path)
+        await other.set_paused("winter", True)
+        assert await store.paused() == {"promo", "winter"}
+
+    asyncio.run(scenario())
+
+
+def test_a_broken_paused_file_keeps_the_pauses_and_is_not_overwritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "paused.json"
+
+    async def scenario() -> None:
+        store = MemoryStore(paused_file=path)
+        await store.set_paused("sale", True)
+        path.write_text('["sale", "vip"')  # cut short by hand
+        assert await store.paused() == {"sale"}
+        with pytest.raises(ValueError, match="not a JSON list"):
+            await store.set_paused("other", True)
+        assert path.read_text() == '["sale", "vip"'
+        assert "not a JSON list" in caplog.text
+
+    asyncio.run(scenario())
+
+
+def test_concurrent_pauses_from_two_processes_are_all_kept(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "paused.json"
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_pause_many, args=(path, n)) for n in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert set(json.loads(path.read_text())) == {f"c{n}-{i}" for n in range(2) for i in range(20)}
+
+
+def _pause_many(path: Path, worker: int) -> None:
+    store = MemoryStore(paused_file=path)
+    for i in range(20):
+        asyncio.run(store.set_paused(f"c{worker}-{i}", True))

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from cachetools import TTLCache
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -205,19 +206,23 @@ async def login(request: Request) -> Response:
     access = _access(request)
     if access.passwords is None:
         return _off(request)
+    passwords = access.passwords
+    form = await read_form(request)
     address = _address(request)
+    # Nothing awaits between the check and counting the attempt as failed (cleared below
+    # when it succeeds): many logins sent at once cannot all pass the throttle.
     wait = access.throttle.wait(address)
     if wait is not None:
         return _throttled(request, max(1, math.ceil(wait)))
-    form = await read_form(request)
+    access.throttle.failed(address)
     token = (form.get("token") or [""])[0]
     if not access.sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), token):
         return _login_page(
             request, access, "This form has expired. Please log in again.", status=403
         )
     password = (form.get("password") or [""])[0]
-    if not access.passwords.check(password):
-        access.throttle.failed(address)
+    # scrypt takes tens of milliseconds: not on the event loop that serves the visitors.
+    if not await run_in_threadpool(passwords.check, password):
         log.warning("cockpit: failed login from %s", address)
         return _login_page(request, access, "Wrong password.", status=401)
     access.throttle.succeeded(address)
