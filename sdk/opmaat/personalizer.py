@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
@@ -465,29 +465,8 @@ class Visit:
         profile = self.profile(context, now)
         if self.preview is not None:
             profile = overlay(profile, self.preview)
-        observers = self.personalizer.observers
         engine = self.runtime.engine
-        render_errors = engine.render_errors
-        started = time.perf_counter()
-        try:
-            decisions = engine.decide(
-                profile,
-                slots,
-                channel=channel,
-                now=facts.now,
-                exclude=self.used | self.personalizer.paused,
-            )
-        except Exception:
-            for observer in observers:
-                observer.decide_failed()
-            log.exception("decide failed; answering with default content")
-            decisions = {}
-        seconds, failed_renders = (
-            time.perf_counter() - started,
-            engine.render_errors - render_errors,
-        )
-        for observer in observers:
-            observer.decided(decisions, seconds, failed_renders)
+        decisions = self._decide(profile, slots, channel, facts.now, self.used)
         self.used.update(d.campaign for d in decisions.values() if d.campaign)
         arms: list[Tally] = []
         if self.consent.stores:
@@ -518,16 +497,7 @@ class Visit:
         now = facts.now.timestamp()
         context = self.runtime.context.build(facts)
         profile = overlay(self.profile(context, now), attributes)
-        engine = self.runtime.engine
-        try:
-            decisions = engine.decide(
-                profile, slots, channel=channel, now=facts.now, exclude=self.personalizer.paused
-            )
-        except Exception:
-            for observer in self.personalizer.observers:
-                observer.decide_failed()
-            log.exception("decide failed; answering with default content")
-            decisions = {}
+        decisions = self._decide(profile, slots, channel, facts.now, ())
         arms: list[Tally] = []
         if self.record and not self.server_only:
             self.change(
@@ -537,6 +507,38 @@ class Visit:
             await self.save()
             if self.written:
                 await self.tally(arms)
+        return decisions
+
+    def _decide(
+        self,
+        profile: Mapping[str, Any],
+        slots: Sequence[str],
+        channel: str,
+        now: datetime,
+        used: Collection[str],
+    ) -> dict[str, Decision]:
+        # The engine, timed and observed; a failure leaves every slot its default content.
+        observers = self.personalizer.observers
+        engine = self.runtime.engine
+        render_errors = engine.render_errors
+        started = time.perf_counter()
+        try:
+            decisions = engine.decide(
+                profile,
+                slots,
+                channel=channel,
+                now=now,
+                exclude=self.personalizer.paused.union(used) if used else self.personalizer.paused,
+            )
+        except Exception:
+            for observer in observers:
+                observer.decide_failed()
+            log.exception("decide failed; answering with default content")
+            decisions = {}
+        seconds = time.perf_counter() - started
+        failed_renders = engine.render_errors - render_errors
+        for observer in observers:
+            observer.decided(decisions, seconds, failed_renders)
         return decisions
 
     @staticmethod
