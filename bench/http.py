@@ -286,9 +286,10 @@ def running(servers: list[Server]) -> Iterator[list[Server]]:
 
 
 def forwarded_for(i: int) -> str:
-    """Visitor ``i``'s address, in one of the demo geo networks (NL, US, DE, BE in turn)."""
+    """Visitor ``i``'s address, in one of the demo geo networks (NL, US, DE, BE in turn). IPv6
+    visitors each get their own /64: the edge counts a /64 as one address for its limits."""
     host = i // 4 % 250 + 1
-    return ("203.0.113.{}", "198.51.100.{}", "192.0.2.{}", "2001:db8::{:x}")[i % 4].format(host)
+    return ("203.0.113.{}", "198.51.100.{}", "192.0.2.{}", "2001:db8:{:x}::1")[i % 4].format(host)
 
 
 def _post_decide(url: str, headers: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
