@@ -295,6 +295,15 @@ def test_preview_shows_the_winner_and_why(cockpit: TestClient) -> None:
     ).text
     assert 'data-slot="hero" data-campaign="search-hero"' in search
     assert 'id="open-as-visitor"' in search
+    cart = cockpit.get(
+        "/cockpit/preview", params={"cart_items": "2", "cart_value": "80", "cart_abandoned": "1"}
+    ).text
+    hero = cart[cart.index('data-slot="hero"') :]
+    hero = hero[: hero.index("</tr>")]
+    assert 'data-campaign="cart-reminder"' in hero
+    assert "you left items in your cart" in hero
+    assert "Product 1, Product 2" in hero  # the reminder names what was left behind
+    assert "€80.00" in hero
 
 
 def test_preview_refuses_bad_fields_with_a_message(cockpit: TestClient) -> None:
@@ -416,3 +425,30 @@ def test_logins_sent_at_once_cannot_pass_the_throttle_together(cockpit: TestClie
     statuses = asyncio.run(many())
     assert statuses.count(401) == 5
     assert statuses.count(429) == 25
+
+
+def test_statuses_and_adaptive_traffic_shares(make_client: MakeClient, tmp_path: Path) -> None:
+    config = tmp_path / "campaigns.yaml"
+    config.write_text(
+        "site: {consent_default: full}\nslots: {hero: {default: x}}\ncampaigns:\n"
+        "  - id: later\n    slot: hero\n"
+        "    schedule: {start: '2999-01-01T00:00:00', timezone: UTC}\n"
+        "    variants: [{key: a, html: a}]\n"
+        "  - id: over\n    slot: hero\n"
+        "    schedule: {end: '2001-01-01T00:00:00', timezone: UTC}\n"
+        "    variants: [{key: a, html: a}]\n"
+        "  - id: learning\n    slot: hero\n    allocation: adaptive\n"
+        "    variants: [{key: a, html: a}, {key: b, html: b}]\n"
+    )
+    client = make_client(config, demo=False, cockpit_password=PASSWORD)
+    login(client)
+    page = client.get("/cockpit").text
+    assert 'data-status="scheduled"' in section(page, "later")
+    assert 'data-status="ended"' in section(page, "over")
+    learning = section(page, "learning")
+    assert 'data-status="running"' in learning
+    # Nothing learned yet: the two variants share the traffic about evenly (an estimate).
+    shares = [float(cell(learning, arm, "share").rstrip("%")) for arm in ("a", "b")]
+    assert sum(shares) == pytest.approx(100, abs=0.2)
+    assert all(45 <= share <= 55 for share in shares)
+    assert "Audience:</strong> every visitor" in learning

@@ -191,15 +191,17 @@ def preview_attributes(
         scores["top"] = next(iter(scores), None)
         out["interests"] = scores
     if visitor.cart_items:
+        price = round(visitor.cart_value / visitor.cart_items, 2)
+        items = [
+            {"id": f"preview-{n + 1}", "name": f"Product {n + 1}", "price": price, "quantity": 1}
+            for n in range(visitor.cart_items)
+        ]
         out["cart"] = {
-            "items": [
-                {"id": f"preview-{n + 1}", "name": f"Product {n + 1}", "quantity": 1}
-                for n in range(visitor.cart_items)
-            ],
+            "items": items,
             "count": visitor.cart_items,
             "value": round(visitor.cart_value, 2),
             "abandoned": visitor.cart_abandoned,
-            "abandoned_items": [],
+            "abandoned_items": [dict(item) for item in items] if visitor.cart_abandoned else [],
             "minutes_since_update": 60 if visitor.cart_abandoned else 1,
         }
     # The described visitor has said yes to personalization: every campaign may apply.
