@@ -42,7 +42,8 @@ opmaat: on-site personalization you run yourself.
   opmaat serve --config F  the edge for your site, with the campaigns in F
   opmaat check F           validate a campaign file; prints file:line: field: message per problem
   opmaat stats --config F --store URL
-                           impressions, clicks, conversions per campaign and variant (JSON)
+                           impressions, clicks, conversions, visitors and converted visitors
+                           per campaign and variant or holdout (JSON)
   opmaat pause|resume ID --config F [--store URL]
                            stop or restart a campaign on every node (the cockpit does too)
   opmaat hash-password     hash a cockpit password for OPMAAT_COCKPIT_PASSWORD_HASH
@@ -113,8 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     stats = sub.add_parser(
         "stats",
         help="print the campaigns' tallies",
-        description="Print impressions, clicks and conversions per campaign and variant, as "
-        "counted by every node sharing --store, as JSON.",
+        description="Print impressions, clicks, conversions, visitors and converted visitors "
+        "per campaign and variant (and '(holdout)'), as counted by every node sharing --store, "
+        "as JSON.",
     )
     stats.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
     stats.add_argument("--store", required=True, help="redis://host:port/db or similar")
