@@ -216,7 +216,7 @@ def test_pause_stops_a_campaign_until_resumed(
     expect(campaign).to_have_attribute("data-status", "running")
     try:
         campaign.get_by_role("button", name="Pause").click()
-        expect(page.get_by_role("status")).to_have_text(f"{PAUSABLE} paused.")
+        expect(page.get_by_role("status")).to_have_text(f"Mobile visitors ({PAUSABLE}) paused.")
         expect(campaign).to_have_attribute("data-status", "paused")
         expect(campaign.locator("[data-field=status]")).to_have_text("paused")
 
@@ -231,7 +231,7 @@ def test_pause_stops_a_campaign_until_resumed(
         assert shop_errors == []
 
         campaign.get_by_role("button", name="Resume").click()
-        expect(page.get_by_role("status")).to_have_text(f"{PAUSABLE} resumed.")
+        expect(page.get_by_role("status")).to_have_text(f"Mobile visitors ({PAUSABLE}) resumed.")
         expect(campaign).to_have_attribute("data-status", "running")
         expect(campaign.get_by_role("button", name="Pause")).to_be_visible()
     finally:

@@ -191,9 +191,9 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
         )
     counters.events += 1
     _measure(edge_state(request), visit.runtime.sources.known_events, kind, body)
-    if stores:
-        await visit.save()
-    await _count(visit, kind, body, tallies)
+    # Counted once what they stand for is stored (a failed write would count them twice).
+    if await visit.save():
+        await _count(visit, kind, body, tallies)
     if not stores:
         return respond(visit, {"ok": True, "stored": False})
     return respond(visit, {"ok": True, "stored": True})

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+import hmac
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opmaat.store import ProfileStore, Record
@@ -60,12 +61,18 @@ def link_key(customer_id: str) -> str:
     return f"{LINK_PREFIX}{digest}"
 
 
-def customer_visitor_id(customer_id: str) -> str:
-    """The visitor id of a customer's own record: stable for the customer (also across key
-    rotations: their history, caps and variant stay), in the alphabet of visitor ids. Knowing
-    it gives nothing: cookies are signed, and only API-key callers reach these records."""
-    digest = hashlib.blake2b(customer_id.encode("utf-8"), digest_size=15, person=b"opmaat-cust")
-    return "c" + base64.urlsafe_b64encode(digest.digest()).decode("ascii")
+def customer_visitor_id(secret: str, customer_id: str) -> str:
+    """The visitor id of a customer's own record under one signing key: stable for the
+    customer, pseudonymous (it cannot be matched to a customer list without the key), in the
+    alphabet of visitor ids."""
+    mac = hmac.new(secret.encode(), b"customer:" + customer_id.encode("utf-8"), "sha256")
+    return "c" + base64.urlsafe_b64encode(mac.digest()[:15]).decode("ascii")
+
+
+def customer_visitor_ids(secrets: Sequence[str], customer_id: str) -> list[str]:
+    """The ids a customer's own record may have, newest key first: a record made before a key
+    rotation is found under an older key (and kept there)."""
+    return [customer_visitor_id(secret, customer_id) for secret in secrets]
 
 
 async def linked_visitor(store: ProfileStore, customer_id: str) -> str | None:

@@ -77,23 +77,37 @@ def note_arms(record: Record, decisions: Mapping[str, Decision]) -> list[tuple[s
             continue
         arm = HOLDOUT_ARM if decision.holdout else str(decision.variant)
         entry = response_entry(record, decision.campaign)
-        if entry.get("arm") != arm:
-            entry["arm"] = arm
+        entry["arm"] = arm
+        # Every arm the visitor was in (an adaptive campaign may change it per session): each
+        # counts them once.
+        seen = _arms(entry.get("arms"))
+        if arm not in seen:
+            entry["arms"] = [*seen, arm][-MAX_ARMS:]
             tallies.append((decision.campaign, arm, "visitors"))
     return tallies
+
+
+MAX_ARMS = 20
+
+
+def _arms(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def note_conversion(entry: dict[str, Any], campaign: str) -> list[tuple[str, str | None, str]]:
     """Count a goal reached for the campaign whose response entry this is: a conversion for
     the variant the visitor was shown (if an impression or click named one), and a converted
-    visitor, the first time, for the arm the visitor was decided in (holdout included)."""
+    visitor, the first time in each arm, for the arm the visitor is in (holdout included)."""
     tallies: list[tuple[str, str | None, str]] = []
     variant = entry.get("variant")
     if isinstance(variant, str):
         entry["conversions"] = as_count(entry.get("conversions")) + 1
         tallies.append((campaign, variant, "conversions"))
     arm = entry.get("arm")
-    if isinstance(arm, str) and entry.get("converted") != arm:
-        entry["converted"] = arm
+    converted = _arms(entry.get("converted"))
+    if isinstance(arm, str) and arm not in converted:
+        entry["converted"] = [*converted, arm][-MAX_ARMS:]
         tallies.append((campaign, arm, "converted"))
     return tallies

@@ -22,6 +22,7 @@ from opmaat.campaigns.model import SiteSettings
 from opmaat.cart import MAX_CART_ITEMS, cart_has_room
 from opmaat.channels import (
     customer_visitor_id,
+    customer_visitor_ids,
     drop_link,
     linked_visitor,
     overlay,
@@ -216,11 +217,17 @@ class Personalizer:
             # customer who logged in on the same browser since.
             if visit.load_failed or record_customer(visit.record) == customer_id:
                 return visit
-        own = customer_visitor_id(customer_id)
+        for own in customer_visitor_ids(self.codec.secret_keys, customer_id):
+            ident = Identity(visitor_id=own, session_id=new_id(), issued=now)
+            visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
+            await visit.load()
+            if visit.record or visit.load_failed:
+                return visit
+        # None yet: one under the newest key.
+        own = customer_visitor_id(self.codec.secret_keys[0], customer_id)
         ident = Identity(visitor_id=own, session_id=new_id(), issued=now)
         visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
-        await visit.load()
-        if not visit.record and not visit.load_failed:
+        if not visit.load_failed:
             visit.identify(customer_id)  # a record of the customer's own
             visit.linked_customer = None  # ...that no web login made: no link to write
         return visit
@@ -332,12 +339,18 @@ class Visit:
         self.record = fn(self.record)
         self.changes.append(fn)
 
-    async def save(self) -> None:
+    async def save(self) -> bool:
         """Write the record if what is stored is still what this request read; otherwise read
         the newer one, replay this request's changes on it and try again: concurrent requests
-        of one visitor never lose each other's updates."""
-        if not (self.consent.stores and self.record) or self.load_failed:
-            return
+        of one visitor never lose each other's updates.
+
+        True when this request's changes are stored now, or there was nothing to store (no
+        consent to keep anything): its campaign tallies may be counted. False when they could
+        not be written (they would be counted again by whatever request writes them later)."""
+        if self.load_failed:
+            return False
+        if not (self.consent.stores and self.record) or self.server_only:
+            return True
         store = self.personalizer.store
         try:
             for _ in range(MAX_SAVE_ATTEMPTS):
@@ -351,11 +364,8 @@ class Visit:
                     self.token = written
                     self.changes.clear()  # written: a later save must not replay them
                     self.written = True
-                    if self.linked_customer is not None:
-                        # Server channels asking for this customer find this profile.
-                        customer, self.linked_customer = self.linked_customer, None
-                        await write_link(store, customer, self.ident.visitor_id, self.ttl_seconds())
-                    return
+                    await self._write_link()
+                    return True
                 fresh, self.token = await store.load(self.ident.visitor_id)
                 record = fresh or {}
                 for fn in self.changes:
@@ -365,6 +375,20 @@ class Visit:
         except Exception:
             self.personalizer.store_failed()
             log.exception("profile store: write failed; this request's changes are lost")
+        return False
+
+    async def _write_link(self) -> None:
+        # Server channels asking for a customer who logged in now find this profile.
+        if self.linked_customer is None:
+            return
+        customer, self.linked_customer = self.linked_customer, None
+        try:
+            await write_link(
+                self.personalizer.store, customer, self.ident.visitor_id, self.ttl_seconds()
+            )
+        except Exception:
+            self.personalizer.store_failed()
+            log.warning("could not link a customer id to the profile", exc_info=True)
 
     async def forget(self) -> bool:
         """Delete everything stored about this visitor and drop their cookie. When the store
@@ -387,9 +411,12 @@ class Visit:
             customer = record_customer(stored)
             for linked in sorted(customers | ({customer} if customer else set())):
                 await drop_link(store, linked, self.ident.visitor_id)
-                # ...and what the server channels kept for that customer on their own.
-                if customer_visitor_id(linked) != self.ident.visitor_id:
-                    await store.delete(customer_visitor_id(linked))
+            if customer is not None:
+                # ...and what the server channels kept for this profile's customer on their
+                # own (not for others who logged in on the same browser before).
+                for own in customer_visitor_ids(self.personalizer.codec.secret_keys, customer):
+                    if own != self.ident.visitor_id:
+                        await store.delete(own)
             deleted = await store.delete(self.ident.visitor_id)
         except Exception:
             self.keep_cookie = True
@@ -482,8 +509,7 @@ class Visit:
             }
             if adaptive:
                 self.change(lambda r: _mutated(r, note_adaptive, adaptive))
-            await self.save()
-            if self.written:
+            if await self.save():
                 await self.tally(arms)
         return decisions
 
@@ -504,8 +530,7 @@ class Visit:
                 lambda r: _mutated(r, note_decisions, decisions, path=None, tier=channel, now=now)
             )
             self.change(self._arms(decisions, arms))
-            await self.save()
-            if self.written:
+            if await self.save():
                 await self.tally(arms)
         return decisions
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 import time
 import zlib
 from collections import Counter, deque
@@ -191,6 +192,7 @@ class MemoryStore:
         self.paused_file = Path(paused_file) if paused_file is not None else None
         self._paused_seen: tuple[int, int, int] | None = None
         self._paused_broken = False
+        self._paused_problem = ""
         self._read_paused()
         self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
@@ -275,7 +277,8 @@ class MemoryStore:
         try:
             stat = self.paused_file.stat()
         except FileNotFoundError:
-            self._paused_broken = False
+            # No file (any more): nothing is paused. A pause always writes it first.
+            self._paused, self._paused_seen, self._paused_broken = set(), None, False
             return
         except OSError:
             return
@@ -283,16 +286,21 @@ class MemoryStore:
         if seen == self._paused_seen:
             return
         self._paused_seen = seen
+        problem = None
         try:
             value = orjson.loads(self.paused_file.read_bytes())
-        except (OSError, orjson.JSONDecodeError):
+        except OSError as exc:
+            value, problem = None, f"cannot be read ({exc.strerror or type(exc).__name__})"
+        except orjson.JSONDecodeError:
             value = None
         if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
             # What was paused before stays paused, and the file is not overwritten.
+            self._paused_problem = problem or "is not a JSON list of campaign ids"
             if not self._paused_broken:
                 log.error(
-                    "%s is not a JSON list of campaign ids; keeping the pauses as they were",
+                    "%s %s; keeping the pauses as they were",
                     self.paused_file,
+                    self._paused_problem,
                 )
             self._paused_broken = True
             return
@@ -317,20 +325,22 @@ class MemoryStore:
             self._paused = self._paused | {campaign} if paused else self._paused - {campaign}
             return
         # Read, change and write under a lock: the cockpit and `opmaat pause` may write at once.
+        # Read-only and group-writable: whichever user made it, the others can still lock it.
         lock = self.paused_file.with_name(f".{self.paused_file.name}.lock")
-        with open(lock, "a+b") as held:
+        held = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o660)
+        try:
             fcntl.flock(held, fcntl.LOCK_EX)
             self._paused_seen = None
             self._read_paused()
             if self._paused_broken:
-                raise ValueError(
-                    f"{self.paused_file} is not a JSON list of campaign ids: fix or remove it"
-                )
+                raise ValueError(f"{self.paused_file} {self._paused_problem}: fix or remove it")
             wanted = self._paused | {campaign} if paused else self._paused - {campaign}
             # Written before it takes effect: a pause that could not be kept raises.
             text = orjson.dumps(sorted(wanted), option=orjson.OPT_INDENT_2).decode() + "\n"
             write_atomic(self.paused_file, text)
             self._paused = wanted
+        finally:
+            os.close(held)
 
     def dump(self) -> dict[str, bytes]:
         """Every live record as its JSON (for tests and audits)."""

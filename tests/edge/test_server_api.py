@@ -128,7 +128,7 @@ def record(client: TestClient, visitor_id: str) -> Record | None:
 
 def own_visitor(customer_id: str) -> str:
     """The visitor id of a customer who never logged in on the site."""
-    return customer_visitor_id(customer_id)
+    return customer_visitor_id(KEYS[0], customer_id)
 
 
 @contextmanager

@@ -127,3 +127,26 @@ def _pause_many(path: Path, worker: int) -> None:
     store = MemoryStore(paused_file=path)
     for i in range(20):
         asyncio.run(store.set_paused(f"c{worker}-{i}", True))
+
+
+def test_a_deleted_paused_file_means_nothing_is_paused(tmp_path: Path) -> None:
+    path = tmp_path / "paused.json"
+
+    async def scenario() -> None:
+        store = MemoryStore(paused_file=path)
+        await store.set_paused("sale", True)
+        await store.set_paused("promo", True)
+        path.unlink()
+        assert await store.paused() == set()
+        await store.set_paused("winter", True)  # does not bring the others back
+        assert json.loads(path.read_text()) == ["winter"]
+
+    asyncio.run(scenario())
+
+
+
+def test_an_unwritable_place_for_the_paused_file_raises_and_changes_nothing() -> None:
+    store = MemoryStore(paused_file="/proc/opmaat-not-here/paused.json")  # not even root writes
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(store.set_paused("sale", True))
+    assert asyncio.run(store.paused()) == set()

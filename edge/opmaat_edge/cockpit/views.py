@@ -292,9 +292,9 @@ async def _campaign_rows(state: EdgeState) -> list[dict[str, Any]]:
         shares = None
         if campaign.allocation == "adaptive":
             beliefs = engine.posteriors.get(campaign.id)
-            if beliefs is not None and len(beliefs) == len(keys):
+            if beliefs is not None and len(beliefs) == len(keys) and len(set(beliefs)) > 1:
                 shares = list(traffic_shares(beliefs, campaign.exploration))
-            else:
+            else:  # nothing learned yet (or the same for all): an even split, exactly
                 shares = [1 / len(keys)] * len(keys)
         numbers: CampaignNumbers = campaign_numbers(keys, tallies.get(campaign.id, {}), shares)
         days = daily.get(campaign.id, {})
@@ -347,12 +347,22 @@ async def _campaigns(request: Request, session: str) -> Response:
             "rows": rows,
             "problem": problem,
             "csrf": _access(request).sessions.csrf_token(session),
-            "done": request.query_params.get("done"),
+            "done": _done(state, request.query_params),
             "version": state.runtime.current.campaigns.version,
             "store": "shared" if state.shared_store else "memory",
         },
         status=503 if problem else 200,
     )
+
+
+def _done(state: EdgeState, query: Mapping[str, str]) -> str | None:
+    # Only about a campaign of the file: a link cannot put other words on the page.
+    engine = state.runtime.current.engine
+    for verb in ("paused", "resumed"):
+        campaign = engine.campaign(query.get(verb, ""))
+        if campaign is not None:
+            return f"{campaign.name or campaign.id} ({campaign.id}) {verb}"
+    return None
 
 
 def _pauser(paused: bool) -> Handler:
@@ -373,11 +383,11 @@ def _pauser(paused: bool) -> Handler:
             return _page(
                 request,
                 "denied.html",
-                {"problem": "The change could not be saved; nothing changed. Try again."},
+                {"problem": f"Nothing changed: the pause could not be kept ({exc})."},
                 status=503,
             )
         log.info("cockpit: %s %s", "paused" if paused else "resumed", campaign_id)
-        done = urlencode({"done": f"{campaign_id} {'paused' if paused else 'resumed'}"})
+        done = urlencode({"paused" if paused else "resumed": campaign_id})
         return RedirectResponse(f"/cockpit?{done}#c-{campaign_id}", status_code=303)
 
     return change
