@@ -299,7 +299,7 @@ class Visit:
         self.used: set[str] = set()  # campaigns already shown on this page
         self.written = False  # this request wrote the record at least once
         self.linked_customer: str | None = None  # identify()'d in this request
-        # Attributes that replace the request's (a cockpit preview); None: the real ones.
+        # Profile sections that replace the request's whole (a cockpit preview); None: none.
         self.preview: Mapping[str, Any] | None = None
         self.server_only = False  # a server channel's request without a customer: keep nothing
 
@@ -491,7 +491,7 @@ class Visit:
             self.change(lambda r: _mutated(r, note_interest, category, now, half_life))
         profile = self.profile(context, now)
         if self.preview is not None:
-            profile = overlay(profile, self.preview)
+            profile = {**profile, **self.preview}  # whole sections: see the cockpit preview
         engine = self.runtime.engine
         decisions = self._decide(profile, slots, channel, facts.now, self.used)
         self.used.update(d.campaign for d in decisions.values() if d.campaign)

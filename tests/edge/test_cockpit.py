@@ -463,3 +463,26 @@ def test_a_pause_that_cannot_be_kept_says_so_and_changes_nothing(
     assert answer.status_code == 503
     assert "Nothing changed" in answer.text
     assert 'data-status="running"' in section(client.get("/cockpit").text, "search-hero")
+
+
+def test_the_previewed_page_decides_as_the_preview_table_not_as_this_browser(
+    cockpit: TestClient,
+) -> None:
+    # The marketer sits in Amsterdam (the demo's geo data) and previews a visitor from Germany:
+    # neither the Amsterdam hero nor the nearest store may leak in from the real address.
+    login(cockpit)
+    amsterdam = {"X-Forwarded-For": "203.0.113.7"}
+    slots = ["hero", "store", "sidebar"]
+    body = json.dumps({"slots": slots, "url": "http://127.0.0.1/"})
+    real = cockpit.post("/v1/decide", content=body, headers=amsterdam).json()["slots"]
+    assert real["hero"]["campaign"] == "amsterdam-hero"
+    assert real["store"]["campaign"] == "nearest-store"
+    table = cockpit.get("/cockpit/preview", params={"country": "DE"}).text
+    cockpit.get("/cockpit/preview/open", params={"country": "DE"}, follow_redirects=False)
+    page = cockpit.post("/v1/decide", content=body, headers=amsterdam).json()["slots"]
+    for name in slots:
+        row = table[table.index(f'data-slot="{name}"') :]
+        row = row[: row.index(">")]
+        assert f'data-campaign="{page[name]["campaign"] or ""}"' in row, name
+    assert page["hero"]["campaign"] != "amsterdam-hero"
+    assert page["store"]["campaign"] is None

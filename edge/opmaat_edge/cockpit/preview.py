@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from opmaat.cart import cart_attributes
 from opmaat.context import classify_referrer, local_time, parse_device, parse_utm
 from opmaat.interests import category_key
 
@@ -156,17 +157,14 @@ def parse_preview(form: Mapping[str, str]) -> PreviewVisitor:
 def preview_attributes(
     visitor: PreviewVisitor, *, page_url: str | None, site_hosts: frozenset[str] | tuple[str, ...]
 ) -> dict[str, Any]:
-    """The profile attributes that make a request this visitor's (``channels.overlay``)."""
-    out: dict[str, Any] = {"device": parse_device(AGENTS[visitor.device])}
+    """The profile sections that make a request this visitor's. They replace the request's
+    own sections whole (an empty field means "not known", not "what this browser says"), so
+    the page under the preview cookie decides exactly as the cockpit's preview table."""
     geo: dict[str, Any] = {}
     if visitor.country:
         geo["country"] = visitor.country
     if visitor.city:
         geo["city"] = visitor.city
-    if geo:
-        out["geo"] = geo
-    if visitor.referrer:
-        out["referrer"] = classify_referrer(visitor.referrer, page_url, frozenset(site_hosts))
     utm = {
         key: value
         for key, value in (
@@ -176,19 +174,23 @@ def preview_attributes(
         )
         if value
     }
-    if utm:
-        out["utm"] = parse_utm("https://preview.invalid/?" + urlencode(utm))
+    out: dict[str, Any] = {
+        "geo": geo,
+        "device": parse_device(AGENTS[visitor.device]),
+        "referrer": classify_referrer(visitor.referrer or None, page_url, frozenset(site_hosts)),
+        "utm": parse_utm("https://preview.invalid/?" + urlencode(utm)) if utm else {},
+        "segments": [s.strip() for s in visitor.segments.split(",") if s.strip()],
+        "interests": {"top": None},
+        "cart": cart_attributes({}, 0, None),
+    }
     if visitor.time:
         hour, minute = (int(part) for part in visitor.time.split(":"))
         out["time"] = local_time(datetime.now(UTC).replace(hour=hour, minute=minute), None)
-    segments = [s.strip() for s in visitor.segments.split(",") if s.strip()]
-    if segments:
-        out["segments"] = segments
     keys = (category_key(i) for i in visitor.interests.split(","))
     interests = [key for key in keys if key]
     if interests:
         scores: dict[str, Any] = dict.fromkeys(interests, INTEREST_SCORE)
-        scores["top"] = next(iter(scores), None)
+        scores["top"] = interests[0]
         out["interests"] = scores
     if visitor.cart_items:
         price = round(visitor.cart_value / visitor.cart_items, 2)

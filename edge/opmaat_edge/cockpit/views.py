@@ -25,7 +25,6 @@ from starlette.templating import Jinja2Templates
 
 from opmaat.adaptive import traffic_shares
 from opmaat.campaigns.model import CHANNELS, Campaign
-from opmaat.channels import overlay
 from opmaat.consent import Consent
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.store import HOLDOUT_ARM
@@ -404,10 +403,10 @@ def _preview_decisions(
     profile = build_profile(
         context, {}, visitor_id=None, consent=Consent("full"), sources=runtime.sources
     )
-    profile = overlay(
-        profile,
-        preview_attributes(visitor, page_url=page_url, site_hosts=runtime.context.site_hosts),
-    )
+    profile = {
+        **profile,
+        **preview_attributes(visitor, page_url=page_url, site_hosts=runtime.context.site_hosts),
+    }
     engine = runtime.engine
     slots = list(runtime.campaigns.slots)
     decisions = engine.decide(profile, slots, channel=channel, exclude=state.personalizer.paused)
