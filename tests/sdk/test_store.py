@@ -144,7 +144,6 @@ def test_a_deleted_paused_file_means_nothing_is_paused(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-
 def test_an_unwritable_place_for_the_paused_file_raises_and_changes_nothing() -> None:
     store = MemoryStore(paused_file="/proc/opmaat-not-here/paused.json")  # not even root writes
     with pytest.raises(FileNotFoundError):
