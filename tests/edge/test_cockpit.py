@@ -34,14 +34,19 @@ def cockpit(make_client: MakeClient) -> TestClient:
     return make_client(cockpit_password=PASSWORD, api_keys=("k" * 32,))
 
 
-def login(client: TestClient, password: str = PASSWORD) -> int:
+def login_token(client: TestClient) -> str:
+    """The login form's token (its nonce cookie goes into the client's jar)."""
     page = client.get("/cockpit/login")
     assert page.status_code == 200
     token = re.search(r'name="token" value="([^"]+)"', page.text)
     assert token is not None
+    return token.group(1)
+
+
+def login(client: TestClient, password: str = PASSWORD) -> int:
     answer = client.post(
         "/cockpit/login",
-        data={"token": token.group(1), "password": password},
+        data={"token": login_token(client), "password": password},
         follow_redirects=False,
     )
     return answer.status_code
@@ -104,12 +109,9 @@ def test_login_sets_a_strict_session_cookie_and_shows_the_campaigns(cockpit: Tes
 def test_the_session_cookie_is_httponly_samesite_strict(make_client: MakeClient) -> None:
     app = make_client(cockpit_password=PASSWORD, dev=False).app
     client = TestClient(app, base_url="https://127.0.0.1")
-    page = client.get("/cockpit/login")
-    token = re.search(r'name="token" value="([^"]+)"', page.text)
-    assert token is not None
     answer = client.post(
         "/cockpit/login",
-        data={"token": token.group(1), "password": PASSWORD},
+        data={"token": login_token(client), "password": PASSWORD},
         follow_redirects=False,
     )
     cookie = next(
@@ -143,10 +145,9 @@ def test_a_wrong_password_is_refused_and_logged_without_the_password(
 def test_failed_logins_are_throttled(cockpit: TestClient) -> None:
     for attempt in range(5):
         assert login(cockpit, f"guess {attempt}") == 401
-    page = cockpit.get("/cockpit/login")
-    token = re.search(r'name="token" value="([^"]+)"', page.text)
-    assert token is not None
-    answer = cockpit.post("/cockpit/login", data={"token": token.group(1), "password": PASSWORD})
+    answer = cockpit.post(
+        "/cockpit/login", data={"token": login_token(cockpit), "password": PASSWORD}
+    )
     assert answer.status_code == 429  # even the right password waits
     assert int(answer.headers["retry-after"]) > 0
     assert "Too many failed logins" in answer.text
@@ -375,16 +376,14 @@ def test_campaign_text_is_escaped_in_the_cockpit(make_client: MakeClient, tmp_pa
 def test_logins_sent_at_once_cannot_pass_the_throttle_together(cockpit: TestClient) -> None:
     from urllib.parse import urlencode
 
-    page = cockpit.get("/cockpit/login")
-    token = re.search(r'name="token" value="([^"]+)"', page.text)
-    assert token is not None
+    token = login_token(cockpit)
     nonce = cockpit.cookies.get("opmaat_cockpit_login")
     assert nonce
     app = cockpit.app
 
     async def attempt(n: int) -> int:
         # A raw ASGI request: all of them are in the app at the same time.
-        body = urlencode({"token": token.group(1), "password": f"guess {n}"}).encode()
+        body = urlencode({"token": token, "password": f"guess {n}"}).encode()
         scope = {
             "type": "http",
             "http_version": "1.1",
