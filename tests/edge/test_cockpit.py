@@ -280,6 +280,7 @@ def test_uplift_against_the_holdout_is_shown_with_its_interval(
     assert "+50.0%" in cell(page, "a", "uplift")
     assert "95% CI" in cell(page, "a", "uplift")
     assert cell(page, "holdout", "visitors") == "1000"
+    assert page.count("<line") >= 2  # each arm's rate with its 95% interval
 
 
 def test_preview_shows_the_winner_and_why(cockpit: TestClient) -> None:

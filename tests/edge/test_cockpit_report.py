@@ -413,3 +413,20 @@ def test_daily_series_missing_field_and_sizes() -> None:
 def test_daily_series_never_goes_before_the_first_date() -> None:
     series = daily_series({}, "clicks", 10, datetime.date(1, 1, 3))
     assert [day for day, _ in series] == ["0001-01-01", "0001-01-02", "0001-01-03"]
+
+
+def test_wilson_interval_known_values() -> None:
+    from opmaat_edge.cockpit.report import wilson
+
+    # 60 of 1000: the textbook Wilson interval is about 4.69% to 7.66%.
+    interval = wilson(60, 1000)
+    assert interval is not None
+    assert interval[0] == pytest.approx(0.04690, abs=2e-4)
+    assert interval[1] == pytest.approx(0.07657, abs=2e-4)
+    low, high = wilson(0, 10) or (None, None)
+    assert low == 0.0
+    assert high == pytest.approx(0.2775, abs=1e-3)
+    assert wilson(10, 10) is not None
+    assert wilson(0, 0) is None
+    assert wilson(11, 10) is None
+    assert wilson(-1, 10) is None

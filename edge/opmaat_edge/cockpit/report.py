@@ -216,6 +216,19 @@ def campaign_numbers(
     )
 
 
+def wilson(successes: int, trials: int) -> tuple[float, float] | None:
+    """The 95% Wilson score interval of a rate (what the rate chart's whiskers show); None
+    without trials or for counts that cannot be."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        return None
+    rate = successes / trials
+    z2 = Z_95 * Z_95
+    centre = (rate + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = Z_95 * math.sqrt(rate * (1 - rate) / trials + z2 / (4 * trials * trials))
+    half /= 1 + z2 / trials
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def daily_series(
     daily: Mapping[str, Mapping[str, Mapping[str, Any]]],
     field: str,

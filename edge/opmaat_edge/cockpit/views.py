@@ -42,7 +42,13 @@ from opmaat_edge.cockpit.preview import (
     preview_attributes,
     preview_cookie,
 )
-from opmaat_edge.cockpit.report import CampaignNumbers, campaign_numbers, daily_series, percent
+from opmaat_edge.cockpit.report import (
+    CampaignNumbers,
+    campaign_numbers,
+    daily_series,
+    percent,
+    wilson,
+)
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.resources import TEMPLATES
 from opmaat_edge.state import EdgeState, edge_state
@@ -300,15 +306,13 @@ async def _campaign_rows(state: EdgeState) -> list[dict[str, Any]]:
         impressions = daily_series(days, "impressions", CHART_DAYS, today)
         conversions = daily_series(days, "conversions", CHART_DAYS, today)
         arms = [*numbers.rows, *([numbers.holdout] if numbers.holdout else [])]
-        bars = [
-            (
-                "holdout" if row.key == HOLDOUT_ARM else row.key,
-                row.visitor_rate,
-                None,
-                None,
+        bars = []
+        for row in arms:
+            interval = wilson(row.converted, row.visitors)
+            low, high = interval if interval is not None else (None, None)
+            bars.append(
+                ("holdout" if row.key == HOLDOUT_ARM else row.key, row.visitor_rate, low, high)
             )
-            for row in arms
-        ]
         rows.append(
             {
                 "campaign": campaign,
