@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from opmaat.campaigns.model import SiteSettings
 from opmaat.cart import MAX_CART_ITEMS, cart_has_room
 from opmaat.channels import (
-    customer_visitor_id,
     customer_visitor_ids,
     drop_link,
     linked_visitor,
@@ -201,35 +200,35 @@ class Personalizer:
         a customer who deleted their profile simply has none."""
         runtime = self.runtime.current
         now = time.time()
+        consent = Consent("full", source="server")
+
+        def visit_of(visitor_id: str, *, fresh: bool = False) -> Visit:
+            ident = Identity(visitor_id, new_id(), now, fresh=fresh)
+            return Visit(self, runtime, None, {}, not fresh, ident, consent)
+
         if customer_id is None:
-            ident = Identity(visitor_id=new_id(), session_id=new_id(), issued=now, fresh=True)
-            consent = Consent("full", source="server")
-            visit = Visit(self, runtime, None, {}, False, ident, consent)
+            visit = visit_of(new_id(), fresh=True)
             visit.server_only = True
             return visit
         linked = await linked_visitor(self.store, customer_id)
         if linked is not None:
-            ident = Identity(visitor_id=linked, session_id=new_id(), issued=now)
-            visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
+            visit = visit_of(linked)
             await visit.load()
             # Only a profile that still names this customer: one kept with full consent
             # (session-only ones drop the customer), not deleted, not taken over by another
             # customer who logged in on the same browser since.
             if visit.load_failed or record_customer(visit.record) == customer_id:
                 return visit
-        for own in customer_visitor_ids(self.codec.secret_keys, customer_id):
-            ident = Identity(visitor_id=own, session_id=new_id(), issued=now)
-            visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
+        # The customer's own record: under an older key if made before a rotation.
+        owned = customer_visitor_ids(self.codec.secret_keys, customer_id)
+        for own in owned:
+            visit = visit_of(own)
             await visit.load()
             if visit.record or visit.load_failed:
                 return visit
-        # None yet: one under the newest key.
-        own = customer_visitor_id(self.codec.secret_keys[0], customer_id)
-        ident = Identity(visitor_id=own, session_id=new_id(), issued=now)
-        visit = Visit(self, runtime, None, {}, True, ident, Consent("full", source="server"))
-        if not visit.load_failed:
-            visit.identify(customer_id)  # a record of the customer's own
-            visit.linked_customer = None  # ...that no web login made: no link to write
+        visit = visit_of(owned[0])  # none yet: a new one under the newest key
+        visit.identify(customer_id)
+        visit.linked_customer = None  # no web login made it: no link to write
         return visit
 
     def store_failed(self) -> None:

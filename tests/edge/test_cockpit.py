@@ -320,6 +320,7 @@ def test_preview_refuses_bad_fields_with_a_message(cockpit: TestClient) -> None:
         ({"segments": "<script>"}, "segments"),
         ({"referrer": "javascript:alert(1)"}, "referrer"),
         ({"page": "//evil.example/"}, "page"),
+        ({"page": "/\t/evil.example/"}, "page"),  # browsers drop the tab: "//evil.example"
         ({"channel": "fax"}, "channel"),
     ):
         answer = cockpit.get("/cockpit/preview", params=params)

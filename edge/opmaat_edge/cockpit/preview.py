@@ -9,7 +9,7 @@ that visitor (the "open the demo as this visitor" link); nothing is kept or coun
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -19,8 +19,11 @@ from urllib.parse import urlencode
 from itsdangerous import BadData, URLSafeTimedSerializer
 
 from opmaat.cart import cart_attributes
+from opmaat.consent import Consent
 from opmaat.context import classify_referrer, local_time, parse_device, parse_utm
 from opmaat.interests import category_key
+from opmaat.profile import RequestFacts, build_profile
+from opmaat.runtime import Runtime
 
 PREVIEW_COOKIE = "opmaat_preview"
 PREVIEW_SECONDS = 3600
@@ -237,3 +240,41 @@ def read_preview_cookie(keys: tuple[str, ...], value: str | None) -> PreviewVisi
         return parse_preview(form)
     except PreviewError:
         return None
+
+
+def preview_decisions(
+    runtime: Runtime,
+    paused: Collection[str],
+    visitor: PreviewVisitor,
+    channel: str,
+    page_url: str,
+) -> list[dict[str, Any]]:
+    """Every slot of the campaign file decided for ``visitor`` (campaigns in ``paused`` left
+    out): the slot, the decision and its campaign, in the file's slot order."""
+    facts = RequestFacts(
+        peer=None, headers={"user-agent": AGENTS[visitor.device]}, page_url=page_url
+    )
+    context = runtime.context.build(facts)
+    profile = build_profile(
+        context, {}, visitor_id=None, consent=Consent("full"), sources=runtime.sources
+    )
+    profile = {
+        **profile,
+        **preview_attributes(visitor, page_url=page_url, site_hosts=runtime.context.site_hosts),
+    }
+    engine = runtime.engine
+    slots = list(runtime.campaigns.slots)
+    decisions = engine.decide(profile, slots, channel=channel, exclude=paused)
+    out = []
+    for slot in slots:
+        decision = decisions[slot]
+        campaign = engine.campaign(decision.campaign) if decision.campaign else None
+        out.append(
+            {
+                "slot": slot,
+                "decision": decision,
+                "campaign": campaign,
+                "html": decision.html,
+            }
+        )
+    return out

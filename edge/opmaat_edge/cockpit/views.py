@@ -12,7 +12,6 @@ import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,31 +22,23 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from opmaat.adaptive import traffic_shares
-from opmaat.campaigns.model import CHANNELS, Campaign
-from opmaat.consent import Consent
-from opmaat.profile import RequestFacts, build_profile
-from opmaat.store import HOLDOUT_ARM
-from opmaat_edge.cockpit.audience import describe_audience
+from opmaat.campaigns.model import CHANNELS
+from opmaat.campaigns.site_data import local_path
+from opmaat.profile import RequestFacts
 from opmaat_edge.cockpit.auth import LoginThrottle, Passwords, Sessions
-from opmaat_edge.cockpit.charts import rate_bars, sparkline
+from opmaat_edge.cockpit.campaign_list import campaign_rows
 from opmaat_edge.cockpit.preview import (
-    AGENTS,
     DEVICES,
     PREVIEW_COOKIE,
     PREVIEW_SECONDS,
     PreviewError,
     PreviewVisitor,
     parse_preview,
-    preview_attributes,
     preview_cookie,
+    preview_decisions,
 )
 from opmaat_edge.cockpit.report import (
-    CampaignNumbers,
-    campaign_numbers,
-    daily_series,
     percent,
-    wilson,
 )
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.resources import TEMPLATES
@@ -176,7 +167,6 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             token = (form.get("csrf") or [""])[0]
             if not access.sessions.check_csrf(session, token):
                 return _page(request, "denied.html", {"csrf": True}, status=403)
-            request.state.form = form
         return await handler(request, session)
 
     return route
@@ -258,87 +248,10 @@ async def _logout(request: Request, session: str) -> Response:
     return response
 
 
-def _status(campaign: Campaign, paused: frozenset[str], now: datetime) -> str:
-    if campaign.id in paused:
-        return "paused"
-    schedule = campaign.schedule
-    if schedule is not None and schedule.end is not None and schedule.end <= now:
-        return "ended"
-    if schedule is not None and schedule.start is not None and schedule.start > now:
-        return "scheduled"
-    return "running"
-
-
-def _schedule_text(campaign: Campaign) -> str:
-    schedule = campaign.schedule
-    if schedule is None:
-        return "always"
-    parts = []
-    if schedule.start is not None:
-        parts.append(f"from {schedule.start:%d %b %Y %H:%M %Z}".strip())
-    if schedule.end is not None:
-        parts.append(f"until {schedule.end:%d %b %Y %H:%M %Z}".strip())
-    return " ".join(parts) or "always"
-
-
-async def _campaign_rows(state: EdgeState) -> list[dict[str, Any]]:
-    personalizer = state.personalizer
-    engine = personalizer.runtime.current.engine
-    campaigns = personalizer.runtime.current.campaigns.campaigns
-    ids = [c.id for c in campaigns]
-    store = personalizer.store
-    tallies = await store.tallies(ids)
-    daily = await store.daily_tallies(ids, CHART_DAYS)
-    now = datetime.now(UTC)
-    today = now.date()
-    rows = []
-    for campaign in campaigns:
-        keys = [v.key for v in campaign.variants]
-        shares = None
-        if campaign.allocation == "adaptive":
-            beliefs = engine.posteriors.get(campaign.id)
-            if beliefs is not None and len(beliefs) == len(keys) and len(set(beliefs)) > 1:
-                shares = list(traffic_shares(beliefs, campaign.exploration))
-            else:  # nothing learned yet (or the same for all): an even split, exactly
-                shares = [1 / len(keys)] * len(keys)
-        numbers: CampaignNumbers = campaign_numbers(keys, tallies.get(campaign.id, {}), shares)
-        days = daily.get(campaign.id, {})
-        impressions = daily_series(days, "impressions", CHART_DAYS, today)
-        conversions = daily_series(days, "conversions", CHART_DAYS, today)
-        arms = [*numbers.rows, *([numbers.holdout] if numbers.holdout else [])]
-        bars = []
-        for row in arms:
-            interval = wilson(row.converted, row.visitors)
-            low, high = interval if interval is not None else (None, None)
-            bars.append(
-                ("holdout" if row.key == HOLDOUT_ARM else row.key, row.visitor_rate, low, high)
-            )
-        rows.append(
-            {
-                "campaign": campaign,
-                "status": _status(campaign, personalizer.paused, now),
-                "audience": describe_audience(campaign.audience),
-                "schedule": _schedule_text(campaign),
-                "channels": [c for c in CHANNELS if c in campaign.channels],
-                "numbers": numbers,
-                "impressions_chart": sparkline(
-                    impressions, label=f"Impressions per day, last {CHART_DAYS} days"
-                ),
-                "conversions_chart": sparkline(
-                    conversions, label=f"Goal conversions per day, last {CHART_DAYS} days"
-                ),
-                "rate_chart": rate_bars(bars, label="Visitors who reached the goal, per arm")
-                if any(row.visitors for row in arms)
-                else None,
-            }
-        )
-    return rows
-
-
 async def _campaigns(request: Request, session: str) -> Response:
     state = edge_state(request)
     try:
-        rows = await _campaign_rows(state)
+        rows = await campaign_rows(state.personalizer, CHART_DAYS)
         problem = None
     except Exception:
         log.exception("cockpit: could not read the numbers")
@@ -396,39 +309,6 @@ def _pauser(paused: bool) -> Handler:
     return change
 
 
-def _preview_decisions(
-    state: EdgeState, visitor: PreviewVisitor, channel: str, page_url: str
-) -> list[dict[str, Any]]:
-    runtime = state.runtime.current
-    facts = RequestFacts(
-        peer=None, headers={"user-agent": AGENTS[visitor.device]}, page_url=page_url
-    )
-    context = runtime.context.build(facts)
-    profile = build_profile(
-        context, {}, visitor_id=None, consent=Consent("full"), sources=runtime.sources
-    )
-    profile = {
-        **profile,
-        **preview_attributes(visitor, page_url=page_url, site_hosts=runtime.context.site_hosts),
-    }
-    engine = runtime.engine
-    slots = list(runtime.campaigns.slots)
-    decisions = engine.decide(profile, slots, channel=channel, exclude=state.personalizer.paused)
-    out = []
-    for slot in slots:
-        decision = decisions[slot]
-        campaign = engine.campaign(decision.campaign) if decision.campaign else None
-        out.append(
-            {
-                "slot": slot,
-                "decision": decision,
-                "campaign": campaign,
-                "html": decision.html,
-            }
-        )
-    return out
-
-
 async def _preview(request: Request, session: str) -> Response:
     state = edge_state(request)
     query = dict(request.query_params)
@@ -439,7 +319,7 @@ async def _preview(request: Request, session: str) -> Response:
     visitor = PreviewVisitor()
     if channel not in CHANNELS:
         error = f"channel: one of {', '.join(CHANNELS)}"
-    elif not page.startswith("/") or page.startswith("//") or "\\" in page:
+    elif not local_path(page):
         error = "page: a path on this site, such as /"
     elif query:
         try:
@@ -448,7 +328,9 @@ async def _preview(request: Request, session: str) -> Response:
             error = str(exc)
         else:
             page_url = str(request.base_url).rstrip("/") + page
-            results = _preview_decisions(state, visitor, channel, page_url)
+            results = preview_decisions(
+                state.runtime.current, state.personalizer.paused, visitor, channel, page_url
+            )
     return _page(
         request,
         "preview.html",
@@ -474,7 +356,7 @@ async def _open_preview(request: Request, session: str) -> Response:
     state = edge_state(request)
     query = dict(request.query_params)
     page = query.pop("page", "/") or "/"
-    if not page.startswith("/") or page.startswith("//") or "\\" in page:
+    if not local_path(page):
         raise ApiError(400, "page must be a path on this site, such as /")
     try:
         visitor = parse_preview(query)

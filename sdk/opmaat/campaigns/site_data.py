@@ -140,6 +140,11 @@ def purl(
     return Purl(recipients=file, landing=landing, expires_days=expires)
 
 
+def local_path(url: str) -> bool:
+    """Whether ``url`` is a path on this site that no browser reads as another site's."""
+    return url.startswith("/") and _safe_link(url)
+
+
 def _safe_link(url: str) -> bool:
     # Browsers drop tabs and newlines from URLs: "/\t/evil.example" is "//evil.example".
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
