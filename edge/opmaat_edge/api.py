@@ -165,8 +165,8 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
     kind = body.get("type")
     if kind not in EVENT_TYPES:
         raise ApiError(400, f"event type must be one of {', '.join(EVENT_TYPES)}")
-    if PREVIEW_COOKIE in request.cookies and read_preview_cookie(
-        edge_state(request).settings.secret_keys, request.cookies[PREVIEW_COOKIE]
+    if read_preview_cookie(
+        edge_state(request).settings.secret_keys, request.cookies.get(PREVIEW_COOKIE)
     ):
         # A cockpit preview: what the marketer does on the page is not a visitor's response.
         return JSONAnswer({"ok": True, "stored": False, "preview": True}, headers=NO_STORE)

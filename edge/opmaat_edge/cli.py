@@ -281,7 +281,7 @@ def _stats(config: str, url: str) -> int:
 def _hash_password() -> int:
     import getpass
 
-    from opmaat_edge.cockpit.auth import hash_password
+    from opmaat_edge.cockpit.auth import MAX_PASSWORD, MIN_PASSWORD, hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Cockpit password: ")
@@ -290,8 +290,11 @@ def _hash_password() -> int:
             return 1
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    if not 8 <= len(password) <= 1024:
-        print("opmaat: a cockpit password has 8 to 1024 characters", file=sys.stderr)
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        print(
+            f"opmaat: a cockpit password has {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+            file=sys.stderr,
+        )
         return 1
     print(hash_password(password))
     return 0

@@ -32,6 +32,7 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SCRYPT_DKLEN = 32
 SALT_BYTES = 16
+MIN_PASSWORD = 8  # what the settings and `opmaat hash-password` accept for a new password
 MAX_PASSWORD = 1024
 # A stored hash may use other parameters than ours, but none that make one login take more
 # than a few seconds: each parameter is capped, and so is their product (the work, and with
