@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -21,6 +20,7 @@ from opmaat.personalizer import Visit
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
 from opmaat_edge.resources import TEMPLATES
+from opmaat_edge.signing import sign, unsign
 from opmaat_edge.visit import STORE_DOWN, finish, open_visit, refuse_cross_site
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
@@ -54,9 +54,7 @@ _MEDIUM = {
 _DEVICE = {"mobile": "a phone", "tablet": "a tablet", "desktop": "a computer", "bot": "a robot"}
 
 
-@lru_cache(maxsize=8)
-def _signer(keys: tuple[str, ...]) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(keys)), salt="opmaat.privacy-form")
+FORM_SALT = "opmaat.privacy-form"
 
 
 def _form_subject(visit: Visit) -> str:
@@ -65,15 +63,12 @@ def _form_subject(visit: Visit) -> str:
 
 
 def form_token(visit: Visit) -> str:
-    value = _signer(visit.personalizer.codec.secret_keys).dumps(_form_subject(visit))
-    return value if isinstance(value, str) else value.decode("ascii")
+    return sign(visit.personalizer.codec.secret_keys, FORM_SALT, _form_subject(visit))
 
 
 def _check_token(visit: Visit, token: str | None) -> None:
     try:
-        subject = _signer(visit.personalizer.codec.secret_keys).loads(
-            token or "", max_age=FORM_MAX_AGE
-        )
+        subject = unsign(visit.personalizer.codec.secret_keys, FORM_SALT, token or "", FORM_MAX_AGE)
     except BadData:
         raise ApiError(403, "this form has expired; reload the privacy page") from None
     if subject != _form_subject(visit):

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import logging
 import time
-from functools import lru_cache
 from typing import Any
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +26,7 @@ from opmaat.tracking import EventError, Tally
 from opmaat_edge import api
 from opmaat_edge.api import event_tallies, request_body, slot_names
 from opmaat_edge.http import ApiError, JSONAnswer, read_json_object
+from opmaat_edge.signing import sign, unsign
 from opmaat_edge.state import edge_state
 
 log = logging.getLogger("opmaat.edge")
@@ -64,9 +64,7 @@ def authorize(request: Request) -> None:
         )
 
 
-@lru_cache(maxsize=8)
-def _tokens(keys: tuple[str, ...]) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(keys)), salt="opmaat.tracking")
+TOKEN_SALT = "opmaat.tracking"
 
 
 def _channel(value: Any) -> str:
@@ -102,13 +100,13 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
         raise ApiError(400, "say whom to decide for: a customer_id, attributes, or both")
     visit = await _open(request, customer_id)
     decisions = await visit.decide_for_channel(slots, channel=channel, attributes=attributes)
-    signer = _tokens(state.settings.secret_keys)
+    keys = state.settings.secret_keys
     return JSONAnswer(
         {
             "channel": channel,
             "customer_id": customer_id,
             "slots": {
-                name: _with_token(signer, decision, channel, customer_id)
+                name: _with_token(keys, decision, channel, customer_id)
                 for name, decision in decisions.items()
             },
         },
@@ -117,16 +115,13 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
 
 
 def _with_token(
-    signer: URLSafeTimedSerializer, decision: Decision, channel: str, customer_id: str | None
+    keys: tuple[str, ...], decision: Decision, channel: str, customer_id: str | None
 ) -> dict[str, Any]:
     out = decision.as_dict()
+    out["token"] = None
     if decision.campaign is not None and decision.variant is not None:
-        token = signer.dumps(
-            [decision.campaign, decision.variant, decision.slot, channel, customer_id]
-        )
-        out["token"] = token if isinstance(token, str) else token.decode("ascii")
-    else:
-        out["token"] = None
+        noted = [decision.campaign, decision.variant, decision.slot, channel, customer_id]
+        out["token"] = sign(keys, TOKEN_SALT, noted)
     return out
 
 
@@ -134,7 +129,7 @@ def _read_token(request: Request, value: Any) -> tuple[str, str, str, str, str |
     if not isinstance(value, str) or not 0 < len(value) <= 2048:
         raise ApiError(400, "an impression or click needs the decision's token")
     try:
-        data = _tokens(edge_state(request).settings.secret_keys).loads(value, max_age=TOKEN_MAX_AGE)
+        data = unsign(edge_state(request).settings.secret_keys, TOKEN_SALT, value, TOKEN_MAX_AGE)
     except BadData:
         raise ApiError(400, "this tracking token is not one of ours, or has expired") from None
     if (

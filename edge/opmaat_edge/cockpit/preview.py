@@ -12,11 +12,10 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 
 from opmaat.cart import cart_attributes
 from opmaat.consent import Consent
@@ -24,6 +23,7 @@ from opmaat.context import classify_referrer, local_time, parse_device, parse_ut
 from opmaat.interests import category_key
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime
+from opmaat_edge.signing import sign, unsign
 
 PREVIEW_COOKIE = "opmaat_preview"
 PREVIEW_SECONDS = 3600
@@ -214,14 +214,12 @@ def preview_attributes(
     return out
 
 
-@lru_cache(maxsize=8)
-def _signer(keys: tuple[str, ...]) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(keys)), salt="opmaat.preview")
+PREVIEW_SALT = "opmaat.preview"
 
 
 def preview_cookie(keys: tuple[str, ...], visitor: PreviewVisitor) -> str:
-    value = _signer(keys).dumps({k: v for k, v in asdict(visitor).items() if v not in ("", 0)})
-    return value if isinstance(value, str) else value.decode("ascii")
+    given = {k: v for k, v in asdict(visitor).items() if v not in ("", 0)}
+    return sign(keys, PREVIEW_SALT, given)
 
 
 def read_preview_cookie(keys: tuple[str, ...], value: str | None) -> PreviewVisitor | None:
@@ -229,7 +227,7 @@ def read_preview_cookie(keys: tuple[str, ...], value: str | None) -> PreviewVisi
     if not value or len(value) > 4096:
         return None
     try:
-        data = _signer(keys).loads(value, max_age=PREVIEW_SECONDS)
+        data = unsign(keys, PREVIEW_SALT, value, PREVIEW_SECONDS)
     except BadData:
         return None
     if not isinstance(data, dict):
