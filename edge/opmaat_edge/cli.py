@@ -227,7 +227,9 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
     return 0
 
 
-def _open_store(config: str, url: str) -> tuple[CampaignSet, ProfileStore] | None:
+def _open_store(
+    config: str, url: str, paused_file: str | None = None
+) -> tuple[CampaignSet, ProfileStore] | None:
     """The campaign file and the store for stats/pause/resume; None (said why) when either
     cannot be had."""
     from opmaat.campaigns import load_campaigns
@@ -235,7 +237,7 @@ def _open_store(config: str, url: str) -> tuple[CampaignSet, ProfileStore] | Non
     from opmaat.store import open_store
 
     try:
-        return load_campaigns(config), open_store(url)
+        return load_campaigns(config), open_store(url, paused_file=paused_file)
     except (ConfigError, ValueError) as exc:
         print(f"opmaat: {exc}", file=sys.stderr)
         return None
@@ -302,18 +304,16 @@ def _hash_password() -> int:
 
 def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
     from opmaat.store import MemoryStore
+    from opmaat_edge.settings import default_paused_file
 
-    opened = _open_store(config, url)
+    # Without a shared store, the file the one edge on this campaign file keeps and follows.
+    path = os.environ.get("OPMAAT_PAUSED_FILE", "").strip() or default_paused_file(config)
+    opened = _open_store(config, url, path)
     if opened is None:
         return 2
     campaigns, store = opened
     where = "on every node"
     if isinstance(store, MemoryStore):
-        # One edge on this campaign file: it keeps its pauses in a file, and follows it.
-        from opmaat_edge.settings import default_paused_file
-
-        path = os.environ.get("OPMAAT_PAUSED_FILE", "").strip() or default_paused_file(config)
-        store = MemoryStore(paused_file=path)
         where = f"for the edge that follows {path} (edges on Redis need --store)"
     if campaign not in {c.id for c in campaigns.campaigns}:
         print(f"opmaat: {config} has no campaign {campaign!r}", file=sys.stderr)

@@ -53,12 +53,9 @@ class EdgeState:
     @classmethod
     def create(cls, settings: EdgeSettings) -> EdgeState:
         try:
-            store = open_store(settings.store)
+            store = open_store(settings.store, paused_file=settings.paused_file)
         except ValueError as exc:
             raise SettingsError(f"OPMAAT_STORE: {exc}") from None
-        if isinstance(store, MemoryStore) and settings.paused_file:
-            # One process: paused campaigns are kept in a file so a restart keeps them.
-            store = MemoryStore(max_profiles=store.max_profiles, paused_file=settings.paused_file)
         try:
             metrics = Metrics(parse_networks(settings.metrics_networks))
         except ValueError as exc:

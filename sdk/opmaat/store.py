@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import time
 import zlib
 from collections import Counter, deque
@@ -17,7 +15,7 @@ from urllib.parse import parse_qs
 import orjson
 from cachetools import TLRUCache
 
-from opmaat.files import write_atomic
+from opmaat.paused_file import PausedFile
 
 log = logging.getLogger("opmaat.store")
 Record = dict[str, Any]
@@ -166,8 +164,7 @@ class MemoryStore:
 
     Records are kept as compact JSON packed with zlib (about a quarter of live dicts, and a
     copy that callers cannot change by accident). Paused campaigns are kept in
-    ``paused_file`` when one is given (a JSON list), so a pause survives a restart, and a
-    change to the file by another process (``opmaat pause``) is followed.
+    ``paused_file`` when one is given (see opmaat.paused_file).
     """
 
     state = "ok"
@@ -180,7 +177,6 @@ class MemoryStore:
         max_events: int = 10_000,
         paused_file: str | Path | None = None,
     ) -> None:
-        self.max_profiles = max_profiles
         self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
@@ -189,11 +185,9 @@ class MemoryStore:
         self._today = ""
         self.events: deque[dict[str, str]] = deque(maxlen=max_events)
         self._paused: set[str] = set()
-        self.paused_file = Path(paused_file) if paused_file is not None else None
-        self._paused_seen: tuple[int, int, int] | None = None
-        self._paused_broken = False
-        self._paused_problem = ""
-        self._read_paused()
+        self._paused_file = PausedFile(paused_file) if paused_file is not None else None
+        if self._paused_file is not None:
+            self._paused = set(self._paused_file.paused)
         self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
@@ -267,45 +261,9 @@ class MemoryStore:
         return None
 
     async def paused(self) -> set[str]:
-        self._read_paused()
+        if self._paused_file is not None:
+            self._paused = set(self._paused_file.read())
         return set(self._paused)
-
-    def _read_paused(self) -> None:
-        # The edge asks once per reload interval: one stat, and a read only when it changed.
-        if self.paused_file is None:
-            return
-        try:
-            stat = self.paused_file.stat()
-        except FileNotFoundError:
-            # No file (any more): nothing is paused. A pause always writes it first.
-            self._paused, self._paused_seen, self._paused_broken = set(), None, False
-            return
-        except OSError:
-            return
-        seen = (stat.st_mtime_ns, stat.st_ino, stat.st_size)
-        if seen == self._paused_seen:
-            return
-        self._paused_seen = seen
-        problem = None
-        try:
-            value = orjson.loads(self.paused_file.read_bytes())
-        except OSError as exc:
-            value, problem = None, f"cannot be read ({exc.strerror or type(exc).__name__})"
-        except orjson.JSONDecodeError:
-            value = None
-        if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
-            # What was paused before stays paused, and the file is not overwritten.
-            self._paused_problem = problem or "is not a JSON list of campaign ids"
-            if not self._paused_broken:
-                log.error(
-                    "%s %s; keeping the pauses as they were",
-                    self.paused_file,
-                    self._paused_problem,
-                )
-            self._paused_broken = True
-            return
-        self._paused_broken = False
-        self._paused = set(value)
 
     async def note_visitor(self, scope: str, visitor_id: str, ttl_seconds: float) -> int:
         found = self._scopes.get(scope)
@@ -321,26 +279,11 @@ class MemoryStore:
             found[0].discard(visitor_id)
 
     async def set_paused(self, campaign: str, paused: bool) -> None:
-        if self.paused_file is None:
+        if self._paused_file is not None:
+            self._paused_file.set(campaign, paused)
+            self._paused = set(self._paused_file.paused)
+        else:
             self._paused = self._paused | {campaign} if paused else self._paused - {campaign}
-            return
-        # Read, change and write under a lock: the cockpit and `opmaat pause` may write at once.
-        # Read-only and group-writable: whichever user made it, the others can still lock it.
-        lock = self.paused_file.with_name(f".{self.paused_file.name}.lock")
-        held = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o660)
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX)
-            self._paused_seen = None
-            self._read_paused()
-            if self._paused_broken:
-                raise ValueError(f"{self.paused_file} {self._paused_problem}: fix or remove it")
-            wanted = self._paused | {campaign} if paused else self._paused - {campaign}
-            # Written before it takes effect: a pause that could not be kept raises.
-            text = orjson.dumps(sorted(wanted), option=orjson.OPT_INDENT_2).decode() + "\n"
-            write_atomic(self.paused_file, text)
-            self._paused = wanted
-        finally:
-            os.close(held)
 
     def dump(self) -> dict[str, bytes]:
         """Every live record as its JSON (for tests and audits)."""
@@ -352,11 +295,12 @@ class MemoryStore:
         return len(self._data)
 
 
-def open_store(url: str) -> ProfileStore:
-    """The store a URL names: ``memory://`` (this process only) or ``redis://host:port/db``,
-    ``rediss://...``, ``redis-cluster://host:port`` (see opmaat.redis_store)."""
+def open_store(url: str, *, paused_file: str | Path | None = None) -> ProfileStore:
+    """The store a URL names: ``memory://`` (this process only; ``paused_file`` keeps its
+    pauses) or ``redis://host:port/db``, ``rediss://...``, ``redis-cluster://host:port`` (see
+    opmaat.redis_store; Redis keeps pauses itself)."""
     if url in ("memory", "memory://"):
-        return MemoryStore()
+        return MemoryStore(paused_file=paused_file)
     if url.startswith("memory://?"):
         query = parse_qs(url.split("?", 1)[1], keep_blank_values=True)
         unknown = set(query) - {"max_profiles"}
@@ -365,7 +309,7 @@ def open_store(url: str) -> ProfileStore:
         text = query.get("max_profiles", [""])[-1]
         if not (text.isascii() and text.isdigit()) or not 100 <= int(text) <= 100_000_000:
             raise ValueError("max_profiles must be a whole number from 100 to 100000000")
-        return MemoryStore(max_profiles=int(text))
+        return MemoryStore(max_profiles=int(text), paused_file=paused_file)
     if url.split("://", 1)[0] in ("redis", "rediss", "redis-cluster"):
         from opmaat.redis_store import RedisStore
 
