@@ -8,6 +8,8 @@ Content-Security-Policy gets the default one, which allows no other inline scrip
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import secrets
 import time
 from collections.abc import Callable
@@ -122,6 +124,15 @@ class Cors:
         ]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+def address_key(address: str) -> str:
+    """A client address as a rate-limit key: an IPv6 client holds a whole /64, and a key is
+    never longer than an IPv6 network's text."""
+    if ":" in address and "/" not in address:
+        with contextlib.suppress(ValueError):
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address[:64]
 
 
 class RateLimit:

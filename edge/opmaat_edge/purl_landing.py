@@ -31,14 +31,16 @@ HEADERS = {
 
 async def land(request: Request) -> Response:
     state = edge_state(request)
-    campaigns = state.runtime.current.campaigns
+    runtime = state.runtime.current  # one campaign file for the whole request
+    campaigns = runtime.campaigns
     token = request.path_params.get("token", "")
     found = campaigns.recipients.get(unsigned_key(token) or "")
-    campaign = state.runtime.current.engine.campaign(found[0]) if found is not None else None
+    campaign = runtime.engine.campaign(found[0]) if found is not None else None
     if campaign is None or campaign.purl is None or found is None:
         return _go(HOME)
     landing = campaign.purl.landing
-    key, status = state.purl_signer.verify(token, campaign.purl.expires_days * 86400.0)
+    ttl = campaign.purl.expires_days * 86400.0
+    key, status = state.purl_signer.verify(token, ttl)
     if status != "ok" or key is None or request.method == "HEAD":  # HEAD: link checkers
         log.info(
             "purl: %s link of campaign %s; landing without personalization", status, campaign.id
@@ -49,7 +51,6 @@ async def land(request: Request) -> Response:
     if not visit.consent.stores:
         return finish(visit, _go(landing))
     recipient: Recipient = found[1]
-    ttl = campaign.purl.expires_days * 86400.0
     try:
         distinct = await visit.personalizer.store.note_visitor(
             f"purl:{key}", visit.ident.visitor_id, ttl

@@ -165,8 +165,7 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
         visit = await _open(request, customer_id)
         tallies = event_tallies(visit, kind, campaign, variant, stores=customer_id is not None)
         entry.update(campaign=campaign, variant=variant, slot=slot, channel=channel)
-    if await visit.save():
-        await visit.tally(tallies)
+    await visit.save_and_tally(tallies)
     if customer_id is not None:
         entry["visitor"] = visit.ident.visitor_id
         try:

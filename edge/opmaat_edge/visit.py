@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opmaat.personalizer import Visit
+from opmaat_edge import guard
 from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer
 from opmaat_edge.state import edge_state
 
@@ -58,12 +57,8 @@ def respond(
 
 
 def address_key(visit: Visit) -> str:
-    # The client's address as a rate-limit key: an IPv6 client holds a whole /64.
-    address = visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-"
-    if ":" in address:
-        with contextlib.suppress(ValueError):
-            return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return address
+    """The client's address as a rate-limit key (guard.address_key)."""
+    return guard.address_key(visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-")
 
 
 def limit_new_visitors(request: Request, visit: Visit) -> None:

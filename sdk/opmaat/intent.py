@@ -29,18 +29,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from opmaat.campaigns.model import DEFAULT_INTENT_WEIGHTS
 from opmaat.cart import cart_items, order_attributes
 from opmaat.event_counts import session_counts
 from opmaat.store import Record
 from opmaat.visits import as_count
 
-DEFAULT_INTENT_WEIGHTS: dict[str, float] = {
-    "depth": 4.0,
-    "product_views": 10.0,
-    "add_to_cart": 30.0,
-    "return_visits": 8.0,
-    "searches": 6.0,
-}
 SIGNAL_CAP = 5
 BUY_SCORE = 70
 CONSIDER_SCORE = 30

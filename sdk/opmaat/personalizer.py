@@ -508,8 +508,7 @@ class Visit:
             }
             if adaptive:
                 self.change(lambda r: _mutated(r, note_adaptive, adaptive))
-            if await self.save():
-                await self.tally(arms)
+            await self.save_and_tally(arms)
         return decisions
 
     async def decide_for_channel(
@@ -529,8 +528,7 @@ class Visit:
                 lambda r: _mutated(r, note_decisions, decisions, path=None, tier=channel, now=now)
             )
             self.change(self._arms(decisions, arms))
-            if await self.save():
-                await self.tally(arms)
+            await self.save_and_tally(arms)
         return decisions
 
     def _decide(
@@ -633,6 +631,12 @@ class Visit:
 
         self.change(event)
         return tallies
+
+    async def save_and_tally(self, tallies: Sequence[Tally]) -> None:
+        """Save, then count ``tallies`` once what they stand for is stored (a write that
+        failed would count them again with whichever request writes them later)."""
+        if await self.save():
+            await self.tally(tallies)
 
     async def tally(self, tallies: Sequence[Tally]) -> None:
         """Count campaign responses in the store's per-variant tallies (what adaptive

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -116,15 +117,8 @@ class RuntimeHolder:
             try:
                 if keep_text and current.shared:
                     loaded = Runtime.load(self.path, previous=current, text=current.text)
-                    fresh = Runtime(
-                        loaded.engine,
-                        loaded.context,
-                        current.mtime,
-                        current.text,
-                        True,
-                        current.stamp,
-                        loaded.data_mtimes,
-                        loaded.sources,
+                    fresh = dataclasses.replace(
+                        loaded, mtime=current.mtime, shared=True, stamp=current.stamp
                     )
                 else:
                     fresh = Runtime.load(self.path, previous=current)
@@ -155,15 +149,8 @@ class RuntimeHolder:
                 self._tell(False)
                 return False
             # The watcher's mtime stays: a local edit it has not seen yet still gets loaded.
-            self.current = Runtime(
-                fresh.engine,
-                fresh.context,
-                previous.mtime,
-                shared.text,
-                True,
-                shared.at,
-                fresh.data_mtimes,
-                fresh.sources,
+            self.current = dataclasses.replace(
+                fresh, mtime=previous.mtime, shared=True, stamp=shared.at
             )
         self.reloads_ok += 1
         self._tell(True)

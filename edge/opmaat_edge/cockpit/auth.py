@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import re
 import secrets
 import time
@@ -24,6 +23,8 @@ from collections.abc import Sequence
 
 from cachetools import TTLCache
 from itsdangerous import BadData, URLSafeTimedSerializer
+
+from opmaat_edge.guard import address_key
 
 # --- passwords ----------------------------------------------------------------------------
 
@@ -178,17 +179,6 @@ class Passwords:
 # --- throttling -----------------------------------------------------------------------------
 
 MAX_ADDRESSES = 100_000
-_MAX_ADDRESS_KEY = 64
-
-
-def _address_key(address: str) -> str:
-    # An IPv6 client holds a whole /64; a key is never longer than an IPv6 network's text.
-    if ":" in address and "/" not in address:
-        try:
-            return str(ipaddress.ip_network(f"{address}/64", strict=False))
-        except ValueError:
-            pass
-    return address[:_MAX_ADDRESS_KEY]
 
 
 class LoginThrottle:
@@ -231,7 +221,7 @@ class LoginThrottle:
         """Seconds this address must wait before trying again, or None."""
         now = self._tick(now)
         waits: list[float] = []
-        times = self._failures.get(_address_key(address))
+        times = self._failures.get(address_key(address))
         if times is not None and len(times) >= self.max_failures:
             waits.append(times[0] + self.window - now)
         if len(self._recent) > self.global_per_minute:
@@ -241,7 +231,7 @@ class LoginThrottle:
 
     def failed(self, address: str, now: float | None = None) -> None:
         now = self._tick(now)
-        key = _address_key(address)
+        key = address_key(address)
         times = self._failures.get(key)
         if times is None:
             times = deque(maxlen=self.max_failures)
@@ -252,7 +242,7 @@ class LoginThrottle:
         self._recent.append(now)
 
     def succeeded(self, address: str) -> None:
-        self._failures.pop(_address_key(address), None)
+        self._failures.pop(address_key(address), None)
 
 
 # --- sessions and CSRF ---------------------------------------------------------------------

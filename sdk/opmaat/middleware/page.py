@@ -54,8 +54,7 @@ class PagePersonalization:
         """Note a named event for this visitor, as ``opmaat.track`` would (``add_to_cart``
         with the product, ``purchase``, a site event); raises EventError when it is not one."""
         tallies = self.visit.track(name, props)
-        if await self.visit.save():
-            await self.visit.tally(tallies)
+        await self.visit.save_and_tally(tallies)
 
     async def identify(self, customer_id: str) -> bool:
         """Link this visitor to a customer id (full consent only; False otherwise)."""
