@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
@@ -292,9 +293,13 @@ def order_attributes(record: Record) -> dict[str, Any]:
     return {"count": count, "value": value, "last": when}
 
 
-def viewed_products(record: Record, limit: int = 10) -> list[dict[str, Any]]:
-    """Recently viewed products, newest first, without those bought or in the cart."""
-    skip = set(_bought(record)) | {item["id"] for item in cart_items(record)}
+def viewed_products(
+    record: Record, limit: int = 10, *, cart: Sequence[Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Recently viewed products, newest first, without those bought or in the cart (``cart``:
+    its items, when the caller has them already)."""
+    items = cart_items(record) if cart is None else cart
+    skip = set(_bought(record)) | {item["id"] for item in items}
     out: list[dict[str, Any]] = []
     for entry in reversed(_viewed(record)):
         if len(out) >= limit:

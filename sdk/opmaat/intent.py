@@ -72,19 +72,27 @@ def intent_score(signals: Mapping[str, int], weights: Mapping[str, float]) -> in
     return max(0, min(100, round(total)))
 
 
-def journey_stage(record: Record, score: int) -> str:
-    """explore, consider, buy or loyal (see the module docstring)."""
-    if order_attributes(record)["count"] >= 2:
+def journey_stage(
+    record: Record, score: int, *, orders: int | None = None, in_cart: bool | None = None
+) -> str:
+    """explore, consider, buy or loyal (see the module docstring). ``orders`` and ``in_cart``
+    save reading the record again when the caller has them (the profile does)."""
+    if (order_attributes(record)["count"] if orders is None else orders) >= 2:
         return "loyal"
-    if cart_items(record) or score >= BUY_SCORE:
+    if (bool(cart_items(record)) if in_cart is None else in_cart) or score >= BUY_SCORE:
         return "buy"
     return "consider" if score >= CONSIDER_SCORE else "explore"
 
 
 def intent_attributes(
-    record: Record, weights: Mapping[str, float] | None = None
+    record: Record,
+    weights: Mapping[str, float] | None = None,
+    *,
+    orders: int | None = None,
+    in_cart: bool | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``intent`` (score and signals) and ``journey`` (stage) profile attributes."""
     signals = intent_signals(record)
     score = intent_score(signals, DEFAULT_INTENT_WEIGHTS if weights is None else weights)
-    return {"score": score, "signals": signals}, {"stage": journey_stage(record, score)}
+    stage = journey_stage(record, score, orders=orders, in_cart=in_cart)
+    return {"score": score, "signals": signals}, {"stage": stage}

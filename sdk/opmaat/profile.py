@@ -165,7 +165,12 @@ def build_profile(
     prefs = stored_prefs(record)
     visit = visit_attributes(record, visitor_id)
     customer, rfm, segments = _customer(record, sources)
-    intent, journey = intent_attributes(record, sources.intent_weights)
+    # The cart and the orders once: the journey and the viewed products need them too.
+    cart = cart_attributes(record, now, visit["session"]["id"], sources.abandon_after_seconds)
+    orders = order_attributes(record)
+    intent, journey = intent_attributes(
+        record, sources.intent_weights, orders=orders["count"], in_cart=bool(cart["items"])
+    )
     return {
         **visit,
         **context,
@@ -177,9 +182,9 @@ def build_profile(
         "purl": _purl(record, sources),
         "events": event_attributes(record, now, sources.known_events),
         "milestone": milestone_attributes(record),
-        "cart": cart_attributes(record, now, visit["session"]["id"], sources.abandon_after_seconds),
-        "orders": order_attributes(record),
-        "viewed_products": viewed_products(record),
+        "cart": cart,
+        "orders": orders,
+        "viewed_products": viewed_products(record, cart=cart["items"]),
         "intent": intent,
         "journey": journey,
         "response": response if isinstance(response, dict) else {},
