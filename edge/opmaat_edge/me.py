@@ -30,6 +30,7 @@ def export(visit: Visit) -> dict[str, Any]:
 
 async def change_consent(visit: Visit, choice: str) -> None:
     """Apply the visitor's new choice: a lower tier forgets what it does not allow."""
+    before = visit.consent
     visit.consent = resolve_consent(visit.site.consent_default, choice, visit.headers)
     visit.consent_choice = choice
     if not visit.consent.stores:
@@ -37,6 +38,8 @@ async def change_consent(visit: Visit, choice: str) -> None:
         return
     if not visit.record:
         await visit.load()
+    if visit.consent.persistent and not before.persistent:
+        visit.rotate_id()  # more is kept from now on: under an id nobody planted
     await visit.save()  # kept again for the new tier's time
 
 

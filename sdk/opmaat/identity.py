@@ -29,6 +29,19 @@ def new_id(nbytes: int = 12) -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode("ascii")
 
 
+def first_cookie(header: str | None, name: str) -> str | None:
+    """The first ``name`` cookie of a ``Cookie`` header. Browsers send the most specific one
+    first (the longer path, then the older): a second cookie of the same name, planted by a
+    sibling subdomain for the parent domain, does not replace the site's own."""
+    if not header or name not in header:
+        return None
+    for part in header.split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who sent a request, as far as the cookie tells.
@@ -108,12 +121,18 @@ class CookieCodec:
 
 class IdentifyProof:
     """The proof that the site's own server names a visitor's customer id: a timestamped
-    signature over the id with the edge's keys (salted apart from the cookie), which the server
-    renders into the logged-in page for ``opmaat.identify(id, proof)``. Without it anyone could
-    claim any customer id and read what the customer table says about that customer; a proof
-    that leaks stops working after ``max_age`` seconds (a day by default)."""
+    signature with the edge's keys (salted apart from the cookie) over an unambiguous
+    encoding of the id, which the server renders into the logged-in page for
+    ``opmaat.identify(id, proof)``. Without it anyone could claim any customer id and read
+    what the customer table says about that customer; a proof that leaks stops working after
+    ``max_age`` seconds (a day by default).
 
-    _SALT = "opmaat.identify.v2"
+    A proof is exactly ``<timestamp>.<signature>``, and what is signed is the id's length,
+    then the id: a proof made for ``alice@example.com.evil.example`` cannot be cut into one
+    for ``alice@example.com`` (v2 signed the bare id with "." between id and proof)."""
+
+    _SALT = "opmaat.identify.v3"
+    _PROOF = re.compile(r"[A-Za-z0-9_-]{1,16}\.[A-Za-z0-9_-]{16,86}")
 
     def __init__(self, secret_keys: Sequence[str], max_age: int = 86400) -> None:
         keys = [k for k in secret_keys if k]
@@ -122,15 +141,20 @@ class IdentifyProof:
         self._signer = TimestampSigner(list(reversed(keys)), salt=self._SALT)
         self.max_age = max_age
 
+    @staticmethod
+    def _subject(customer_id: str) -> str:
+        return f"{len(customer_id)}:{customer_id}"
+
     def make(self, customer_id: str) -> str:
-        signed = self._signer.sign(customer_id).decode("utf-8")
-        return signed[len(customer_id) + 1 :]  # "timestamp.signature"
+        subject = self._subject(customer_id)
+        signed = self._signer.sign(subject).decode("utf-8")
+        return signed[len(subject) + 1 :]  # "timestamp.signature"
 
     def check(self, customer_id: str, proof: object) -> bool:
-        if not isinstance(proof, str) or not 0 < len(proof) <= 100 or not _TOKEN.fullmatch(proof):
+        if not isinstance(proof, str) or not self._PROOF.fullmatch(proof):
             return False
         try:
-            self._signer.unsign(f"{customer_id}.{proof}", max_age=self.max_age)
+            self._signer.unsign(f"{self._subject(customer_id)}.{proof}", max_age=self.max_age)
         except (BadData, UnicodeError, ValueError, TypeError):
             return False
         return True

@@ -32,7 +32,14 @@ from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
 from opmaat.history import note_adaptive, note_arms, note_decisions
-from opmaat.identity import COOKIE_NAME, CookieCodec, IdentifyProof, Identity, new_id
+from opmaat.identity import (
+    COOKIE_NAME,
+    CookieCodec,
+    IdentifyProof,
+    Identity,
+    first_cookie,
+    new_id,
+)
 from opmaat.interests import note_interest
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime, RuntimeHolder
@@ -45,6 +52,7 @@ log = logging.getLogger("opmaat")
 CONSENT_COOKIE_SECONDS = 395 * 86400
 _CUSTOMER_ID = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 MAX_SAVE_ATTEMPTS = 4
+MAX_RETIRED_IDS = 5  # old visitor ids a profile remembers, for erasure
 Change = Callable[[Record], Record]
 
 
@@ -246,13 +254,16 @@ class Personalizer:
         """The visit of one request: consent resolved, identity read, record loaded if allowed.
         ``headers`` must have lower-case names."""
         runtime = self.runtime.current
+        header = headers.get("cookie")
+
+        def cookie(name: str) -> str | None:
+            # The first of two same-named cookies, where the header is at hand (first_cookie).
+            return first_cookie(header, name) if header is not None else cookies.get(name)
+
         consent = resolve_consent(
-            runtime.campaigns.site.consent_default,
-            cookies.get(CONSENT_COOKIE),
-            headers,
-            page_default,
+            runtime.campaigns.site.consent_default, cookie(CONSENT_COOKIE), headers, page_default
         )
-        ident = self.codec.loads(cookies.get(COOKIE_NAME))
+        ident = self.codec.loads(cookie(COOKIE_NAME))
         if ident.rejected:
             for observer in self.observers:
                 observer.cookie_rejected()
@@ -301,6 +312,8 @@ class Visit:
         # Profile sections that replace the request's whole (a cockpit preview); None: none.
         self.preview: Mapping[str, Any] | None = None
         self.server_only = False  # a server channel's request without a customer: keep nothing
+        self.retired_id: str | None = None  # the id rotate_id() replaced, until saved
+        self.retired_token: bytes | None = None
 
     @property
     def site(self) -> SiteSettings:
@@ -361,6 +374,7 @@ class Visit:
                 )
                 if written is not None:
                     self.token = written
+                    await self._retire_id()
                     self.changes.clear()  # written: a later save must not replay them
                     self.written = True
                     await self._write_link()
@@ -375,6 +389,41 @@ class Visit:
             self.personalizer.store_failed()
             log.exception("profile store: write failed; this request's changes are lost")
         return False
+
+    def rotate_id(self) -> None:
+        """Keep this profile under a new visitor id from the next save on (with a new cookie),
+        and drop it from the old one: an id planted in the browser beforehand (cookie
+        fixation, e.g. by a sibling subdomain) stops naming the visitor once they identify
+        or grant more consent."""
+        if self.ident.value is None or self.load_failed:
+            return  # no cookie named this visitor (a new one, a server channel's customer)
+        old, stored = self.ident.visitor_id, self.token
+        if self.retired_id is None:
+            self.retired_id, self.retired_token = old, stored
+        self.ident = Identity(new_id(), self.ident.session_id, time.time())
+        self.token = None
+        if stored is None:
+            return  # nothing was kept under the old id
+
+        def name_old(record: Record) -> Record:
+            kept = record.get("retired_ids")
+            kept = [i for i in kept if isinstance(i, str)] if isinstance(kept, list) else []
+            return {**record, "retired_ids": [*kept[-(MAX_RETIRED_IDS - 1) :], old]}
+
+        self.change(name_old)
+
+    async def _retire_id(self) -> None:
+        # The old id's record, emptied and expiring at once: a cookie still holding the old
+        # id (the planted one) finds nothing. Its event stream entries stay for analytics;
+        # the record names the old ids, so erasure reaches them too.
+        retired, self.retired_id = self.retired_id, None
+        if retired is None or self.retired_token is None:
+            return
+        try:
+            await self.personalizer.store.store_if(retired, {}, 1.0, self.retired_token)
+        except Exception:
+            self.personalizer.store_failed()
+            log.warning("could not retire a rotated visitor id", exc_info=True)
 
     async def _write_link(self) -> None:
         # Server channels asking for a customer who logged in now find this profile.
@@ -399,17 +448,26 @@ class Visit:
             self.forget_cookie = True
             return False
         store = self.personalizer.store
+        # The ids this profile had before (rotate_id) go too: their links, their events.
+        retired = stored.get("retired_ids")
+        ids = [self.ident.visitor_id] + [
+            i for i in (retired if isinstance(retired, list) else ()) if isinstance(i, str)
+        ]
         try:
             if isinstance(link, dict) and isinstance(link.get("key"), str):
                 # Not counted among the visitors of the personal link any more either.
-                await store.forget_visitor(f"purl:{link['key']}", self.ident.visitor_id)
+                for visitor_id in ids:
+                    await store.forget_visitor(f"purl:{link['key']}", visitor_id)
             links = stored.get("links")
             customers = (
                 {c for c in links if isinstance(c, str)} if isinstance(links, list) else set()
             )
             customer = record_customer(stored)
             for linked in sorted(customers | ({customer} if customer else set())):
-                await drop_link(store, linked, self.ident.visitor_id)
+                for visitor_id in ids:
+                    await drop_link(store, linked, visitor_id)
+            for old in ids[1:]:
+                await store.delete(old)  # its entries in the event stream
             if customer is not None:
                 # ...and what the server channels kept for this profile's customer on their
                 # own (not for others who logged in on the same browser before).
@@ -676,6 +734,8 @@ class Visit:
         text = customer_text(customer_id)
         if not self.consent.persistent:
             return False
+        if record_customer(self.record) != text:
+            self.rotate_id()  # a new customer on this browser: a new visitor id
         self.open_record()
 
         def link(record: Record) -> Record:

@@ -215,11 +215,16 @@ def web_visitor(client: TestClient) -> str:
     return visitor
 
 
-def login(client: TestClient, customer_id: str) -> None:
+def login(client: TestClient, customer_id: str) -> str:
+    """Log the browser in as ``customer_id``; returns the visitor id it has from then on (a
+    login gives the profile a new one: see test_fixation)."""
     proof = state(client).personalizer.identify_proof(customer_id)
     r = client.post("/v1/identify", json={"customer_id": customer_id, "proof": proof})
     assert r.status_code == 200, r.text
     assert r.json() == {"linked": True}
+    visitor = client.get("/v1/me").json()["visitor"]["id"]
+    assert isinstance(visitor, str)
+    return visitor
 
 
 def customer_in(campaign: str, share: float, *, held_out: bool) -> str:
@@ -610,8 +615,8 @@ def test_a_logged_in_visitors_web_profile_reaches_email_until_they_delete_it(
     customer = "cust-42"
     # Before any login the customer has a record of their own, without a cart.
     assert slot(edge, "cart", customer_id=customer)["campaign"] is None
-    visitor = web_visitor(edge)
-    login(edge, customer)
+    web_visitor(edge)
+    visitor = login(edge, customer)
     assert record(edge, link_key(customer)) == {"visitor": visitor}
     decided = slot(edge, "cart", customer_id=customer)
     assert (decided["campaign"], decided["variant"]) == ("cart-mail", "c")
@@ -654,8 +659,8 @@ def test_after_consent_drops_to_session_email_no_longer_sees_the_web_profile(
     edge: TestClient,
 ) -> None:
     customer = "cust-downgrade"
-    visitor = web_visitor(edge)
-    login(edge, customer)
+    web_visitor(edge)
+    visitor = login(edge, customer)
     assert slot(edge, "cart", customer_id=customer)["campaign"] == "cart-mail"
     # The visitor withdraws the consent the link needed (their cart stays for the session).
     assert edge.post("/v1/consent", json={"tier": "session"}).status_code == 200
@@ -670,8 +675,8 @@ def test_a_server_decision_keeps_a_session_only_profile_no_longer_than_the_sessi
     edge: TestClient,
 ) -> None:
     customer = "cust-ttl"
-    visitor = web_visitor(edge)
-    login(edge, customer)
+    web_visitor(edge)
+    visitor = login(edge, customer)
     assert edge.post("/v1/consent", json={"tier": "session"}).status_code == 200
     session_seconds = 30 * 60
     # MemoryStore keeps (packed record, ttl seconds) per key; no public way to read the ttl.
@@ -683,9 +688,9 @@ def test_a_server_decision_keeps_a_session_only_profile_no_longer_than_the_sessi
 def test_a_second_customer_logging_in_on_the_same_browser_takes_the_profile_over(
     edge: TestClient,
 ) -> None:
-    visitor = web_visitor(edge)
+    web_visitor(edge)
     login(edge, "cust-anne")
-    login(edge, "cust-bob")
+    visitor = login(edge, "cust-bob")
     kept = record(edge, visitor)
     assert kept is not None
     assert kept["customer"]["id"] == "cust-bob"
@@ -696,9 +701,9 @@ def test_a_second_customer_logging_in_on_the_same_browser_takes_the_profile_over
 
 
 def test_deleting_the_profile_leaves_no_link_to_it(edge: TestClient) -> None:
-    visitor = web_visitor(edge)
+    web_visitor(edge)
     login(edge, "cust-anne")
-    login(edge, "cust-bob")
+    visitor = login(edge, "cust-bob")
     assert edge.delete("/v1/me").json()["deleted"] is True
     for customer in ("cust-bob", "cust-anne"):
         link = record(edge, link_key(customer))

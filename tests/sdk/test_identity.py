@@ -124,6 +124,21 @@ def test_an_identify_proof_is_for_one_customer_id_and_expires(
     assert not proofs.check("c-1001", proof)
 
 
+def test_a_proof_for_a_longer_id_proves_nothing_about_its_prefix() -> None:
+    # Whoever registers "alice@example.com.evil.example" must not become Alice.
+    from opmaat.identity import IdentifyProof
+
+    proofs = IdentifyProof(["k" * 20])
+    proof = proofs.make("alice@example.com.evil.example")
+    assert proofs.check("alice@example.com.evil.example", proof)
+    assert not proofs.check("alice@example.com", "evil.example." + proof)
+    assert not proofs.check("alice@example", "com.evil.example." + proof)
+    # ...nor does a proof for a shorter id prove a longer one.
+    short = proofs.make("alice")
+    assert not proofs.check("alice.x", short)
+    assert not proofs.check("alice", "x." + short)
+
+
 def test_a_cookie_with_characters_outside_its_alphabet_is_refused() -> None:
     codec = CookieCodec(["k" * 20])
     value = codec.dumps("visitor-1", "session-1")
