@@ -11,7 +11,8 @@ Keys (``PREFIX`` is ``opmaat``; braces are Redis Cluster hash tags):
 - ``opmaat:{VISITOR}:profile``: the visitor's record, compact JSON, with the record's TTL;
 - ``opmaat:stats:{CAMPAIGN}``: a hash, field ``VARIANT:impressions|clicks|conversions``;
 - ``opmaat:events``: a stream, capped (approximately) at ``stream_maxlen`` entries;
-- ``opmaat:{config}:version`` and ``opmaat:{config}:text``: the campaign file nodes share.
+- ``opmaat:{config}:version`` and ``opmaat:{config}:text``: the campaign file nodes share;
+- ``opmaat:expiring:{NAME}``: a short-lived value (a cockpit session), with its TTL.
 """
 
 from __future__ import annotations
@@ -316,6 +317,20 @@ class RedisStore:
     async def forget_visitor(self, scope: str, visitor_id: str) -> None:
         key = f"{self.prefix}:{{{scope}}}:visitors"
         await self._call(lambda: self.client.srem(key, visitor_id))
+
+    def _expiring(self, name: str) -> str:
+        return f"{self.prefix}:expiring:{{{name}}}"
+
+    async def put_expiring(self, name: str, value: str, ttl_seconds: float) -> None:
+        key, seconds = self._expiring(name), max(1, int(ttl_seconds))
+        await self._call(lambda: self.client.set(key, value, ex=seconds))
+
+    async def get_expiring(self, name: str) -> str | None:
+        value = await self._call(lambda: self.client.get(self._expiring(name)))
+        return None if value is None else _text(value)
+
+    async def delete_expiring(self, name: str) -> bool:
+        return bool(await self._call(lambda: self.client.delete(self._expiring(name))))
 
     async def share_config(self, config: SharedConfig) -> None:
         # One key, so a reader never sees the version of one file with the text of another.

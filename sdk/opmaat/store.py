@@ -66,7 +66,8 @@ class SharedConfig:
 
 class ProfileStore(Protocol):
     """Where a site's state lives: visitor records (plain JSON-able dicts, keyed by visitor
-    id), campaign tallies, the event stream and the campaign file shared by several nodes.
+    id), campaign tallies, the event stream, the campaign file shared by several nodes, and
+    short-lived named values (the cockpit's sessions) that every node on the store sees.
 
     Records are written with ``store_if`` only (compare-and-set), with how long they may be
     kept (the site's retention, or the session for session-only consent). ``state`` is ``ok``
@@ -122,6 +123,18 @@ class ProfileStore(Protocol):
         """Take ``visitor_id`` out of ``scope`` (the visitor asked to be forgotten)."""
         ...
 
+    async def put_expiring(self, name: str, value: str, ttl_seconds: float) -> None:
+        """Keep ``value`` under ``name`` for ``ttl_seconds`` (names apart from visitor ids)."""
+        ...
+
+    async def get_expiring(self, name: str) -> str | None:
+        """The value kept under ``name``, or None once it expired or was deleted."""
+        ...
+
+    async def delete_expiring(self, name: str) -> bool:
+        """Forget ``name`` at once; whether it was there."""
+        ...
+
 
 def _expires(key: str, value: tuple[Any, float], now: float) -> float:
     # Entries are (value, seconds to live).
@@ -129,6 +142,8 @@ def _expires(key: str, value: tuple[Any, float], now: float) -> float:
 
 
 MAX_SCOPE_VISITORS = 1000
+# Short-lived values the memory store keeps at most (the least recently used go first).
+MAX_EXPIRING = 10_000
 
 # What most stored profiles spell out, as a preset dictionary for zlib: a 2.5 KB profile packs
 # into about 700 bytes (level 1: ~12 µs to pack, ~5 µs to unpack).
@@ -191,6 +206,9 @@ class MemoryStore:
         self._scopes: TLRUCache[str, tuple[set[str], float]] = TLRUCache(
             maxsize=max_profiles, ttu=_expires
         )
+        self._expiring: TLRUCache[str, tuple[str, float]] = TLRUCache(
+            maxsize=MAX_EXPIRING, ttu=_expires
+        )
 
     async def get(self, visitor_id: str) -> Record | None:
         found = self._data.get(visitor_id)
@@ -221,6 +239,7 @@ class MemoryStore:
 
     async def close(self) -> None:
         self._data.clear()
+        self._expiring.clear()
 
     async def tally(self, campaign: str, variant: str | None, field: str) -> None:
         self._tallies[(campaign, variant or "-", field)] += 1
@@ -277,6 +296,16 @@ class MemoryStore:
         found = self._scopes.get(scope)
         if found is not None:
             found[0].discard(visitor_id)
+
+    async def put_expiring(self, name: str, value: str, ttl_seconds: float) -> None:
+        self._expiring[name] = (value, max(0.0, ttl_seconds))
+
+    async def get_expiring(self, name: str) -> str | None:
+        found = self._expiring.get(name)
+        return found[0] if found is not None else None
+
+    async def delete_expiring(self, name: str) -> bool:
+        return self._expiring.pop(name, None) is not None
 
     async def set_paused(self, campaign: str, paused: bool) -> None:
         if self._paused_file is not None:

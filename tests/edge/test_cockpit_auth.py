@@ -347,12 +347,20 @@ def test_throttle_success_clears_the_address() -> None:
         throttle.failed(address, now=0)
         throttle.failed(address, now=1)
     assert throttle.wait("a", now=2) is not None
-    throttle.succeeded("a")
+    throttle.succeeded("a", now=2)
     assert throttle.wait("a", now=2) is None
     assert throttle.wait("b", now=2) is not None
     throttle.failed("a", now=3)
     assert throttle.wait("a", now=3) is None  # counting starts again
     throttle.succeeded("never-seen")  # no error
+
+
+def test_a_login_that_succeeds_is_no_failure_for_the_site() -> None:
+    throttle = LoginThrottle(max_failures=1, window_seconds=100, global_per_minute=1)
+    throttle.failed("a", now=0)  # counted before the password is checked
+    throttle.succeeded("a", now=0)
+    throttle.failed("b", now=1)
+    assert throttle.wait("c", now=2) is None  # one failure, not more than one
 
 
 def test_throttle_global_limit() -> None:
@@ -364,6 +372,42 @@ def test_throttle_global_limit() -> None:
     assert throttle.wait("10.9.9.9", now=110) == pytest.approx(50)  # until 100 + 60
     assert throttle.wait("10.0.0.1", now=159) == pytest.approx(1)
     assert throttle.wait("10.9.9.9", now=160) is None
+
+
+def test_one_address_adds_at_most_max_failures_to_the_site_count() -> None:
+    throttle = LoginThrottle(max_failures=5, window_seconds=900, global_per_minute=10)
+    for second in range(100):  # even without waiting in between
+        throttle.failed("198.51.100.7", now=second / 10)
+    assert throttle.wait("198.51.100.7", now=10) is not None
+    assert throttle.wait("203.0.113.1", now=10) is None  # nobody else waits
+    for i in range(6):  # five more addresses than that one: more than 10 in the minute
+        throttle.failed(f"203.0.113.{i + 10}", now=11)
+    assert throttle.wait("203.0.113.1", now=11) == pytest.approx(49)  # until 0 + 60
+    # Past the address's window it counts again, at most five times.
+    for _ in range(20):
+        throttle.failed("198.51.100.7", now=1000)
+    assert len([t for t in throttle._recent if t == 1000]) == 5
+
+
+def test_addresses_that_logged_in_are_not_held_by_the_site_wide_wait() -> None:
+    throttle = LoginThrottle(
+        max_failures=2, window_seconds=300, global_per_minute=10, trust_seconds=3600
+    )
+    throttle.succeeded("192.0.2.1", now=0)
+    throttle.succeeded("2001:db8:5:6::1", now=0)
+    for i in range(11):
+        throttle.failed(f"10.0.0.{i}", now=100)
+    assert throttle.wait("10.9.9.9", now=100) == pytest.approx(60)  # a new address waits
+    assert throttle.wait("192.0.2.1", now=100) is None
+    assert throttle.wait("2001:db8:5:6:abcd::2", now=100) is None  # the same /64
+    # Trusted is not exempt from its own limit.
+    throttle.failed("192.0.2.1", now=101)
+    throttle.failed("192.0.2.1", now=101)
+    assert throttle.wait("192.0.2.1", now=102) == pytest.approx(299)
+    # Trust ends trust_seconds after the login.
+    for i in range(11):
+        throttle.failed(f"10.0.2.{i}", now=3601)
+    assert throttle.wait("2001:db8:5:6::1", now=3601) == pytest.approx(60)
 
 
 def test_throttle_reports_the_longer_of_both_waits() -> None:
@@ -385,6 +429,11 @@ def test_throttle_counts_an_ipv6_64_as_one_address() -> None:
 
 def test_throttle_memory_is_bounded() -> None:
     assert LoginThrottle()._failures.maxsize == 100_000
+    assert LoginThrottle()._trusted.maxsize == 1000
+    trusting = LoginThrottle(max_trusted=2)
+    for i in range(5):
+        trusting.succeeded(f"192.0.2.{i}", now=i)
+    assert list(trusting._trusted) == ["192.0.2.3", "192.0.2.4"]
     throttle = LoginThrottle(max_failures=1, window_seconds=100, max_addresses=3)
     for i in range(10):
         throttle.failed(f"192.0.2.{i}", now=i)
@@ -422,6 +471,10 @@ def test_throttle_uses_the_monotonic_clock_by_default() -> None:
         {"window_seconds": -1},
         {"global_per_minute": 0},
         {"max_addresses": 0},
+        {"max_trusted": 0},
+        {"trust_seconds": 0},
+        # One address alone could then set off the site-wide wait.
+        {"max_failures": 11, "global_per_minute": 10},
     ],
 )
 def test_throttle_refuses_nonsense(kwargs: dict[str, Any]) -> None:
@@ -442,17 +495,17 @@ def _flip(value: str, index: int) -> str:
 
 def test_session_round_trip() -> None:
     sessions = Sessions([KEY])
-    value = sessions.issue()
+    issued, value = sessions.issue()
     session_id = sessions.check(value)
-    assert session_id is not None
+    assert session_id == issued
     assert ID.fullmatch(session_id)
-    assert session_id not in (sessions.check(sessions.issue()), None)  # fresh ids
+    assert session_id not in (sessions.check(sessions.issue()[1]), None)  # fresh ids
     assert len(value) < 512
 
 
 def test_session_tampering_anywhere_is_refused() -> None:
     sessions = Sessions([KEY])
-    value = sessions.issue()
+    _, value = sessions.issue()
     for index in range(len(value)):
         assert sessions.check(_flip(value, index)) is None, index
     assert sessions.check(value + "A") is None
@@ -460,7 +513,7 @@ def test_session_tampering_anywhere_is_refused() -> None:
 
 
 def test_session_from_another_key_or_purpose_is_refused() -> None:
-    value = Sessions(["somebody-elses-key-0123456789"]).issue()
+    _, value = Sessions(["somebody-elses-key-0123456789"]).issue()
     assert Sessions([KEY]).check(value) is None
     # Same key, other salt: a token signed for something else is not a session.
     other = URLSafeTimedSerializer(KEY, salt="opmaat.privacy-form").dumps("a" * 43)
@@ -490,7 +543,7 @@ def test_session_too_long_is_refused_before_verifying(monkeypatch: pytest.Monkey
         return real(value, **kwargs)
 
     monkeypatch.setattr(sessions._serializer, "loads", spy)
-    value = sessions.issue()
+    _, value = sessions.issue()
     assert sessions.check(value.ljust(513, "A")) is None
     assert verified == []
     assert sessions.check(value) is not None
@@ -499,7 +552,7 @@ def test_session_too_long_is_refused_before_verifying(monkeypatch: pytest.Monkey
 
 def test_session_expiry(clock: Clock) -> None:
     sessions = Sessions([KEY], max_age=3600)
-    value = sessions.issue()
+    _, value = sessions.issue()
     clock.now = T0 + 3599
     assert sessions.check(value) is not None
     clock.now = T0 + 3601
@@ -510,7 +563,7 @@ def test_session_expiry(clock: Clock) -> None:
 
 def test_session_default_lifetime_is_eight_hours(clock: Clock) -> None:
     sessions = Sessions([KEY])
-    value = sessions.issue()
+    _, value = sessions.issue()
     clock.now = T0 + 8 * 3600 - 1
     assert sessions.check(value) is not None
     clock.now = T0 + 8 * 3600 + 1
@@ -521,9 +574,9 @@ def test_session_key_rotation() -> None:
     old = Sessions([OLD_KEY])
     rotated = Sessions([KEY, OLD_KEY])
     new_only = Sessions([KEY])
-    before = old.issue()
+    _, before = old.issue()
     assert rotated.check(before) == old.check(before) is not None
-    after = rotated.issue()
+    _, after = rotated.issue()
     assert new_only.check(after) is not None  # the newest key signs
     assert old.check(after) is None
     assert new_only.check(before) is None  # a key taken out is out
@@ -552,7 +605,7 @@ def test_sessions_repr_hides_the_keys() -> None:
 
 def test_csrf_round_trip_and_shape() -> None:
     sessions = Sessions([KEY])
-    session_id = sessions.check(sessions.issue())
+    session_id = sessions.check(sessions.issue()[1])
     assert session_id is not None
     token = sessions.csrf_token(session_id)
     assert ID.fullmatch(token)  # urlsafe, 32 bytes
@@ -654,7 +707,7 @@ def test_login_token_and_session_cookie_are_not_interchangeable() -> None:
     nonce = sessions.login_nonce()
     token = sessions.login_token(nonce)
     assert sessions.check(token) is None  # a login token is no session
-    cookie = sessions.issue()
+    _, cookie = sessions.issue()
     session_id = sessions.check(cookie)
     assert session_id is not None
     assert not sessions.check_login_token(session_id, cookie)
@@ -806,7 +859,7 @@ def _everything() -> Iterator[Callable[[], object]]:
     yield lambda: check_password(PASSWORD, hash_password(PASSWORD, salt=SALT))
     yield lambda: check_password(PASSWORD, "scrypt$bad")
     yield lambda: Passwords(PASSWORD, None).check("wrong")
-    yield lambda: sessions.check(sessions.issue() + "x")
+    yield lambda: sessions.check(sessions.issue()[1] + "x")
     yield lambda: sessions.check_csrf("a" * 43, "bad")
     yield lambda: sessions.check_login_token(nonce, sessions.login_token(nonce) + "x")
     yield lambda: ApiKeys([API_KEY]).check(f"Bearer {API_KEY}x")

@@ -2,9 +2,10 @@
 
 * Passwords: scrypt hashes (``scrypt$N$r$p$salt$hash``, base64url without padding) or a
   plain password from the environment, both checked in constant time.
-* ``LoginThrottle``: failed logins per address and for the whole site.
-* ``Sessions``: the signed session cookie, the CSRF token bound to a session, and the login
-  form's token bound to a short-lived nonce cookie (login CSRF).
+* ``LoginThrottle``: wrong passwords per address and for the whole site.
+* ``Sessions``: the signed session cookie (which sessions are live, the store knows: see
+  live_sessions), the CSRF token bound to a session, and the login form's token bound to a
+  short-lived nonce cookie (login CSRF).
 * ``ApiKeys``: ``Authorization: Bearer <key>`` for the server-to-server API.
 
 Nothing here logs, and no exception message carries a password, key, hash or token.
@@ -13,6 +14,7 @@ Nothing here logs, and no exception message carries a password, key, hash or tok
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
@@ -179,14 +181,22 @@ class Passwords:
 # --- throttling -----------------------------------------------------------------------------
 
 MAX_ADDRESSES = 100_000
+MAX_TRUSTED = 1000
+TRUST_SECONDS = 30 * 86400
 
 
 class LoginThrottle:
-    """Failed logins: an address waits after ``max_failures`` failures within
-    ``window_seconds``; everybody waits while the whole site had more than
-    ``global_per_minute`` failures in the last minute (guessing from many addresses).
-    At most ``max_addresses`` addresses are remembered (least recently failed dropped first).
-    ``now`` is a ``time.monotonic()`` reading; pass it to control time in tests."""
+    """Failed password attempts, per address and for the whole site.
+
+    An address waits after ``max_failures`` failures within ``window_seconds``. While the whole
+    site had more than ``global_per_minute`` failures in the last minute (guessing from many
+    addresses), every address waits too, except those that logged in within
+    ``trust_seconds``: many addresses guessing cannot lock out the people who use the cockpit
+    from their usual places. One address adds at most ``max_failures`` failures per window to
+    the site's count, which must be at most ``global_per_minute``: no address can set off the
+    site-wide wait alone. At most ``max_addresses`` failing and ``max_trusted`` trusted
+    addresses are remembered (the least recent dropped first). ``now`` is a
+    ``time.monotonic()`` reading; pass it to control time in tests."""
 
     def __init__(
         self,
@@ -194,18 +204,27 @@ class LoginThrottle:
         window_seconds: float = 900,
         global_per_minute: int = 60,
         *,
+        trust_seconds: float = TRUST_SECONDS,
         max_addresses: int = MAX_ADDRESSES,
+        max_trusted: int = MAX_TRUSTED,
     ) -> None:
-        if max_failures < 1 or global_per_minute < 1 or max_addresses < 1:
-            raise ValueError("max_failures, global_per_minute and max_addresses must be >= 1")
-        if not window_seconds > 0:
-            raise ValueError("window_seconds must be above 0")
+        if min(max_failures, global_per_minute, max_addresses, max_trusted) < 1:
+            raise ValueError(
+                "max_failures, global_per_minute, max_addresses and max_trusted must be >= 1"
+            )
+        if max_failures > global_per_minute:
+            raise ValueError("max_failures must be at most global_per_minute")
+        if not (window_seconds > 0 and trust_seconds > 0):
+            raise ValueError("window_seconds and trust_seconds must be above 0")
         self.max_failures = max_failures
         self.window = float(window_seconds)
         self.global_per_minute = global_per_minute
         self._now = 0.0
         self._failures: TTLCache[str, deque[float]] = TTLCache(
             maxsize=max_addresses, ttl=self.window, timer=self._clock
+        )
+        self._trusted: TTLCache[str, bool] = TTLCache(
+            maxsize=max_trusted, ttl=float(trust_seconds), timer=self._clock
         )
         # The latest global_per_minute + 1 failures anywhere: enough to tell "more than".
         self._recent: deque[float] = deque(maxlen=global_per_minute + 1)
@@ -220,16 +239,18 @@ class LoginThrottle:
     def wait(self, address: str, now: float | None = None) -> float | None:
         """Seconds this address must wait before trying again, or None."""
         now = self._tick(now)
+        key = address_key(address)
         waits: list[float] = []
-        times = self._failures.get(address_key(address))
+        times = self._failures.get(key)
         if times is not None and len(times) >= self.max_failures:
             waits.append(times[0] + self.window - now)
-        if len(self._recent) > self.global_per_minute:
+        if len(self._recent) > self.global_per_minute and key not in self._trusted:
             waits.append(self._recent[0] + 60.0 - now)
         longest = max(waits, default=0.0)
         return longest if longest > 0 else None
 
     def failed(self, address: str, now: float | None = None) -> None:
+        """Count a wrong password from ``address``."""
         now = self._tick(now)
         key = address_key(address)
         times = self._failures.get(key)
@@ -237,12 +258,21 @@ class LoginThrottle:
             times = deque(maxlen=self.max_failures)
         while times and times[0] <= now - self.window:
             times.popleft()
+        if len(times) < self.max_failures:
+            self._recent.append(now)
         times.append(now)
         self._failures[key] = times  # (re)starts the entry's time to live
-        self._recent.append(now)
 
-    def succeeded(self, address: str) -> None:
-        self._failures.pop(address_key(address), None)
+    def succeeded(self, address: str, now: float | None = None) -> None:
+        """``address`` logged in: its failures are forgotten and it is trusted. The attempt
+        counted as failed before the password was checked no longer counts anywhere."""
+        self._tick(now)
+        key = address_key(address)
+        times = self._failures.pop(key, None)
+        if times:
+            with contextlib.suppress(ValueError):  # already pushed out of the site's count
+                self._recent.remove(times[-1])
+        self._trusted[key] = True
 
 
 # --- sessions and CSRF ---------------------------------------------------------------------
@@ -305,9 +335,10 @@ class Sessions:
         value = serializer.dumps(payload)
         return value if isinstance(value, str) else value.decode("ascii")
 
-    def issue(self) -> str:
-        """A new session cookie's value (it holds a random session id)."""
-        return self._dumps(self._serializer, secrets.token_urlsafe(32))
+    def issue(self) -> tuple[str, str]:
+        """A new session: its random id, and the cookie's value that carries it signed."""
+        session_id = secrets.token_urlsafe(32)
+        return session_id, self._dumps(self._serializer, session_id)
 
     def check(self, value: str | None) -> str | None:
         """The session id in the cookie ``value``, or None if it is not one we issued within

@@ -1,9 +1,10 @@
 """The cockpit's pages: login, the campaign list with live numbers, pause/resume, preview.
 
-Every route but the login form answers only to a signed session cookie (``/cockpit`` sends
-the browser to the login form, anything else gets a 401); every form that changes something
-carries a CSRF token bound to the session; failed logins are throttled per address and for
-the whole site. With no password configured the cockpit is off (404).
+Every route but the login form answers only to a signed session cookie whose session the
+profile store still keeps (``/cockpit`` sends the browser to the login form, anything else gets
+a 401; a store that cannot be reached gets a 503); every form that changes something carries a
+CSRF token bound to the session; wrong passwords are throttled per address and for the whole
+site. With no password configured the cockpit is off (404).
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from cachetools import TTLCache
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -25,6 +25,8 @@ from starlette.templating import Jinja2Templates
 from opmaat.campaigns.model import CHANNELS
 from opmaat.campaigns.site_data import local_path
 from opmaat.profile import RequestFacts
+from opmaat.store import ProfileStore
+from opmaat_edge.cockpit import live_sessions
 from opmaat_edge.cockpit.auth import LoginThrottle, Passwords, Sessions
 from opmaat_edge.cockpit.campaign_list import campaign_rows
 from opmaat_edge.cockpit.preview import (
@@ -52,6 +54,7 @@ SESSION_COOKIE = "opmaat_cockpit"
 LOGIN_COOKIE = "opmaat_cockpit_login"
 CHART_DAYS = 14
 SESSION_SECONDS = 8 * 3600
+STORE_RETRY_SECONDS = 30
 PAGE_SECURITY = {
     "Cache-Control": "private, no-store",
     "X-Frame-Options": "DENY",
@@ -76,14 +79,13 @@ class CockpitAccess:
     sessions: Sessions
     throttle: LoginThrottle
     secure: bool
-    # Sessions logged out of (a copied cookie must not outlive the logout), until they expire.
-    revoked: TTLCache[str, bool] = field(
-        default_factory=lambda: TTLCache(maxsize=10_000, ttl=SESSION_SECONDS)
-    )
 
-    def session(self, cookie: str | None) -> str | None:
+    async def session(self, store: ProfileStore, cookie: str | None) -> str | None:
+        """The live session the cookie names, or None; store errors propagate."""
         found = self.sessions.check(cookie)
-        return None if found is None or found in self.revoked else found
+        if found is None or not await live_sessions.is_live(store, found):
+            return None
+        return found
 
     @classmethod
     def create(
@@ -101,6 +103,10 @@ class CockpitAccess:
 def _access(request: Request) -> CockpitAccess:
     access: CockpitAccess = request.app.state.cockpit
     return access
+
+
+def _store(request: Request) -> ProfileStore:
+    return edge_state(request).personalizer.store
 
 
 def _address(request: Request) -> str:
@@ -154,7 +160,10 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         access = _access(request)
         if access.passwords is None:
             return _off(request)
-        session = access.session(request.cookies.get(SESSION_COOKIE))
+        try:
+            session = await access.session(_store(request), request.cookies.get(SESSION_COOKIE))
+        except Exception as exc:
+            return _unavailable(request, "check a session", exc)
         if session is None:
             if request.method == "GET" and request.url.path == "/cockpit":
                 return RedirectResponse("/cockpit/login", status_code=303)
@@ -174,6 +183,18 @@ def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 def _off(request: Request) -> Response:
     return _page(request, "off.html", {}, status=404)
+
+
+def _unavailable(request: Request, doing: str, exc: Exception) -> Response:
+    # Sessions live in the store: without it nobody is let in, and nothing is half done.
+    log.error("cockpit: could not %s, the store failed: %s", doing, exc)
+    return _page(
+        request,
+        "unavailable.html",
+        {"retry": STORE_RETRY_SECONDS},
+        status=503,
+        headers={"Retry-After": str(STORE_RETRY_SECONDS)},
+    )
 
 
 async def login_form(request: Request) -> Response:
@@ -203,6 +224,16 @@ async def login(request: Request) -> Response:
         return _off(request)
     passwords = access.passwords
     form = await read_form(request)
+    # Only a password typed into our form is an attempt: anything else is refused without
+    # counting, so posts from nowhere cannot hold up the people who know the password.
+    token = (form.get("token") or [""])[0]
+    if not access.sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), token):
+        return _login_page(
+            request, access, "This form has expired. Please log in again.", status=403
+        )
+    password = (form.get("password") or [""])[0]
+    if not password:
+        return _login_page(request, access, "Please type the password.", status=400)
     address = _address(request)
     # Nothing awaits between the check and counting the attempt as failed (cleared below
     # when it succeeds): many logins sent at once cannot all pass the throttle.
@@ -210,20 +241,19 @@ async def login(request: Request) -> Response:
     if wait is not None:
         return _throttled(request, max(1, math.ceil(wait)))
     access.throttle.failed(address)
-    token = (form.get("token") or [""])[0]
-    if not access.sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), token):
-        return _login_page(
-            request, access, "This form has expired. Please log in again.", status=403
-        )
-    password = (form.get("password") or [""])[0]
     # scrypt takes tens of milliseconds: not on the event loop that serves the visitors.
     if not await run_in_threadpool(passwords.check, password):
         log.warning("cockpit: failed login from %s", address)
         return _login_page(request, access, "Wrong password.", status=401)
     access.throttle.succeeded(address)
+    session, cookie = access.sessions.issue()
+    try:
+        await live_sessions.begin(_store(request), session, access.sessions.max_age)
+    except Exception as exc:
+        return _unavailable(request, "keep a new session", exc)
     log.info("cockpit: login from %s", address)
     response = RedirectResponse("/cockpit", status_code=303)
-    _cookie(response, access, SESSION_COOKIE, access.sessions.issue(), access.sessions.max_age)
+    _cookie(response, access, SESSION_COOKIE, cookie, access.sessions.max_age)
     _cookie(response, access, LOGIN_COOKIE, None, 0)
     return response
 
@@ -242,7 +272,11 @@ def _throttled(request: Request, seconds: int) -> Response:
 
 
 async def _logout(request: Request, session: str) -> Response:
-    _access(request).revoked[session] = True
+    try:
+        await live_sessions.end(_store(request), session)
+    except Exception as exc:
+        # The cookie stays, so the logout can be tried again once the store is back.
+        return _unavailable(request, "end a session", exc)
     response = RedirectResponse("/cockpit/login", status_code=303)
     _cookie(response, _access(request), SESSION_COOKIE, None, 0)
     return response
