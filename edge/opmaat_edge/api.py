@@ -28,7 +28,6 @@ from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
 from opmaat_edge.visit import (
     address_key,
-    limit_new_visitors,
     open_visit,
     refuse_cross_site,
     respond,
@@ -76,7 +75,6 @@ async def request_body(request: Request) -> dict[str, Any]:
 async def decide(request: Request, body: dict[str, Any]) -> Response:
     slots = slot_names(body.get("slots", []), edge_state(request).settings.max_slots)
     visit = await open_visit(request, body.get("consent"))
-    limit_new_visitors(request, visit)
     previewed = _preview(request, visit, _text(body.get("url")))
     decisions = await visit.page_view(
         slots,

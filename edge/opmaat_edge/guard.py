@@ -8,14 +8,13 @@ Content-Security-Policy gets the default one, which allows no other inline scrip
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import secrets
-import time
 from collections.abc import Callable
 
-from cachetools import TTLCache
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from opmaat.limits import RateLimit as RateLimit
+from opmaat.limits import address_key as address_key
 
 CSP = (
     "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
@@ -124,35 +123,3 @@ class Cors:
         ]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
-
-
-def address_key(address: str) -> str:
-    """A client address as a rate-limit key: an IPv6 client holds a whole /64, and a key is
-    never longer than an IPv6 network's text."""
-    if ":" in address and "/" not in address:
-        with contextlib.suppress(ValueError):
-            return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return address[:64]
-
-
-class RateLimit:
-    """At most ``per_minute`` hits per key in each clock minute (fixed windows), for up to
-    ``max_keys`` keys at once (the least recent are forgotten first: memory stays bounded
-    whatever the number of visitors). One process's count: with several workers each keeps
-    its own."""
-
-    def __init__(self, per_minute: int, max_keys: int = 100_000) -> None:
-        self.per_minute = per_minute
-        self._counts: TTLCache[tuple[str, int], int] = TTLCache(maxsize=max_keys, ttl=120)
-
-    def hit(self, key: str, now: float | None = None) -> float | None:
-        """Count a hit; None when allowed, else the seconds until the next window."""
-        if self.per_minute <= 0:
-            return None
-        moment = time.time() if now is None else now
-        window = int(moment // 60)
-        count = self._counts.get((key, window), 0) + 1
-        self._counts[(key, window)] = count
-        if count > self.per_minute:
-            return (window + 1) * 60 - moment
-        return None

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from opmaat.purl import Recipient, unsigned_key
 from opmaat.store import Record
 from opmaat_edge.state import edge_state
-from opmaat_edge.visit import finish, limit_new_visitors, open_visit
+from opmaat_edge.visit import finish, open_visit
 
 log = logging.getLogger("opmaat.edge")
 
@@ -47,7 +47,6 @@ async def land(request: Request) -> Response:
         )
         return _go(landing)
     visit = await open_visit(request)
-    limit_new_visitors(request, visit)
     if not visit.consent.stores:
         return finish(visit, _go(landing))
     recipient: Recipient = found[1]

@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from opmaat.limits import Limits, RateLimit
 from opmaat.personalizer import Personalizer
 from opmaat.purl import PurlSigner
 from opmaat.runtime import RuntimeHolder
 from opmaat.store import MemoryStore, open_store
 from opmaat_edge.cockpit.auth import ApiKeys
-from opmaat_edge.guard import RateLimit
 from opmaat_edge.metrics import Metrics, parse_networks
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from opmaat_edge.snippet import Snippet
@@ -38,7 +38,6 @@ class EdgeState:
     events_limit: RateLimit
     anonymous_events_limit: RateLimit
     address_events_limit: RateLimit
-    new_visitors_limit: RateLimit
     api_keys: ApiKeys
     counters: Counters = field(default_factory=Counters)
 
@@ -67,6 +66,7 @@ class EdgeState:
             secure_cookies=not settings.dev,
             observer=metrics,
             cookie_domain=settings.cookie_domain,
+            limits=Limits(new_profiles_per_minute=settings.new_visitors_per_minute),
         )
         personalizer.runtime.listeners.append(metrics.reloaded)
         metrics.known_slots = lambda: personalizer.runtime.current.campaigns.slots
@@ -79,7 +79,6 @@ class EdgeState:
             events_limit=RateLimit(settings.events_per_minute),
             anonymous_events_limit=RateLimit(settings.events_per_minute * ANONYMOUS_SHARE),
             address_events_limit=RateLimit(settings.events_per_minute * ADDRESS_SHARE),
-            new_visitors_limit=RateLimit(settings.new_visitors_per_minute),
             api_keys=ApiKeys(settings.api_keys),
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,17 +58,6 @@ def respond(
 def address_key(visit: Visit) -> str:
     """The client's address as a rate-limit key (guard.address_key)."""
     return guard.address_key(visit.runtime.context.client_ip(visit.facts(None, None, None)) or "-")
-
-
-def limit_new_visitors(request: Request, visit: Visit) -> None:
-    """Past OPMAAT_NEW_VISITORS_PER_MINUTE new profiles from one address, a new visitor still
-    gets decisions but nothing is kept (no record, no cookie): one client cannot push real
-    visitors out of the store or fill it."""
-    if not (visit.ident.fresh and visit.consent.stores):
-        return
-    state = edge_state(request)
-    if state.new_visitors_limit.hit(address_key(visit)) is not None:
-        visit.consent = dataclasses.replace(visit.consent, tier="none")
 
 
 STORE_DOWN = "the profile store cannot be reached right now; nothing was changed there, try again"

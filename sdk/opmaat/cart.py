@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+import orjson
+
 from opmaat.interests import category_key
 from opmaat.store import Record
 from opmaat.visits import as_count
@@ -39,6 +41,7 @@ MAX_LINK_CHARS = 500
 MAX_PRICE = 1_000_000_000
 MAX_QUANTITY = 999
 MAX_CART_ITEMS = 50
+MAX_CART_BYTES = 8 * 1024  # the cart's lines as JSON: ~50 lines of a real shop
 MAX_BOUGHT = 50
 MAX_VIEWED = 20
 
@@ -167,9 +170,14 @@ def _save_cart(record: Record, items: list[dict[str, Any]], now: float, session:
 
 
 def cart_has_room(record: Record, product: dict[str, Any]) -> bool:
-    """Whether ``product`` can go in the cart: it is there already, or there is room."""
+    """Whether ``product`` can go in the cart: it is there already, or there is room (fewer
+    than MAX_CART_ITEMS lines, and MAX_CART_BYTES of JSON with it)."""
     items = cart_items(record)
-    return len(items) < MAX_CART_ITEMS or any(item["id"] == product.get("id") for item in items)
+    if any(item["id"] == product.get("id") for item in items):
+        return True
+    if len(items) >= MAX_CART_ITEMS:
+        return False
+    return len(orjson.dumps(items)) + len(orjson.dumps(product)) < MAX_CART_BYTES
 
 
 def add_to_cart(

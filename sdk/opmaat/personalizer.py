@@ -13,13 +13,13 @@ import os
 import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
 from opmaat.campaigns.model import SiteSettings
-from opmaat.cart import MAX_CART_ITEMS, cart_has_room
+from opmaat.cart import MAX_CART_BYTES, MAX_CART_ITEMS, cart_has_room
 from opmaat.channels import (
     customer_visitor_ids,
     drop_link,
@@ -29,6 +29,7 @@ from opmaat.channels import (
     write_link,
 )
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
+from opmaat.decision_tokens import DecisionTokens
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
 from opmaat.history import note_adaptive, note_arms, note_decisions
@@ -41,6 +42,7 @@ from opmaat.identity import (
     new_id,
 )
 from opmaat.interests import note_interest
+from opmaat.limits import Limits, fit_record
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime, RuntimeHolder
 from opmaat.store import MemoryStore, ProfileStore, Record
@@ -154,12 +156,15 @@ class Personalizer:
         secure_cookies: bool = True,
         observer: Observer | None = None,
         cookie_domain: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.runtime = RuntimeHolder(config)
+        self.limits = limits if limits is not None else Limits()
         # The edge on a subdomain (edge.shop.example) sets the cookie for the whole site.
         self.cookie_domain = cookie_domain
         self.codec = CookieCodec(secret_keys)
         self.proofs = IdentifyProof(secret_keys)
+        self.decision_tokens = DecisionTokens(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.secure_cookies = secure_cookies
         self.stats = Stats()
@@ -314,6 +319,7 @@ class Visit:
         self.server_only = False  # a server channel's request without a customer: keep nothing
         self.retired_id: str | None = None  # the id rotate_id() replaced, until saved
         self.retired_token: bytes | None = None
+        self.admitted: bool | None = None  # a new profile within its address's budget
 
     @property
     def site(self) -> SiteSettings:
@@ -363,12 +369,18 @@ class Visit:
             return False
         if not (self.consent.stores and self.record) or self.server_only:
             return True
+        if not self._admit():
+            return True  # nothing kept, as with consent "none"
         store = self.personalizer.store
+        most = self.personalizer.limits.max_record_bytes
         try:
             for _ in range(MAX_SAVE_ATTEMPTS):
                 if not self.consent.persistent:
                     self.record.pop("customer", None)  # kept with full consent only
                     self.record.pop("links", None)
+                if not fit_record(self.record, most):
+                    log.warning("a profile would be over %d bytes; this request's is lost", most)
+                    return False
                 written = await store.store_if(
                     self.ident.visitor_id, self.record, self.ttl_seconds(), self.token
                 )
@@ -389,6 +401,21 @@ class Visit:
             self.personalizer.store_failed()
             log.exception("profile store: write failed; this request's changes are lost")
         return False
+
+    def _admit(self) -> bool:
+        # A visitor without a profile starts one only within their address's budget
+        # (Limits.admit_new_profile, asked once a request); past it they still get decisions,
+        # but nothing is kept and no cookie set: one client cannot fill the store or push
+        # real visitors out of it.
+        if not self.ident.fresh:
+            return True
+        if self.admitted is None:
+            address = self.runtime.context.client_ip(self.facts(None, None, None))
+            self.admitted = self.personalizer.limits.admit_new_profile(address)
+            if not self.admitted:
+                self.consent = replace(self.consent, tier="none")
+                self.record, self.changes = {}, []
+        return self.admitted
 
     def rotate_id(self) -> None:
         """Keep this profile under a new visitor id from the next save on (with a new cookie),
@@ -673,7 +700,10 @@ class Visit:
             and product is not None
             and not cart_has_room(self.record, product)
         ):
-            raise EventError(f"the cart holds at most {MAX_CART_ITEMS} products")
+            raise EventError(
+                f"the cart is full: at most {MAX_CART_ITEMS} products "
+                f"and {MAX_CART_BYTES // 1024} KB of product details"
+            )
         now = time.time()
         self.change(self._touch_session(now))
         apply = self._apply(name, props, product, now)

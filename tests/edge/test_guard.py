@@ -21,9 +21,9 @@ from selectolax.lexbor import LexborHTMLParser
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from opmaat import limits
 from opmaat.purl import PurlSigner, create_recipients
 from opmaat.store import MemoryStore, open_store
-from opmaat_edge import guard
 from opmaat_edge.app import create_app
 from opmaat_edge.resources import DEMO_CAMPAIGNS
 from opmaat_edge.settings import EdgeSettings, SettingsError
@@ -225,7 +225,7 @@ def text_of(html: str) -> str:
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The rate limiter's clock, 15 s into a minute (so six quick events share one window)."""
     now = [60.0 * 29_000_000 + 15.0]
-    monkeypatch.setattr(guard, "time", SimpleNamespace(time=lambda: now[0]))
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: now[0]))
     return now
 
 
