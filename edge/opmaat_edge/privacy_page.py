@@ -123,10 +123,19 @@ def _view(visit: Visit) -> dict[str, Any]:
         {**d, "name": name(d["campaign"]) if d.get("campaign") else None, "when": _when(d["at"])}
         for d in reversed(recent_decisions(visit.record))
     ]
+    link, purl = data["purl"], None
+    if link.get("campaign"):  # only the columns the campaign exposes are in purl.*
+        fields = {k: v for k, v in link.items() if k not in ("campaign", "forwarded")}
+        purl = {
+            "name": name(link["campaign"]),
+            "forwarded": link.get("forwarded"),
+            "fields": fields,
+        }
     return {
         "data": data,
         "site": visit.site.name or "This site",
         "arrival": arrival(data["referrer"]),
+        "purl": purl,
         "device": device(data["device"]),
         "interests": interests,
         "prefs": data["prefs"]["interests"],

@@ -1,9 +1,10 @@
 """``GET /p/<token>``: a personalized landing URL from an email or a printed mailing.
 
-A good token links the visitor to its recipient (``purl.*``) and sends them to the campaign's
-landing page. A token that is broken, expired or unknown sends them to the same page (or the
-site's home) without personalization: never an error page. Where a link goes is always taken
-from the campaign file, never from the request, so the route cannot redirect anywhere else.
+A good token links the visitor to its recipient (``purl.*``: the campaign and the columns it
+exposes, never a customer record) and sends them to the campaign's landing page. A token that
+is broken, expired or unknown sends them to the same page (or the site's home) without
+personalization: never an error page. Where a link goes is always taken from the campaign
+file, never from the request, so the route cannot redirect anywhere else.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from opmaat.purl import Recipient, unsigned_key
+from opmaat.purl import unsigned_key
 from opmaat.store import Record
 from opmaat_edge.state import edge_state
 from opmaat_edge.visit import finish, open_visit
@@ -49,24 +50,20 @@ async def land(request: Request) -> Response:
     visit = await open_visit(request)
     if not visit.consent.stores:
         return finish(visit, _go(landing))
-    recipient: Recipient = found[1]
     try:
         distinct = await visit.personalizer.store.note_visitor(
             f"purl:{key}", visit.ident.visitor_id, ttl
         )
         forwarded = distinct > campaigns.site.purl_forward_limit
-        first = distinct == 1
     except Exception:
         visit.personalizer.store_failed()
         log.warning("purl: cannot count the link's visitors; not personalizing by name")
         forwarded = True
-        first = False
     visit.open_record()
     now = time.time()
-    # Only the link's first visitor is taken for the customer: whoever else opens it (the
-    # one it was forwarded to, a mail scanner) must not see the customer's data.
-    customer_id = recipient.customer_id if visit.consent.persistent and first else None
 
+    # Only the link is kept, never who it was made for: a link is no proof of who opens it,
+    # so it links no customer record (purl.* shows the columns the campaign exposes).
     def link(record: Record) -> Record:
         # A visitor who had the link before it spread stays its recipient.
         previous = record.get("purl")
@@ -81,10 +78,6 @@ async def land(request: Request) -> Response:
             "at": int(now),
             "forwarded": forwarded and not kept,
         }
-        customer = record.get("customer")
-        customer = customer if isinstance(customer, dict) else {}
-        if customer_id and not customer.get("id"):  # never over a customer who logged in
-            record["customer"] = {**customer, "id": customer_id}
         return record
 
     visit.change(link)

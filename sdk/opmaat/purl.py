@@ -141,13 +141,12 @@ def _url_key(url: str) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One row of a recipients file. ``fields`` holds every column but id and url, without
-    empty cells; ``customer_id`` is the ``customer_id`` column when the file has one."""
+    """One row of a recipients file. ``fields`` holds only the columns the campaign exposes
+    (``purl.expose``), without empty cells: the rest of the row is never loaded."""
 
     key: str
     id: str
     fields: dict[str, str]
-    customer_id: str | None = None
 
 
 def recipient_attributes(
@@ -156,17 +155,14 @@ def recipient_attributes(
     """The ``purl.*`` profile attributes for a visitor who followed a link.
 
     A forwarded link (opened by someone else than the recipient) says which campaign it came
-    from and nothing about the person it was made for. The three attributes set here win over
+    from and nothing about the person it was made for. The two attributes set here win over
     columns of the same name.
     """
     if recipient is None:
         return {}
     if forwarded:
         return {"campaign": campaign, "forwarded": True}
-    out: dict[str, Any] = {"campaign": campaign, "recipient": recipient.id, "forwarded": False}
-    for name, value in recipient.fields.items():
-        out.setdefault(name, value)
-    return out
+    return {**recipient.fields, "campaign": campaign, "forwarded": False}
 
 
 # --- recipients files ---------------------------------------------------------------------
@@ -418,23 +414,39 @@ def create_recipients(
     return ("\ufeff" if bom else "") + buffer.getvalue(), problems, issued
 
 
-def load_recipients(path: Path) -> dict[str, Recipient]:
-    """The recipients of a file ``create_recipients`` wrote, by link key.
+def load_recipients(path: Path, expose: Sequence[str] = ()) -> dict[str, Recipient]:
+    """The recipients of a file ``create_recipients`` wrote, by link key, with the columns in
+    ``expose`` as their fields.
 
     Rows without a url (rejected when the links were made) are skipped. Raises ConfigError,
-    naming file, line and column, for a file that cannot be read, no id or url column, a url
-    without a well-formed key or a key two rows share.
+    naming file, line and column, for a file that cannot be read, no id or url column, no
+    column for a name in ``expose``, a url without a well-formed key or a key two rows share.
     """
     filename = str(path)
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
-            return _load(handle, filename)
+            return _load(handle, filename, expose)
     except OSError as exc:
         problem = Problem(filename, 1, "file", f"cannot read the file: {exc.strerror or exc}")
         raise ConfigError([problem]) from None
 
 
-def _load(handle: Iterable[str], filename: str) -> dict[str, Recipient]:
+def _exposed_columns(
+    columns: _Columns, expose: Sequence[str], filename: str
+) -> list[tuple[str, int]]:
+    """Each exposed column with its index; ConfigError naming those the file does not have."""
+    index = {name: i for i, name in enumerate(columns.names) if name}
+    missing = [name for name in expose if name not in index]
+    if missing:
+        have = ", ".join(name for name in columns.names if name)
+        message = (
+            f"the campaign's purl.expose lists this column, but the file has none (it has {have})"
+        )
+        raise ConfigError([Problem(filename, 1, name, message) for name in missing])
+    return [(name, index[name]) for name in expose]
+
+
+def _load(handle: Iterable[str], filename: str, expose: Sequence[str]) -> dict[str, Recipient]:
     lines = iter(handle)
     try:
         first = next(lines, "")
@@ -446,6 +458,7 @@ def _load(handle: Iterable[str], filename: str) -> dict[str, Recipient]:
     out: dict[str, Recipient] = {}
     first_line: dict[str, int] = {}
     columns: _Columns | None = None
+    exposed: list[tuple[str, int]] = []
     width = 0
     count = 0
     try:
@@ -454,6 +467,7 @@ def _load(handle: Iterable[str], filename: str) -> dict[str, Recipient]:
                 columns, header_problems = _columns(row, filename, need_url=True)
                 if columns is None:
                     raise ConfigError(header_problems)
+                exposed = _exposed_columns(columns, expose, filename)
                 width = len(row)
                 continue
             if _blank(row):
@@ -485,12 +499,8 @@ def _load(handle: Iterable[str], filename: str) -> dict[str, Recipient]:
                     Problem(filename, line, columns.names[columns.id_index], "empty id")
                 )
                 continue
-            fields = {
-                columns.names[i]: cell.strip()
-                for i, cell in enumerate(row)
-                if i not in (columns.id_index, columns.url_index) and cell.strip()
-            }
-            out[key] = Recipient(key, recipient_id, fields, fields.get("customer_id"))
+            fields = {name: row[i].strip() for name, i in exposed if row[i].strip()}
+            out[key] = Recipient(key, recipient_id, fields)
     except UnicodeDecodeError:
         problems.append(
             Problem(filename, reader.line_num + 1, "file", "the file is not UTF-8 text")

@@ -6,11 +6,21 @@ import logging
 from collections.abc import Mapping, MutableMapping
 from typing import Any, NoReturn
 
-from jinja2 import ChainableUndefined, Template
-from jinja2.exceptions import SecurityError
+from jinja2 import ChainableUndefined, Template, nodes
+from jinja2.exceptions import SecurityError, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 logger = logging.getLogger("opmaat.templates")
+
+RAW_UTM = "utm"
+
+
+class RawUtmError(TemplateError):
+    """A template reads ``utm.*`` (the link's own text) without being allowed to."""
+
+    def __init__(self, lineno: int) -> None:
+        super().__init__(f"the template reads {RAW_UTM}.* on line {lineno}")
+        self.lineno = lineno
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -46,9 +56,15 @@ class TemplateRenderer:
         self.environment = _Sandbox(autoescape=True, undefined=ChainableUndefined)
         self.errors = 0
 
-    def compile(self, source: str) -> Template:
-        """Compile ``source``; raises ``jinja2.TemplateSyntaxError`` on a syntax error."""
-        return self.environment.from_string(source)
+    def compile(self, source: str, *, raw_utm: bool = False) -> Template:
+        """Compile ``source``; raises ``jinja2.TemplateSyntaxError`` on a syntax error and
+        ``RawUtmError`` for a template that reads ``utm.*`` unless ``raw_utm``."""
+        tree = self.environment.parse(source)
+        if not raw_utm:
+            line = _reads_utm(tree)
+            if line is not None:
+                raise RawUtmError(line)
+        return self.environment.from_string(tree)
 
     def render(self, template: Template, context: Mapping[str, Any], label: str) -> str | None:
         """The rendered text, or None (logged and counted) when the template fails."""
@@ -59,6 +75,21 @@ class TemplateRenderer:
             message = str(exc).replace("\n", " ")[:300]
             logger.warning("template %s failed: %s: %s", label, type(exc).__name__, message)
             return None
+
+
+def _reads_utm(tree: nodes.Template) -> int | None:
+    # By name, as a template author writes it: utm.term, profile.utm, profile["utm"],
+    # profile|attr("utm"). Looping over the whole profile is not caught.
+    for node in tree.find_all((nodes.Name, nodes.Getattr, nodes.Const)):
+        if isinstance(node, nodes.Name):
+            named: object = node.name
+        elif isinstance(node, nodes.Getattr):
+            named = node.attr
+        elif isinstance(node, nodes.Const):
+            named = node.value
+        if named == RAW_UTM:
+            return node.lineno
+    return None
 
 
 def render_context(

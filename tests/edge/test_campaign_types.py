@@ -20,6 +20,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from opmaat.channels import customer_visitor_id
 from opmaat.purl import PurlSigner
 from opmaat.store import MemoryStore
 from opmaat_edge.data_cli import prepare_demo
@@ -180,12 +181,21 @@ def test_a_personal_link_links_the_recipient_and_lands_on_the_campaign_page(
     assert "Welcome, Marieke of Fietsfabriek!" in hero["html"]
     assert "SPRING-25" in hero["html"]
     data = me(shop)
-    assert data["purl"]["recipient"] == "r-001"
-    assert data["purl"]["forwarded"] is False
-    # Full consent: the recipient's customer id links the visitor to the CRM row.
-    assert data["customer"]["id"] == "c-1002"
-    assert data["rfm"]["cell"] == "454"
+    # Only the columns the campaign exposes: not the id, not the customer_id column.
+    assert data["purl"] == {
+        "campaign": "spring-mailing",
+        "forwarded": False,
+        "first_name": "Marieke",
+        "company": "Fietsfabriek",
+        "offer": "SPRING-25",
+    }
+    assert marieke["customer_id"] == "c-1002"
+    assert "c-1002" not in json.dumps(data)
+    assert "r-001" not in json.dumps(data)
     assert token not in json.dumps(data["stored"])  # the token itself is not kept
+    page = shop.get("/me").text  # the privacy page says what the link brought along
+    assert "what it brings along: first_name “Marieke”, company “Fietsfabriek”, offer" in page
+    assert "c-1002" not in page
 
 
 def test_a_link_opened_by_more_visitors_than_the_limit_stops_naming_the_recipient(
@@ -229,18 +239,32 @@ def test_a_forwarded_link_does_not_link_the_recipients_customer_record(
     assert decide(shop, ["hero"])["hero"]["campaign"] == "spring-mailing-forwarded"
 
 
-def test_only_the_first_visitor_of_a_link_is_taken_for_its_customer(
+def test_no_visitor_of_a_link_is_taken_for_its_customer(shop: TestClient, demo: Path) -> None:
+    # A link is no proof of who opens it: not even its first visitor (with full consent) gets
+    # the customer record of the recipients file's customer_id column.
+    path = link_path(recipients(demo)[0])  # Marieke, customer c-1002
+    for _ in range(2):  # she, then a colleague she forwarded it to: both greeted
+        become(shop)
+        open_link(shop, path)
+        data = me(shop)
+        assert data["consent"]["tier"] == "full"
+        assert data["purl"]["first_name"] == "Marieke"
+        assert data["customer"].get("id") is None
+        assert (data["rfm"], data["segments"]) == ({}, [])
+        assert decide(shop, ["hero"])["hero"]["campaign"] == "spring-mailing"
+
+
+def test_forgetting_a_link_visitor_leaves_the_customers_records_alone(
     shop: TestClient, demo: Path
 ) -> None:
-    path = link_path(recipients(demo)[0])  # Marieke, customer c-1002
-    open_link(shop, path)
-    assert me(shop)["customer"]["id"] == "c-1002"
-    become(shop)  # a colleague she forwarded it to: greeted, but not taken for her
-    open_link(shop, path)
-    data = me(shop)
-    assert data["purl"]["forwarded"] is False
-    assert data["customer"].get("id") is None
-    assert data["rfm"] == {}
+    own = customer_visitor_id(KEYS[0], "c-1002")  # what the server channels keep for Marieke
+    kept = {"customer": {"id": "c-1002"}, "response": {"spring": {"impressions": 1}}}
+    portal = shop.portal
+    assert portal is not None
+    assert portal.call(store(shop).store_if, own, kept, 3600.0, None) is not None
+    open_link(shop, link_path(recipients(demo)[0]))  # the link's first visitor
+    assert shop.delete("/v1/me").json()["deleted"] is True
+    assert portal.call(store(shop).get, own) == kept
 
 
 def test_a_visitor_who_is_forgotten_no_longer_counts_for_the_link(

@@ -388,10 +388,7 @@ def test_written_recipients_load_with_the_campaign_file(config: Path, capsys: Ca
         assert recipient.key == key
     first_key = unsigned_key(token_of(written[0]["url"]))
     assert first_key is not None
-    assert recipients[first_key] == (
-        "spring",
-        Recipient(first_key, "r1", {"first_name": "Ann", "customer_id": "c1"}, "c1"),
-    )
+    assert recipients[first_key] == ("spring", Recipient(first_key, "r1", {}))  # none exposed
     assert len(recipients) == 2
 
 

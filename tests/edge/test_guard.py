@@ -636,7 +636,7 @@ campaigns:
     slot: hero
     consent: session
     audience: {purl.campaign: mailing}
-    purl: {recipients: recipients-links.csv, landing: /welcome}
+    purl: {recipients: recipients-links.csv, landing: /welcome, expose: [first_name, company]}
     variants:
       - key: a
         html: >-
@@ -679,6 +679,9 @@ def test_purl_fields_render_escaped(
         assert injected(html) == []
         # The names come out as the visitor's text, character for character: escaped.
         assert text_of(html) == f"Welcome, {row['first_name']} of {row['company']}!"
+        me = client.get("/me")  # the privacy page lists what the link brought along
+        assert injected(me.text) == []
+        assert f"first_name “{row['first_name']}”" in text_of(me.text)
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

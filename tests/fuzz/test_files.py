@@ -294,6 +294,9 @@ purls = st.fixed_dictionaries(
         "recipients": plausible(paths),
         "landing": plausible(st.sampled_from(["/", "/spring", "//evil", "https://shop.example/"])),
         "expires_days": plausible(integers),
+        "expose": plausible(
+            st.lists(st.sampled_from(["first_name", "customer_id", "First Name", "url"]))
+        ),
     },
 )
 CAMPAIGN_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -313,6 +316,7 @@ CAMPAIGN_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "variants": st.lists(variants, max_size=3),
     "exploration": st.floats(),
     "purl": purls,
+    "raw_utm": st.booleans(),
 }
 assert set(CAMPAIGN_VALUES) == set(CAMPAIGN_KEYS)
 campaigns = st.fixed_dictionaries(
@@ -420,6 +424,7 @@ CAMPAIGN_PARTS = [
     ("purl",),
     ("audience",),
     ("frequency", "channels", "consent", "allocation", "goal", "id", "name", "slot", "slots"),
+    ("raw_utm",),
 ]
 SITE_PARTS = [
     ("customers", "geo_database"),

@@ -397,10 +397,9 @@ def test_recipient_id_alias_and_header_normalization(tmp_path: Path) -> None:
     assert rows_of(out)[0] == ["Recipient ID", "First Name", " Company ", "Customer-ID", "url"]
     path = tmp_path / "r.csv"
     path.write_text(out, encoding="utf-8")
-    (recipient,) = load_recipients(path).values()
+    (recipient,) = load_recipients(path, ["first_name", "company"]).values()
     assert recipient.id == "r1"
-    assert recipient.fields == {"first_name": "Ann", "company": "ACME", "customer_id": "c9"}
-    assert recipient.customer_id == "c9"
+    assert recipient.fields == {"first_name": "Ann", "company": "ACME"}
 
 
 def test_thirty_columns_are_fine() -> None:
@@ -491,23 +490,38 @@ def test_load_what_create_wrote(tmp_path: Path) -> None:
     assert len(problems) == 2
     assert issued == 2
     path = write(tmp_path, out)
-    loaded = load_recipients(path)
+    loaded = load_recipients(path, ["first_name", "company", "offer"])
     assert len(loaded) == 2
     by_id = {r.id: r for r in loaded.values()}
     assert by_id["1"] == Recipient(
-        by_id["1"].key,
-        "1",
-        {"first_name": "Ann", "company": "ACME", "customer_id": "c1", "offer": "A"},
-        "c1",
+        by_id["1"].key, "1", {"first_name": "Ann", "company": "ACME", "offer": "A"}
     )
     assert by_id["2"].fields == {"first_name": "Bob", "offer": "B"}
-    assert by_id["2"].customer_id is None
     urls = [row[-1] for row in rows_of(out, ";")[1:] if row[-1]]
     for url in urls:
         key, status = s.verify(token_of(url), 60)
         assert status == "ok"
         assert key in loaded
         assert loaded[key].key == key
+
+
+def test_load_keeps_only_the_exposed_columns(tmp_path: Path) -> None:
+    text = f"id,first_name,customer_id,url\nr1,Ann,c1,{BASE}/p/Abcd1234.A.B\n"
+    path = write(tmp_path, text)
+    assert load_recipients(path)["Abcd1234"] == Recipient("Abcd1234", "r1", {})
+    assert load_recipients(path, ["first_name"])["Abcd1234"].fields == {"first_name": "Ann"}
+    assert load_recipients(path, ["id"])["Abcd1234"].fields == {"id": "r1"}
+
+
+def test_load_refuses_to_expose_a_column_the_file_lacks(tmp_path: Path) -> None:
+    path = write(tmp_path, f"id,first_name,url\nr1,Ann,{BASE}/p/Abcd1234.A.B\n")
+    with pytest.raises(ConfigError) as caught:
+        load_recipients(path, ["first_name", "city", "offer"])
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:1: {name}: the campaign's purl.expose lists this column, but the file has "
+        "none (it has id, first_name, url)"
+        for name in ("city", "offer")
+    ]
 
 
 def test_load_skips_rows_without_a_url(tmp_path: Path) -> None:
@@ -581,13 +595,12 @@ def test_load_row_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 # --- recipient_attributes -----------------------------------------------------------------
 
 
-RECIPIENT = Recipient("Abcd1234", "r-17", {"first_name": "Ann", "company": "ACME"}, None)
+RECIPIENT = Recipient("Abcd1234", "r-17", {"first_name": "Ann", "company": "ACME"})
 
 
 def test_recipient_attributes() -> None:
     assert recipient_attributes(RECIPIENT, campaign="spring", forwarded=False) == {
         "campaign": "spring",
-        "recipient": "r-17",
         "forwarded": False,
         "first_name": "Ann",
         "company": "ACME",
@@ -607,11 +620,8 @@ def test_no_recipient_no_attributes() -> None:
 
 
 def test_columns_cannot_override_the_link_attributes() -> None:
-    recipient = Recipient(
-        "Abcd1234", "r-1", {"campaign": "x", "forwarded": "yes", "recipient": "z"}
-    )
+    recipient = Recipient("Abcd1234", "r-1", {"campaign": "x", "forwarded": "yes"})
     assert recipient_attributes(recipient, campaign="spring", forwarded=False) == {
         "campaign": "spring",
-        "recipient": "r-1",
         "forwarded": False,
     }

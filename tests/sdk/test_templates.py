@@ -5,7 +5,7 @@ import logging
 import pytest
 from jinja2 import TemplateSyntaxError
 
-from opmaat.templates import TemplateRenderer, render_context
+from opmaat.templates import RawUtmError, TemplateRenderer, render_context
 
 ESCAPES = [
     "{{ ''.__class__.__mro__ }}",
@@ -86,3 +86,30 @@ def test_a_profile_key_named_like_a_dict_method_wins() -> None:
     )
     context = {"cart": {"items": [{"name": "tent"}], "keys": "k"}, "prefs": {"x": 1}}
     assert renderer.render(template, context, "test") == "tent;k|1"
+
+
+@pytest.mark.parametrize(
+    ("source", "line"),
+    [
+        ("<p>{{ utm.term }}</p>", 1),
+        ("<p>\n{{ utm.source|title }}</p>", 2),
+        ("{% if utm.campaign == 'x' %}x{% endif %}", 1),
+        ("{{ profile.utm.term }}", 1),
+        ("{{ profile['utm']['term'] }}", 1),
+        ("{{ profile|attr('utm') }}", 1),
+        ("a\nb\n{% set u = utm %}{{ u.term }}", 3),
+    ],
+)
+def test_a_template_reads_utm_only_when_allowed(source: str, line: int) -> None:
+    renderer = TemplateRenderer()
+    with pytest.raises(RawUtmError) as caught:
+        renderer.compile(source)
+    assert caught.value.lineno == line
+    renderer.compile(source, raw_utm=True)
+
+
+def test_raw_utm_text_is_escaped() -> None:
+    renderer = TemplateRenderer()
+    template = renderer.compile("<p>{{ utm.term }}</p>", raw_utm=True)
+    html = renderer.render(template, {"utm": {"term": "<b>call 0800</b>"}}, "t")
+    assert html == "<p>&lt;b&gt;call 0800&lt;/b&gt;</p>"

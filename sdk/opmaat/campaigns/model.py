@@ -145,11 +145,13 @@ class Campaign:
 @dataclass(frozen=True, slots=True)
 class Purl:
     """A campaign's personalized landing URLs: who they were made for and where they land.
-    ``landing`` is a path on the site or an absolute URL on one of the landing hosts."""
+    ``landing`` is a path on the site or an absolute URL on one of the landing hosts;
+    ``expose`` the recipients file's columns that become ``purl.<column>`` (no others)."""
 
     recipients: Path
     landing: str
     expires_days: int
+    expose: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

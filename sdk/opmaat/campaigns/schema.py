@@ -51,6 +51,7 @@ CAMPAIGN_KEYS = (
     "variants",
     "exploration",
     "purl",
+    "raw_utm",
 )
 VARIANT_KEYS = ("key", "weight", "html", "template")
 SCHEDULE_KEYS = ("start", "end", "timezone")
@@ -208,7 +209,10 @@ def _campaign(context: _Context, value: Any, path: YPath) -> Campaign | None:
         check, spec.get("purl"), (*path, "purl"), context.base_dir, context.landing_hosts
     )
     channels = _channels(check, spec.get("channels", ["web"]), (*path, "channels"))
-    variants = _variants(context, spec.get("variants"), (*path, "variants"))
+    raw_utm = spec.get("raw_utm", False)
+    if not isinstance(raw_utm, bool):
+        check.report((*path, "raw_utm"), f"expected true or false, got {describe(raw_utm)}")
+    variants = _variants(context, spec.get("variants"), (*path, "variants"), raw_utm is True)
     if len(check.problems) > before or campaign_id is None:
         return None
     return Campaign(
@@ -378,7 +382,7 @@ def _channels(check: Checker, value: Any, path: YPath) -> frozenset[str]:
     return frozenset(c for c in found if c is not None)
 
 
-def _variants(context: _Context, value: Any, path: YPath) -> tuple[Variant, ...]:
+def _variants(context: _Context, value: Any, path: YPath, raw_utm: bool) -> tuple[Variant, ...]:
     check = context.check
     if not isinstance(value, list) or not value:
         check.report(path, "a campaign needs at least one variant (a list under 'variants')")
@@ -396,13 +400,13 @@ def _variants(context: _Context, value: Any, path: YPath) -> tuple[Variant, ...]
                 )
             else:
                 first_line[key] = check.line((*path, index, "key"))
-        variant = _variant(context, spec, (*path, index))
+        variant = _variant(context, spec, (*path, index), raw_utm)
         if variant is not None:
             out.append(variant)
     return tuple(out)
 
 
-def _variant(context: _Context, value: Any, path: YPath) -> Variant | None:
+def _variant(context: _Context, value: Any, path: YPath, raw_utm: bool) -> Variant | None:
     check = context.check
     spec = check.mapping(value, path, VARIANT_KEYS)
     if spec is None:
@@ -426,7 +430,9 @@ def _variant(context: _Context, value: Any, path: YPath) -> Variant | None:
     else:
         source_path = (*path, "html")
         source = check.text(spec["html"], source_path, empty_ok=True)
-    template = sections.compile_template(check, context.renderer, source, source_path)
+    template = sections.compile_template(
+        check, context.renderer, source, source_path, raw_utm=raw_utm
+    )
     if key is None or source is None or template is None or not is_number(weight) or weight <= 0:
         return None
     return Variant(key=key, weight=float(weight), source=source, template=template)

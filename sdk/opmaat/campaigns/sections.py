@@ -13,7 +13,7 @@ from opmaat.campaigns import site_data
 from opmaat.campaigns.checker import Checker, describe, is_number
 from opmaat.campaigns.model import CONSENT_TIERS, SiteSettings, Slot
 from opmaat.campaigns.yamlines import Path as YPath
-from opmaat.templates import TemplateRenderer
+from opmaat.templates import RawUtmError, TemplateRenderer
 
 SITE_KEYS = (
     "name",
@@ -202,12 +202,25 @@ def read_template(check: Checker, value: Any, path: YPath, base_dir: Path) -> st
 
 
 def compile_template(
-    check: Checker, renderer: TemplateRenderer, source: str | None, path: YPath
+    check: Checker,
+    renderer: TemplateRenderer,
+    source: str | None,
+    path: YPath,
+    *,
+    raw_utm: bool = False,
 ) -> Template | None:
     if source is None:
         return None
     try:
-        return renderer.compile(source)
+        return renderer.compile(source, raw_utm=raw_utm)
+    except RawUtmError as exc:
+        where = f" on line {exc.lineno} of the template" if exc.lineno > 1 else ""
+        check.report(
+            path,
+            f"the template shows utm.*{where}: text from the link, which anyone can write; "
+            "only a campaign with 'raw_utm: true' may show it (conditions on utm.* belong "
+            "in the audience)",
+        )
     except TemplateSyntaxError as exc:
         where = f" on line {exc.lineno} of the template" if exc.lineno > 1 else ""
         check.report(path, f"template syntax error{where}: {exc.message}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -14,14 +15,22 @@ from opmaat.campaigns.model import BUILTIN_EVENTS, DEFAULT_INTENT_WEIGHTS, Locat
 from opmaat.campaigns.yamlines import Path as YPath
 from opmaat.customers import load_table
 from opmaat.errors import ConfigError, Problem
-from opmaat.purl import Recipient, load_recipients
+from opmaat.purl import Recipient, load_recipients, normalize_header
 
 T = TypeVar("T")
 EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_EVENTS = 100
 MAX_LOCATIONS = 5000
 LOCATION_KEYS = ("name", "lat", "lon", "url")
-PURL_KEYS = ("recipients", "landing", "expires_days")
+PURL_KEYS = ("recipients", "landing", "expires_days", "expose")
+# Recipient columns no campaign may expose: whoever opens a link is not proven to be the person
+# it was made for, so it must not hand over a customer record; the others are purl.* names.
+NEVER_EXPOSED = {
+    "customer_id": "a link is no proof of who opens it: the customer id is never shown",
+    "url": "the link itself is not shown",
+    "campaign": "purl.campaign is the campaign's id, not a column",
+    "forwarded": "purl.forwarded is set by the edge, not a column",
+}
 
 
 def events(check: Checker, value: Any) -> tuple[str, ...]:
@@ -114,7 +123,8 @@ def intent_weights(check: Checker, value: Any) -> Mapping[str, float]:
 def purl(
     check: Checker, value: Any, path: YPath, base_dir: Path, landing_hosts: tuple[str, ...]
 ) -> Purl | None:
-    """A campaign's ``purl`` section: the recipients file, the landing page and the expiry."""
+    """A campaign's ``purl`` section: the recipients file, the landing page, the expiry and
+    the columns exposed as ``purl.*``."""
     if value is None:
         return None
     spec = check.mapping(value, path, PURL_KEYS)
@@ -135,9 +145,31 @@ def purl(
         )
         landing = None
     expires = check.integer(spec.get("expires_days", 90), (*path, "expires_days"), low=1, high=3650)
-    if file is None or landing is None or expires is None:
+    before = len(check.problems)
+    expose = _exposed(check, spec.get("expose", []), (*path, "expose"))
+    if file is None or landing is None or expires is None or len(check.problems) > before:
         return None
-    return Purl(recipients=file, landing=landing, expires_days=expires)
+    return Purl(recipients=file, landing=landing, expires_days=expires, expose=expose)
+
+
+def _exposed(check: Checker, value: Any, path: YPath) -> tuple[str, ...]:
+    out: list[str] = []
+    for item_path, name in check.text_list(value, path):
+        written = normalize_header(name)
+        if (written or name) in NEVER_EXPOSED:
+            reason = NEVER_EXPOSED[written or name]
+            check.report(item_path, f"'{name[:40]}' cannot be exposed: {reason}")
+        elif written != name:
+            check.report(
+                item_path,
+                f"'{name[:40]}' is not a column name: write it as the recipients file's header "
+                + (f"gives it, '{written}'" if written else "gives it (like first_name)"),
+            )
+        elif name in out:
+            check.report(item_path, f"'{name}' is listed twice")
+        else:
+            out.append(name)
+    return tuple(out)
 
 
 def local_path(url: str) -> bool:
@@ -222,7 +254,10 @@ def load_purl_recipients(
         if not _exists(section.recipients):
             continue  # `opmaat purl create` has not written it yet: no links to follow
         try:
-            found = _cached("recipients", section.recipients, load_recipients)
+            # Exposing other columns must not reuse the rows read for the old ones.
+            kind = "recipients:" + ",".join(section.expose)
+            load = partial(load_recipients, expose=section.expose)
+            found = _cached(kind, section.recipients, load)
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue

@@ -122,12 +122,16 @@ def _load_table() -> ReferrerTable:
 TABLE = _load_table()
 
 
+# What a utm_source may set referrer.source to: only a name the table knows, so the text of a
+# link (which anyone can write) never becomes the source pages show (docs/security.md).
+RECOGNISED_SOURCES = frozenset(
+    known.source for known in (*TABLE.hosts.values(), *TABLE.names.values())
+) | frozenset(TABLE.click_ids.values())
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def _known_host(host: str) -> KnownSource | None:
     return TABLE.lookup(host)
-
-
-_PAID_OR_SEARCH = frozenset({"paid", "search"})
 
 
 def classify_referrer(
@@ -141,7 +145,9 @@ def classify_referrer(
     direct, decided in this order:
 
     1. ``utm_medium`` in the page URL, when it is one ``referrers.yaml`` knows (cpc, email,
-       social, ...), with ``utm_source`` (lower-cased) as the source;
+       social, ...), with ``utm_source`` (lower-cased) as the source when it names a source
+       ``referrers.yaml`` knows (google, facebook, ...), else the referrer's or click id's
+       source; the referrer's host for ``referral``;
     2. a click id in the page URL (gclid, msclkid, ttclid, ...) means ``paid``, with the
        referrer's source, or the click id's when the referrer is not a known one;
     3. no referrer: ``direct``;
@@ -150,9 +156,10 @@ def classify_referrer(
     5. a host ``referrers.yaml`` knows: its medium and source (google, bing, facebook, ...);
     6. anything else: ``referral`` with the host as source.
 
-    ``source`` is None for direct and internal visits. ``term`` is the search term when the
-    referrer URL carries one (q=, p=, text=, wd=, ...), else ``utm_term`` for paid and search
-    campaigns; at most 200 characters.
+    ``source`` is None for direct and internal visits and when nothing known names it. ``term``
+    is the search term when the referrer URL of a known search engine carries one (q=, p=,
+    text=, wd=, ...); at most 200 characters. ``utm_source`` and ``utm_term`` as written stay in
+    ``utm.*`` (``parse_utm``).
     """
     ref = split_url(referrer)
     page = split_url(page_url)
@@ -165,8 +172,9 @@ def classify_referrer(
 
     if utm_medium is not None:
         medium = utm_medium
-        utm_source = clean_text(params.get("utm_source"))
-        source = (utm_source.lower() if utm_source else None) or source or click_source or host
+        named = (clean_text(params.get("utm_source")) or "").lower()
+        fallback = host if medium == "referral" else None
+        source = named if named in RECOGNISED_SOURCES else source or click_source or fallback
     elif click_source is not None:
         medium, source = "paid", source or click_source
     elif ref is None:
@@ -178,15 +186,12 @@ def classify_referrer(
     else:
         medium, source = "referral", ref.host
 
-    term = _search_term(ref, known)
-    if term is None and medium in _PAID_OR_SEARCH and utm_medium is not None:
-        term = clean_text(params.get("utm_term"))
     return {
         "url": ref.text if ref is not None else None,
         "host": host,
         "medium": medium,
         "source": source,
-        "term": term,
+        "term": _search_term(ref, known),
     }
 
 

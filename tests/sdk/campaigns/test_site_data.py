@@ -400,6 +400,60 @@ def test_purl_section_fields_name_their_lines(tmp_path: Path) -> None:
     ]
 
 
+def test_purl_expose_lists_column_names(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, PURL_HEAD + "      recipients: r.csv\n      expose: [first_name, id, offer]\n"
+    )
+    [campaign] = load_campaigns(path).campaigns
+    assert campaign.purl is not None
+    assert campaign.purl.expose == ("first_name", "id", "offer")
+
+
+def test_nothing_is_exposed_by_default(tmp_path: Path) -> None:
+    [campaign] = load_campaigns(write(tmp_path, PURL_HEAD + "      recipients: r.csv\n")).campaigns
+    assert campaign.purl is not None
+    assert campaign.purl.expose == ()
+
+
+def test_purl_expose_refuses_what_no_campaign_may_show(tmp_path: Path) -> None:
+    found = purl_problems(
+        tmp_path,
+        "      recipients: r.csv\n"
+        "      expose:\n"
+        "        - first_name\n"
+        "        - customer_id\n"
+        "        - Customer ID\n"
+        "        - url\n"
+        "        - campaign\n"
+        "        - forwarded\n"
+        "        - First Name\n"
+        "        - 3rd\n"
+        "        - first_name\n"
+        "        - 7\n",
+    )
+    path = tmp_path / "campaigns.yaml"
+    never = "cannot be exposed: a link is no proof of who opens it: the customer id is never shown"
+    assert found == [
+        f"{path}:12: campaigns[0].purl.expose[1]: 'customer_id' {never}",
+        f"{path}:13: campaigns[0].purl.expose[2]: 'Customer ID' {never}",
+        f"{path}:14: campaigns[0].purl.expose[3]: 'url' cannot be exposed: the link itself is "
+        "not shown",
+        f"{path}:15: campaigns[0].purl.expose[4]: 'campaign' cannot be exposed: purl.campaign "
+        "is the campaign's id, not a column",
+        f"{path}:16: campaigns[0].purl.expose[5]: 'forwarded' cannot be exposed: "
+        "purl.forwarded is set by the edge, not a column",
+        f"{path}:17: campaigns[0].purl.expose[6]: 'First Name' is not a column name: write it "
+        "as the recipients file's header gives it, 'first_name'",
+        f"{path}:18: campaigns[0].purl.expose[7]: '3rd' is not a column name: write it as the "
+        "recipients file's header gives it (like first_name)",
+        f"{path}:19: campaigns[0].purl.expose[8]: 'first_name' is listed twice",
+        f"{path}:20: campaigns[0].purl.expose[9]: expected text, got 7",
+    ]
+    assert purl_problems(tmp_path, "      recipients: r.csv\n      expose: first_name\n") == [
+        f"{path}:10: campaigns[0].purl.expose: expected a list, got 'first_name'"
+    ]
+
+
 # --- data files stay in the campaign file's folder ---------------------------------------------
 
 
@@ -552,19 +606,45 @@ def test_missing_data_files_load_as_empty(tmp_path: Path) -> None:
 def test_data_files_load_with_the_campaign_file(tmp_path: Path) -> None:
     write_customers(tmp_path, "customer_id,recency_days,frequency,monetary\nc1,5,3,120\n")
     written = write_recipients(tmp_path, "id,first_name,customer_id\nr1,Ann,c1\nr2,Bob,\n")
-    path = write(tmp_path, DATA_FILE)
+    path = write(tmp_path, DATA_FILE.replace("landing: /welcome", "expose: [first_name]"))
     loaded = load_campaigns(path)
     assert list(loaded.customers) == ["c1"]
     assert loaded.customers["c1"]["frequency"] == 3
     keys = [unsigned_key(line.rsplit("/", 1)[-1]) for line in written.read_text().splitlines()[1:]]
     assert None not in keys
     assert dict(loaded.recipients) == {
-        keys[0]: (
-            "mail",
-            Recipient(str(keys[0]), "r1", {"first_name": "Ann", "customer_id": "c1"}, "c1"),
-        ),
-        keys[1]: ("mail", Recipient(str(keys[1]), "r2", {"first_name": "Bob"}, None)),
+        keys[0]: ("mail", Recipient(str(keys[0]), "r1", {"first_name": "Ann"})),
+        keys[1]: ("mail", Recipient(str(keys[1]), "r2", {"first_name": "Bob"})),
     }
+
+
+def test_recipients_keep_no_column_the_campaign_does_not_expose(tmp_path: Path) -> None:
+    written = write_recipients(tmp_path, "id,first_name,customer_id\nr1,Ann,c1\n")
+    loaded = load_campaigns(write(tmp_path, DATA_FILE))
+    key = unsigned_key(written.read_text().splitlines()[1].rsplit("/", 1)[-1])
+    assert dict(loaded.recipients) == {key: ("mail", Recipient(str(key), "r1", {}))}
+
+
+def test_an_exposed_column_the_recipients_file_lacks_fails_the_campaign_file(
+    tmp_path: Path,
+) -> None:
+    recipients = write_recipients(tmp_path, "id,first_name\nr1,Ann\n")
+    text = DATA_FILE.replace("landing: /welcome", "expose: [first_name, city]")
+    assert load_problems(write(tmp_path, text)) == [
+        f"{recipients.resolve()}:1: city: the campaign's purl.expose lists this column, but the "
+        "file has none (it has id, first_name, url)"
+    ]
+
+
+def test_exposing_other_columns_takes_effect_with_the_same_recipients_file(
+    tmp_path: Path,
+) -> None:
+    write_recipients(tmp_path, "id,first_name,offer\nr1,Ann,A\n")
+    first = DATA_FILE.replace("landing: /welcome", "expose: [first_name]")
+    loaded = load_campaigns(write(tmp_path, first))
+    assert [r.fields for _, r in loaded.recipients.values()] == [{"first_name": "Ann"}]
+    loaded = load_campaigns(write(tmp_path, first.replace("[first_name]", "[offer]")))
+    assert [r.fields for _, r in loaded.recipients.values()] == [{"offer": "A"}]
 
 
 @pytest.mark.parametrize(

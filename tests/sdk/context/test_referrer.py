@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from opmaat.context import classify_referrer
-from opmaat.context.referrer import MEDIUMS, TABLE, ReferrerTable
+from opmaat.context.referrer import MEDIUMS, RECOGNISED_SOURCES, TABLE, ReferrerTable
 
 PAGE = "https://shop.example/shoes"
 
@@ -118,20 +118,30 @@ def test_click_id_in_the_page_url_is_paid(referrer: str | None, page: str, sourc
     ("query", "referrer", "medium", "source"),
     [
         ("utm_medium=cpc&utm_source=Google", "https://www.google.com/", "paid", "google"),
+        ("utm_medium=cpc&utm_source=Google", None, "paid", "google"),
         ("utm_medium=PPC", "https://www.bing.com/", "paid", "bing"),
-        ("utm_medium=display&utm_source=dv360", None, "paid", "dv360"),
-        ("utm_medium=email&utm_source=newsletter-nov", None, "email", "newsletter-nov"),
-        (
-            "utm_medium=newsletter&utm_source=mailchimp",
-            "https://mail.google.com/",
-            "email",
-            "mailchimp",
-        ),
         ("utm_medium=social&utm_source=facebook", "https://www.google.com/", "social", "facebook"),
         ("utm_medium=social-media", "https://t.co/x", "social", "x"),
         ("utm_medium=email&gclid=abc", None, "email", "google"),
         ("utm_medium=qr-code&utm_source=poster", "https://www.google.com/", "search", "google"),
         ("utm_medium=qr-code&utm_source=poster", None, "direct", None),
+        # A utm_source that names no known source is not taken for one: utm.source keeps it.
+        ("utm_medium=display&utm_source=dv360", None, "paid", None),
+        ("utm_medium=email&utm_source=newsletter-nov", None, "email", None),
+        (
+            "utm_medium=newsletter&utm_source=mailchimp",
+            "https://mail.google.com/",
+            "email",
+            "gmail",
+        ),
+        ("utm_medium=organic&utm_source=Support", None, "search", None),
+        ("utm_medium=organic&utm_source=Support", "https://call-us.example/", "search", None),
+        (
+            "utm_medium=referral&utm_source=Support",
+            "https://blog.example.org/",
+            "referral",
+            "blog.example.org",
+        ),
     ],
 )
 def test_utm_medium_in_the_page_url_wins(
@@ -141,11 +151,24 @@ def test_utm_medium_in_the_page_url_wins(
     assert (got["medium"], got["source"]) == (medium, source)
 
 
-def test_paid_campaign_term_comes_from_utm_term() -> None:
-    got = classify_referrer(None, f"{PAGE}?utm_medium=cpc&utm_source=google&utm_term=red+shoes")
-    assert got["term"] == "red shoes"
-    got = classify_referrer(None, f"{PAGE}?utm_medium=email&utm_term=red+shoes")
-    assert got["term"] is None
+@pytest.mark.parametrize(
+    "query",
+    [
+        "utm_medium=cpc&utm_source=google&utm_term=red+shoes",
+        "utm_medium=organic&utm_source=Support&utm_term=your+order+is+on+hold%3A+call+0800",
+        "utm_medium=email&utm_term=red+shoes",
+    ],
+)
+def test_the_term_never_comes_from_the_link(query: str) -> None:
+    # Anyone can write a utm_term; only a search engine's own referrer URL gives a term.
+    assert classify_referrer(None, f"{PAGE}?{query}")["term"] is None
+    got = classify_referrer("https://www.google.com/search?q=tents", f"{PAGE}?{query}")
+    assert got["term"] == "tents"
+
+
+def test_recognised_sources_are_the_tables_names() -> None:
+    assert {"google", "bing", "facebook", "gmail", "x"} <= RECOGNISED_SOURCES
+    assert "support" not in RECOGNISED_SOURCES
 
 
 @pytest.mark.parametrize(
