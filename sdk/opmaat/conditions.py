@@ -16,6 +16,9 @@ else as numbers (so ``"8"`` is above 5, and a missing attribute counts as 0). On
 operators, and a plain value matches an array only when the whole array is equal. Paths reach
 into arrays as JavaScript does: ``cart.items.0.sku``, ``cart.items.length``.
 
+Patterns run on RE2 (`opmaat.patterns`), in time linear in the visitor's text; a pattern that
+needs backtracking (a lookahead, a backreference) is treated as an invalid regex.
+
 A condition GrowthBook cannot evaluate (an unknown operator, an invalid regex, an operand of the
 wrong shape) never matches anyone, even under ``$not``; with ``strict=True`` it raises
 `ConditionError` naming where it is, so ``opmaat check`` finds it before any visitor does.
@@ -24,11 +27,11 @@ wrong shape) never matches anyone, even under ``$not``; with ``strict=True`` it 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import ConditionError
+from .patterns import PatternError, compile_pattern
 from .predicates import (
     ARRAY_TYPES,
     NUMBER_TYPES,
@@ -374,23 +377,21 @@ def _op_type(c: _Compiler, operand: Any, path: Path) -> Predicate:
     return lambda value: type_name(value) == operand
 
 
-def _regex_operator(flags: int, inverted: bool) -> OperatorCompiler:
+def _regex_operator(ignore_case: bool, inverted: bool) -> OperatorCompiler:
     def compile_regex(c: _Compiler, operand: Any, path: Path) -> Predicate:
         if not isinstance(operand, str):
             return c.error(path, f"expects a pattern string, got {type_name(operand)}")
         try:
-            search = re.compile(operand, flags).search
-        except re.error as exc:
-            return c.error(path, f"invalid regex {operand!r}: {exc.msg}")
-        except (RecursionError, OverflowError, ValueError):
-            return c.error(path, f"invalid regex {operand!r}: too complex")
+            occurs_in = compile_pattern(operand, ignore_case=ignore_case)
+        except PatternError as exc:
+            return c.error(path, str(exc))
 
         def matches(value: Any) -> bool:
             if not isinstance(value, str):
                 if not isinstance(value, (int, float)) or isinstance(value, bool):
                     return False
                 value = js_number_string(value)
-            return search(value) is not None
+            return occurs_in(value)
 
         return negate(matches) if inverted else matches
 
@@ -426,10 +427,10 @@ _OPERATORS: dict[str, OperatorCompiler] = {
     "$size": _op_size,
     "$exists": _op_exists,
     "$type": _op_type,
-    "$regex": _regex_operator(0, inverted=False),
-    "$regexi": _regex_operator(re.IGNORECASE, inverted=False),
-    "$notRegex": _regex_operator(0, inverted=True),
-    "$notRegexi": _regex_operator(re.IGNORECASE, inverted=True),
+    "$regex": _regex_operator(ignore_case=False, inverted=False),
+    "$regexi": _regex_operator(ignore_case=True, inverted=False),
+    "$notRegex": _regex_operator(ignore_case=False, inverted=True),
+    "$notRegexi": _regex_operator(ignore_case=True, inverted=True),
     "$not": _op_not,
 }
 
