@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from opmaat.redis_store import RedisStore
 from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing, server_api
 from opmaat_edge.cockpit import views as cockpit_views
 from opmaat_edge.cockpit.views import CockpitAccess
@@ -145,6 +146,9 @@ def create_app(settings: EdgeSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _reload_on_sighup(state)
+        store = state.personalizer.store
+        if isinstance(store, RedisStore) and (warning := await store.memory_warning()):
+            log.warning("%s", warning)
         interval = settings.reload_interval
         tasks = [asyncio.create_task(state.personalizer.maintain(interval))]
         try:

@@ -156,6 +156,28 @@ class RedisStore:
     def state(self) -> str:
         return self.breaker.state
 
+    async def memory_warning(self) -> str | None:
+        """What is wrong with how this Redis bounds its memory (docs/security.md), or None.
+        Profiles carry a TTL, tallies and the campaign file do not: ``maxmemory`` with
+        ``volatile-lru`` (or another ``volatile-`` policy) lets a flood of visitors push out old
+        profiles and nothing else. A server that hides CONFIG (a managed Redis) gets None."""
+        try:
+            found = await self.client.config_get("maxmemory*")
+        except Exception:
+            return None
+        if not isinstance(found, dict) or "maxmemory" not in found:
+            return None  # a cluster answers per node: not checked here
+        limit = _text(found["maxmemory"])
+        policy = _text(found.get("maxmemory-policy", ""))
+        advice = "set maxmemory and maxmemory-policy volatile-lru (docs/security.md)"
+        if limit == "0":
+            return f"redis has no maxmemory: visitors can fill it without bound; {advice}"
+        if policy.startswith("allkeys"):
+            return f"redis maxmemory-policy {policy} may evict campaign tallies; {advice}"
+        if policy == "noeviction":
+            return f"redis maxmemory-policy noeviction: when full, nothing new is kept; {advice}"
+        return None
+
     async def _call(self, make: Callable[[], Awaitable[T]]) -> T:
         if not self.breaker.allow():
             raise StoreUnavailable("redis: circuit open after repeated failures")
