@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 GRACE_SECONDS = 20  # SIGTERM: in-flight requests get this long to finish
-# How `opmaat serve` runs uvicorn (bench.bare_app serves its ceiling with the same).
+# How `opmaat serve` runs uvicorn, with http=server_limits.LimitedHttpProtocol besides
+# (bench.bare_app serves its ceiling with these settings and the protocol it is asked for).
 SERVER_SETTINGS: dict[str, Any] = {
     "factory": True,
     "proxy_headers": False,
@@ -190,11 +191,13 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
 
     from opmaat.errors import ConfigError
     from opmaat_edge.app import create_app
-    from opmaat_edge.settings import EdgeSettings, SettingsError
+    from opmaat_edge.server_limits import LimitedHttpProtocol, open_files_for
+    from opmaat_edge.settings import EdgeSettings, ServerLimits, SettingsError
 
     try:
         # Fail fast, with a readable message, before uvicorn starts any worker.
         settings = EdgeSettings.from_env({**os.environ, **env})
+        limits = ServerLimits.from_env({**os.environ, **env})
         create_app(settings)
     except (SettingsError, ConfigError) as exc:
         print(f"opmaat: {exc}", file=sys.stderr)
@@ -210,7 +213,16 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
             file=sys.stderr,
         )
         return 2
-    os.environ.update(env)  # the workers build their app from these
+    connections = open_files_for(limits.max_connections)
+    if connections < limits.max_connections:
+        print(
+            f"opmaat: the open-files limit (ulimit -n, LimitNOFILE=) leaves room for "
+            f"{connections} connections per worker, not OPMAAT_MAX_CONNECTIONS="
+            f"{limits.max_connections}: the edge refuses more",
+            file=sys.stderr,
+        )
+        env["OPMAAT_MAX_CONNECTIONS"] = str(connections)
+    os.environ.update(env)  # the workers build their app and their limits from these
     if workers > 1:
         # prometheus-client adds up every worker's metrics from files in this directory; one
         # per port, emptied at start, so stopped runs leave nothing behind that counts.
@@ -222,7 +234,12 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     print(f"opmaat: serving on http://{host}:{port}/", flush=True)
     uvicorn.run(
-        "opmaat_edge.app:app_from_env", host=host, port=port, workers=workers, **SERVER_SETTINGS
+        "opmaat_edge.app:app_from_env",
+        host=host,
+        port=port,
+        workers=workers,
+        http=LimitedHttpProtocol,
+        **SERVER_SETTINGS,
     )
     return 0
 

@@ -56,19 +56,13 @@ class EdgeSettings:
             )
         if any(len(k) < 16 for k in keys):
             raise SettingsError("OPMAAT_SECRET_KEYS: every key must be at least 16 characters")
-        try:
-            interval = float(env.get("OPMAAT_RELOAD_INTERVAL", "1.0"))
-        except ValueError:
-            interval = -1.0
-        if not 0.05 <= interval <= 3600:
-            raise SettingsError("OPMAAT_RELOAD_INTERVAL must be a number of seconds, 0.05 to 3600")
         return cls(
             config=config,
             secret_keys=keys,
             dev=env.get("OPMAAT_DEV", "") == "1",
             demo=env.get("OPMAAT_DEMO", "") == "1",
             store=env.get("OPMAAT_STORE", "memory://") or "memory://",
-            reload_interval=interval,
+            reload_interval=_seconds(env, "OPMAAT_RELOAD_INTERVAL", 1.0, 0.05, 3600),
             metrics_networks=env.get("OPMAAT_METRICS_NETWORKS", LOOPBACK),
             ready_when_degraded=env.get("OPMAAT_READY_WHEN_DEGRADED", "") == "1",
             cookie_domain=_cookie_domain(env.get("OPMAAT_COOKIE_DOMAIN", "")),
@@ -83,6 +77,28 @@ class EdgeSettings:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """What a client may take of a worker: time to send a request's header block (from the
+    connection's start, then from each answer's end) and its body, header bytes, and connections
+    held open at once. Read by each worker's HTTP protocol (opmaat_edge.server_limits)."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_header_bytes: int = 64 * 1024
+    max_connections: int = 1000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerLimits:
+        env = os.environ if env is None else env
+        return cls(
+            header_timeout=_seconds(env, "OPMAAT_HEADER_TIMEOUT", 10.0, 0.5, 300),
+            body_timeout=_seconds(env, "OPMAAT_BODY_TIMEOUT", 10.0, 0.5, 300),
+            max_header_bytes=_whole(env, "OPMAAT_MAX_HEADER_BYTES", 64 * 1024, 4096, 1024 * 1024),
+            max_connections=_whole(env, "OPMAAT_MAX_CONNECTIONS", 1000, 1, 1_000_000),
+        )
+
+
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
 
@@ -93,6 +109,19 @@ def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int)
     if not _DIGITS.fullmatch(text) or not low <= int(text) <= high:
         raise SettingsError(f"{name} must be a whole number from {low} to {high}")
     return int(text)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:  # NaN too
+        raise SettingsError(f"{name} must be a number of seconds, {low:g} to {high:g}")
+    return value
 
 
 _DOMAIN = re.compile(r"\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+")
