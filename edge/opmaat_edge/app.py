@@ -22,7 +22,7 @@ from opmaat.redis_store import RedisStore
 from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing, server_api
 from opmaat_edge.cockpit import views as cockpit_views
 from opmaat_edge.cockpit.views import CockpitAccess
-from opmaat_edge.guard import Cors, SecurityHeaders
+from opmaat_edge.guard import Cors, HostAllowList, SecurityHeaders
 from opmaat_edge.http import error_response
 from opmaat_edge.logs import RequestIdMiddleware
 from opmaat_edge.settings import EdgeSettings
@@ -35,11 +35,22 @@ async def snippet(request: Request) -> Response:
     return edge_state(request).snippet.response(request)
 
 
+HIDDEN_RELOAD_ERROR = (
+    "the campaign file did not load: its message is in the edge's log, and in this answer "
+    "from the networks in OPMAAT_METRICS_NETWORKS"
+)
+
+
 async def healthz(request: Request) -> Response:
     state = edge_state(request)
     runtime = state.runtime
     campaigns = runtime.current.campaigns
     store = state.personalizer.store
+    client = request.client
+    error = runtime.last_error
+    if error is not None and not state.metrics.allows(client.host if client else None):
+        # The file's text (a template's, a path) is for operators: OPMAAT_METRICS_NETWORKS.
+        error = HIDDEN_RELOAD_ERROR
     return JSONResponse(
         {
             "status": "ok" if store.state == "ok" else "degraded",
@@ -50,7 +61,7 @@ async def healthz(request: Request) -> Response:
             },
             "campaigns": len(campaigns.campaigns),
             "campaigns_version": campaigns.version,
-            "last_reload_error": runtime.last_error,
+            "last_reload_error": error,
             "counters": {
                 **dataclasses.asdict(state.personalizer.stats),
                 **dataclasses.asdict(state.counters),
@@ -165,6 +176,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
         lifespan=lifespan,
         # Outermost first: CORS also reaches the JSON 500 the request-id layer answers with.
         middleware=[
+            Middleware(HostAllowList, hosts=settings.allowed_hosts),
             Middleware(Cors, allowed=lambda: state.runtime.current.campaigns.site.allowed_origins),
             Middleware(RequestIdMiddleware),
             Middleware(SecurityHeaders),

@@ -32,6 +32,7 @@ SERVER_SETTINGS: dict[str, Any] = {
     "timeout_graceful_shutdown": GRACE_SECONDS,
 }
 
+LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
 # Only for `opmaat demo` on 127.0.0.1; printed when it starts.
 DEMO_PASSWORD = "opmaat-demo"
 DEMO_API_KEY = "opmaat-demo-api-key-for-local-use"
@@ -192,8 +193,12 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
     from opmaat.errors import ConfigError
     from opmaat_edge.app import create_app
     from opmaat_edge.server_limits import LimitedHttpProtocol, open_files_for
-    from opmaat_edge.settings import EdgeSettings, ServerLimits, SettingsError
+    from opmaat_edge.settings import LOOPBACK_HOSTS, EdgeSettings, ServerLimits, SettingsError
 
+    if host in LOOPBACK_NAMES and "OPMAAT_ALLOWED_HOSTS" not in os.environ:
+        # Only this machine can reach it: answer only its names, so a page elsewhere whose
+        # name resolves to 127.0.0.1 (DNS rebinding) cannot read it.
+        env["OPMAAT_ALLOWED_HOSTS"] = LOOPBACK_HOSTS
     try:
         # Fail fast, with a readable message, before uvicorn starts any worker.
         settings = EdgeSettings.from_env({**os.environ, **env})
@@ -372,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         # The demo's cockpit and server API, with well-known credentials on 127.0.0.1.
         # Well-known ones only on a loopback address; elsewhere new ones for this run.
-        local = args.host in ("127.0.0.1", "::1", "localhost")
+        local = args.host in LOOPBACK_NAMES
         password = DEMO_PASSWORD if local else secrets.token_urlsafe(12)
         api_key = DEMO_API_KEY if local else secrets.token_urlsafe(32)
         if not os.environ.get("OPMAAT_COCKPIT_PASSWORD_HASH"):

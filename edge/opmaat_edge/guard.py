@@ -123,3 +123,40 @@ class Cors:
         ]
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
+
+
+def host_name(header: str) -> str:
+    """The name of a ``Host`` header without its port, lower-case (``[::1]`` keeps brackets)."""
+    host = header.strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HostAllowList:
+    """Answers only requests whose ``Host`` is one of ``hosts`` (OPMAAT_ALLOWED_HOSTS; empty:
+    any). A page on another site that points its own name at 127.0.0.1 (DNS rebinding) then
+    cannot read a local edge, its demo cockpit or its visitors' data: it gets a 421."""
+
+    def __init__(self, app: ASGIApp, hosts: tuple[str, ...]) -> None:
+        self.app = app
+        self.hosts = frozenset(hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.hosts:
+            await self.app(scope, receive, send)
+            return
+        if host_name(_header(scope, b"host") or "") in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = b'{"error": "this edge does not answer for that host name (OPMAAT_ALLOWED_HOSTS)"}'
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        await send({"type": "http.response.start", "status": 421, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -39,6 +39,7 @@ class EdgeSettings:
     cockpit_password_hash: str | None = field(default=None, repr=False)
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     paused_file: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # the Host names answered; empty: any
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EdgeSettings:
@@ -74,6 +75,7 @@ class EdgeSettings:
             cockpit_password_hash=_cockpit_password_hash(env),
             api_keys=_api_keys(env),
             paused_file=env.get("OPMAAT_PAUSED_FILE", "").strip() or default_paused_file(config),
+            allowed_hosts=_allowed_hosts(env.get("OPMAAT_ALLOWED_HOSTS", "")),
         )
 
 
@@ -137,6 +139,21 @@ def _cookie_domain(value: str) -> str | None:
             "(the site's registrable domain, so the edge on a subdomain sets a site-wide cookie)"
         )
     return value.lstrip(".")
+
+
+_HOST = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]")
+LOOPBACK_HOSTS = "127.0.0.1,localhost,[::1]"
+
+
+def _allowed_hosts(value: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    for host in hosts:
+        if not _HOST.fullmatch(host):
+            raise SettingsError(
+                f"OPMAAT_ALLOWED_HOSTS: {host[:60]!r} is not a host name like shop.example, "
+                "127.0.0.1 or [::1] (no scheme, port or path)"
+            )
+    return hosts
 
 
 def default_paused_file(config: str) -> str:
