@@ -1,4 +1,4 @@
-.PHONY: demo test lint bench soak install
+.PHONY: demo test lint bench accuracy soak install
 
 demo:
 	scripts/demo
@@ -8,6 +8,9 @@ test:
 
 bench:
 	scripts/bench
+
+accuracy:
+	scripts/accuracy
 
 soak:
 	scripts/soak

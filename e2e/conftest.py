@@ -23,6 +23,10 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A person's browser: headless Chromium's own User-Agent says "HeadlessChrome", which the
+    # edge takes for a crawler (standard content, nothing kept).
+    "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
 ]
 
 

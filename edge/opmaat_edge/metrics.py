@@ -87,6 +87,12 @@ class Metrics:
             registry=r,
             multiprocess_mode="livemostrecent",  # the latest scrape of a running worker
         )
+        self.bot_requests = Counter(
+            "opmaat_bot_requests_total",
+            "Requests from bots (device.type bot), left out: default content, no profile, no "
+            "tallies.",
+            registry=r,
+        )
         self.reloads = Counter(
             "opmaat_config_reloads_total",
             "Campaign file reloads, by result (ok or failed).",
@@ -117,6 +123,9 @@ class Metrics:
 
     def cookie_rejected(self) -> None:
         self.rejected_cookies.inc()
+
+    def bot_left_out(self) -> None:
+        self.bot_requests.inc()
 
     def reloaded(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "failed").inc()

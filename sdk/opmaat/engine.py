@@ -174,7 +174,13 @@ class Engine:
         tier = consent.get("tier") if isinstance(consent, Mapping) else None
         if isinstance(consent, Mapping) and consent.get("personalized") is False:
             return {
-                slot: Decision(slot, None, None, None, reasons.OPTED_OUT)
+                slot: Decision(
+                    slot,
+                    None,
+                    None,
+                    None,
+                    reasons.BOT if consent.get("source") == "bot" else reasons.OPTED_OUT,
+                )
                 for slot in slots
                 if isinstance(slot, str)
             }

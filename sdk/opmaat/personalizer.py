@@ -29,6 +29,7 @@ from opmaat.channels import (
     write_link,
 )
 from opmaat.consent import CONSENT_COOKIE, Consent, resolve_consent
+from opmaat.context import parse_device
 from opmaat.decision_tokens import DecisionTokens
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
@@ -87,6 +88,8 @@ class Observer(Protocol):
 
     def cookie_rejected(self) -> None: ...
 
+    def bot_left_out(self) -> None: ...
+
 
 @dataclass
 class Stats:
@@ -95,6 +98,7 @@ class Stats:
     decisions: int = 0
     decide_errors: int = 0
     rejected_cookies: int = 0
+    bots: int = 0
     store_errors: int = 0
 
     def decided(
@@ -110,6 +114,9 @@ class Stats:
 
     def cookie_rejected(self) -> None:
         self.rejected_cookies += 1
+
+    def bot_left_out(self) -> None:
+        self.bots += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +275,12 @@ class Personalizer:
         consent = resolve_consent(
             runtime.campaigns.site.consent_default, cookie(CONSENT_COOKIE), headers, page_default
         )
+        if parse_device(headers.get("user-agent"))["type"] == "bot":
+            # Crawlers get the standard content and leave nothing behind: no profile, no
+            # cookie, no tallies (nor do they teach adaptive campaigns).
+            consent = Consent("none", personalized=False, source="bot")
+            for observer in self.observers:
+                observer.bot_left_out()
         ident = self.codec.loads(cookie(COOKIE_NAME))
         if ident.rejected:
             for observer in self.observers:
@@ -729,6 +742,8 @@ class Visit:
     async def tally(self, tallies: Sequence[Tally]) -> None:
         """Count campaign responses in the store's per-variant tallies (what adaptive
         campaigns learn from); a store failure is logged and counted, never raised."""
+        if self.consent.source == "bot":
+            return
         store = self.personalizer.store
         try:
             for campaign, variant, field in tallies:
@@ -808,7 +823,7 @@ class Visit:
     def from_page(self) -> bool:
         # A page whose consent banner is not answered yet says "none"; a cookie set on other
         # pages of the site stays.
-        return self.consent.source == "page"
+        return self.consent.source in ("page", "bot")  # a person taken for a bot keeps theirs
 
     def cookie_changes(self) -> list[CookieChange]:
         """The cookies the response to this request must set or delete."""

@@ -21,6 +21,7 @@ NO_CAMPAIGN = "no campaign for this slot"
 NOTHING_ELIGIBLE = "no campaign applies to you here, so you see the standard content"
 STANDARD_CONTENT = "you see the standard content"
 OPTED_OUT = "you turned personalization off, so you see the standard content"
+BOT = "this looks like an automated visit (a crawler), so it gets the standard content"
 
 MAX_VALUE_CHARS = 60
 

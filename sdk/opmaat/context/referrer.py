@@ -1,137 +1,44 @@
 """Where the visit came from: medium, source and search term from the referrer and landing URL.
 
-The known hosts, click ids and utm_medium values live in ``referrers.yaml`` beside this module,
-loaded once at import.
+The known hosts, click ids and utm_medium values are ``referrer_table``'s: Snowplow's
+referer-parser database and opmaat's additions, loaded once at import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection
 from functools import lru_cache
-from importlib.resources import files
-from typing import Any
-
-import yaml
+from urllib.parse import urlsplit
 
 from opmaat.context._urls import CACHE_SIZE, Url, clean_text, query_params, split_url
+from opmaat.context.referrer_table import MEDIUMS as MEDIUMS
+from opmaat.context.referrer_table import Candidate, KnownSource, load_table, pick
+from opmaat.context.referrer_table import ReferrerTable as ReferrerTable
 
-MEDIUMS = ("search", "social", "email", "paid", "referral", "internal", "direct")
-
-
-@dataclass(frozen=True, slots=True)
-class KnownSource:
-    medium: str
-    source: str
-    term_params: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ReferrerTable:
-    """``referrers.yaml``, compiled for lookups that cost one dict probe per host label."""
-
-    hosts: Mapping[str, KnownSource]
-    names: Mapping[str, KnownSource]
-    click_ids: Mapping[str, str]
-    utm_mediums: Mapping[str, str]
-    generic_tlds: frozenset[str]
-    second_level: frozenset[str]
-
-    @classmethod
-    def from_data(cls, data: Any) -> ReferrerTable:
-        """Build from the parsed YAML; raises ValueError saying which entry is malformed."""
-        if not isinstance(data, Mapping):
-            raise ValueError("referrer table: expected a mapping at the top")
-        hosts: dict[str, KnownSource] = {}
-        names: dict[str, KnownSource] = {}
-        for medium, sources in _mapping(data, "sources").items():
-            if medium not in MEDIUMS or not isinstance(sources, Mapping):
-                raise ValueError(f"referrer table: sources.{medium}: unknown medium")
-            for source, entry in sources.items():
-                where = f"sources.{medium}.{source}"
-                if not isinstance(entry, Mapping):
-                    raise ValueError(f"referrer table: {where}: expected hosts and term")
-                known = KnownSource(medium, str(source), tuple(_words(entry, "term", where)))
-                for host in _words(entry, "hosts", where):
-                    table = names if host.endswith(".*") else hosts
-                    key = host.removesuffix(".*")
-                    if key in table:
-                        raise ValueError(f"referrer table: {where}: {host} is listed twice")
-                    table[key] = known
-        click_ids = {str(k).lower(): str(v) for k, v in _mapping(data, "click_ids").items()}
-        utm = _mapping(data, "utm_medium")
-        utm_mediums: dict[str, str] = {}
-        for medium in utm:
-            if medium not in MEDIUMS:
-                raise ValueError(f"referrer table: utm_medium.{medium}: unknown medium")
-            utm_mediums.update(dict.fromkeys(_words(utm, medium, "utm_medium"), medium))
-        top = _mapping(data, "top_level")
-        return cls(
-            hosts=hosts,
-            names=names,
-            click_ids=click_ids,
-            utm_mediums=utm_mediums,
-            generic_tlds=frozenset(_words(top, "generic", "top_level")),
-            second_level=frozenset(_words(top, "second_level", "top_level")),
-        )
-
-    def lookup(self, host: str) -> KnownSource | None:
-        """The known source for a lower-case ASCII host, or None."""
-        labels = host.split(".")
-        for i in range(len(labels) - 1):
-            found = self.hosts.get(".".join(labels[i:]))
-            if found is not None:
-                return found
-        for i in range(len(labels) - 1):
-            found = self.names.get(labels[i])
-            if found is not None and self._is_top_level(labels[i + 1 :]):
-                return found
-        return None
-
-    def _is_top_level(self, labels: list[str]) -> bool:
-        if len(labels) == 1:
-            return _is_country(labels[0]) or labels[0] in self.generic_tlds
-        return len(labels) == 2 and labels[0] in self.second_level and _is_country(labels[1])
-
-
-def _is_country(label: str) -> bool:
-    return len(label) == 2 and label.isalpha()
-
-
-def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, Mapping):
-        raise ValueError(f"referrer table: {key}: expected a mapping")
-    return value
-
-
-def _words(entry: Mapping[str, Any], key: str, where: str) -> list[str]:
-    value = entry.get(key, [])
-    if not isinstance(value, list) or not all(
-        isinstance(word, str) and word and word == word.lower() for word in value
-    ):
-        raise ValueError(f"referrer table: {where}.{key}: expected a list of lower-case names")
-    return value
-
-
-def _load_table() -> ReferrerTable:
-    text = files("opmaat.context").joinpath("referrers.yaml").read_text(encoding="utf-8")
-    return ReferrerTable.from_data(yaml.safe_load(text))
-
-
-TABLE = _load_table()
+TABLE = load_table()
 
 
 # What a utm_source may set referrer.source to: only a name the table knows, so the text of a
 # link (which anyone can write) never becomes the source pages show (docs/security.md).
-RECOGNISED_SOURCES = frozenset(
-    known.source for known in (*TABLE.hosts.values(), *TABLE.names.values())
-) | frozenset(TABLE.click_ids.values())
+RECOGNISED_SOURCES = TABLE.sources()
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _known_host(host: str) -> KnownSource | None:
-    return TABLE.lookup(host)
+def _candidates(host: str) -> tuple[Candidate, ...]:
+    return TABLE.candidates(host)
+
+
+def _known(ref: Url) -> KnownSource | None:
+    candidates = _candidates(ref.host)
+    if not candidates:
+        return None
+    if not candidates[0][0]:  # no path rule comes first: the path cannot change the answer
+        return candidates[0][1]
+    try:
+        path = urlsplit(ref.text).path or "/"
+    except ValueError:
+        path = "/"
+    return pick(candidates, path)
 
 
 def classify_referrer(
@@ -146,14 +53,16 @@ def classify_referrer(
 
     1. ``utm_medium`` in the page URL, when it is one ``referrers.yaml`` knows (cpc, email,
        social, ...), with ``utm_source`` (lower-cased) as the source when it names a source
-       ``referrers.yaml`` knows (google, facebook, ...), else the referrer's or click id's
+       the referrer table knows (google, facebook, ...), else the referrer's or click id's
        source; the referrer's host for ``referral``;
     2. a click id in the page URL (gclid, msclkid, ttclid, ...) means ``paid``, with the
        referrer's source, or the click id's when the referrer is not a known one;
     3. no referrer: ``direct``;
     4. a referrer host equal to the page's host, or listed in ``site_hosts`` (lower-case ASCII;
        a listed domain covers its subdomains): ``internal``;
-    5. a host ``referrers.yaml`` knows: its medium and source (google, bing, facebook, ...);
+    5. a referrer the table knows (Snowplow's referer-parser database and ``referrers.yaml``;
+       by host, and for a few hosts by path): its medium and source (google, bing, gmail, ...);
+       the database's chatbots and sources of unknown medium are ``referral``;
     6. anything else: ``referral`` with the host as source.
 
     ``source`` is None for direct and internal visits and when nothing known names it. ``term``
@@ -164,7 +73,7 @@ def classify_referrer(
     ref = split_url(referrer)
     page = split_url(page_url)
     params = query_params(page.query) if page is not None else {}
-    known = _known_host(ref.host) if ref is not None else None
+    known = _known(ref) if ref is not None else None
     utm_medium = TABLE.utm_mediums.get((params.get("utm_medium") or "").strip().lower())
     click_source = next((TABLE.click_ids[k] for k in params if k in TABLE.click_ids), None)
     host = ref.host if ref is not None else None

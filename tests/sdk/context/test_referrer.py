@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from opmaat.context import classify_referrer
 from opmaat.context.referrer import MEDIUMS, RECOGNISED_SOURCES, TABLE, ReferrerTable
+from opmaat.context.referrer_table import SNOWPLOW_MEDIUMS, source_name
 
 PAGE = "https://shop.example/shoes"
 
@@ -129,7 +132,7 @@ def test_click_id_in_the_page_url_is_paid(referrer: str | None, page: str, sourc
         ("utm_medium=display&utm_source=dv360", None, "paid", None),
         ("utm_medium=email&utm_source=newsletter-nov", None, "email", None),
         (
-            "utm_medium=newsletter&utm_source=mailchimp",
+            "utm_medium=newsletter&utm_source=acme-mailer",
             "https://mail.google.com/",
             "email",
             "gmail",
@@ -297,3 +300,120 @@ def test_fbclid_alone_is_not_paid() -> None:
     got = classify_referrer("https://l.facebook.com/", f"{PAGE}?fbclid=abc")
     assert (got["medium"], got["source"]) == ("social", "facebook")
     assert classify_referrer(None, f"{PAGE}?fbclid=abc")["medium"] == "direct"
+
+
+# Issue 23: what the hand-written table got wrong, held against Snowplow's referer-parser data.
+@pytest.mark.parametrize(
+    ("referrer", "medium", "source", "term"),
+    [
+        ("https://mail.yahoo.co.uk/d/folders/1", "email", "yahoo_mail", None),
+        ("http://36ohk6dgmcd1n-c.c.yom.mail.yahoo.net/om/api/1.0/", "email", "yahoo_mail", None),
+        ("https://mail.yahoo.de/", "email", "yahoo_mail", None),
+        ("https://mail.yandex.ua/", "email", "yandex", None),
+        ("https://mail.naver.com/", "email", "naver_mail", None),
+        ("https://email.seznam.cz/", "email", "seznam_mail", None),
+        ("https://lightmailer.gmx.co.uk/", "email", "gmx", None),
+        ("https://email.ionos.de/", "email", "ionos", None),
+        ("http://co106w.col106.mail.live.com/default.aspx?rru=inbox", "email", "outlook", None),
+        ("http://webmail1m.orange.fr/webmail/fr_FR/read.html", "email", "orange_webmail", None),
+        ("https://go.mail.ru/search?q=Gothic%20Tarot", "search", "mail_ru", "Gothic Tarot"),
+        ("https://e.mail.ru/inbox/", "email", "mail_ru", None),
+        ("https://maps.google.com/maps?q=shop", "referral", "google", None),
+        ("https://news.yahoo.com/story", "referral", "yahoo", None),
+        ("https://gemini.google.com/app", "referral", "google_gemini", None),
+        ("https://chatgpt.com/", "referral", "chatgpt", None),
+        (
+            "http://search.tb.ask.com/search/GGmain.jhtml?st=hp&searchfor=test&ptb=x",
+            "search",
+            "ask",
+            "test",
+        ),
+        ("http://www.google.fr/imgres?q=Ogham&tbm=isch", "search", "google", "Ogham"),
+        ("https://www.bing.com/images/search?q=oracle+cards", "search", "bing", "oracle cards"),
+        ("https://www.yahoo.co.uk/", "search", "yahoo", None),
+        ("https://pagead2.googlesyndication.com/", "paid", "google", None),
+    ],
+)
+def test_referrers_the_database_knows(
+    referrer: str, medium: str, source: str, term: str | None
+) -> None:
+    got = classify_referrer(referrer, PAGE)
+    assert (got["medium"], got["source"], got["term"]) == (medium, source, term)
+
+
+CASES = Path(__file__).parent / "data" / "referer-tests.json"
+
+
+def test_medium_agrees_with_the_databases_own_test_cases() -> None:
+    # Snowplow's test cases (attribution in the file); chatbot and unknown mean referral here.
+    data = json.loads(CASES.read_text(encoding="utf-8"))
+    assert "snowplow-referer-parser/referer-parser" in data["source"]
+    cases = data["cases"]
+    agree = sum(
+        classify_referrer(case["uri"], PAGE)["medium"] == SNOWPLOW_MEDIUMS[case["medium"]]
+        for case in cases
+    )
+    assert len(cases) >= 100
+    assert agree / len(cases) >= 0.9
+
+
+DATABASE = {
+    "unknown": {"Find": {"domains": ["maps.find.example"]}},
+    "email": {
+        "Find Mail": {"domains": ["mail.find.example", "find.example/webmail"]},
+        "Both": {"domains": ["both.example"]},
+    },
+    "search": {
+        "Find": {"parameters": ["q", "Keywords"], "domains": ["find.example"]},
+        "Both": {"parameters": ["q"], "domains": ["both.example"]},
+        "Other Engine!": {"parameters": ["q"], "domains": ["other.example"]},
+    },
+    "social": {"Chirp": {"domains": ["chirp.example"]}},
+    "chatbot": {"Bot Chat": {"domains": ["chat.example"]}},
+    "paid": {"Ads": {"parameters": ["q"], "domains": ["ads.example"]}},
+}
+
+
+def test_table_from_the_database_and_local_additions() -> None:
+    local = minimal_table(
+        sources={"social": {"chirp_local": {"hosts": ["chirp.example"]}}},
+        names={"Chirp": "chirp", "Find Mail": "findmail"},
+    )
+    table = ReferrerTable.from_data(local, DATABASE)
+
+    def known(host: str, path: str = "/") -> tuple[str, str, tuple[str, ...]] | None:
+        found = table.lookup(host, path)
+        return None if found is None else (found.medium, found.source, found.term_params)
+
+    assert known("www.find.example") == ("search", "find", ("q", "keywords"))
+    assert known("maps.find.example") == ("referral", "find", ())
+    assert known("x.mail.find.example") == ("email", "findmail", ())
+    assert known("find.example", "/webmail/inbox") == ("email", "findmail", ())
+    assert known("find.example", "/webmailer") == ("search", "find", ("q", "keywords"))
+    assert known("both.example") == ("email", "both", ())  # e-mail wins over search
+    assert known("other.example") == ("search", "other_engine", ("q",))
+    assert known("chat.example") == ("referral", "bot_chat", ())
+    assert known("ads.example") == ("paid", "ads", ())  # only search engines have terms
+    assert known("chirp.example") == ("social", "chirp_local", ())  # the local entry wins
+    assert known("example") is None
+    assert {"find", "findmail", "chirp_local", "bot_chat"} <= table.sources()
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        ([], "expected a mapping at the top"),
+        ({"webmail": {}}, "webmail: unknown section"),
+        ({"email": {"X": {"hosts": ["x.example"]}}}, "email.X: expected domains"),
+        ({"search": {"X": {"domains": [], "parameters": "q"}}}, "search.X: expected a list"),
+    ],
+)
+def test_malformed_database_is_refused(database: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ReferrerTable.from_data(minimal_table(), database)
+
+
+def test_source_names() -> None:
+    assert source_name("Yahoo! Mail", {}) == "yahoo_mail"
+    assert source_name("Mail.ru", {}) == "mail_ru"
+    assert source_name("Twitter", {"Twitter": "x"}) == "x"
