@@ -160,10 +160,34 @@ def test_impression_only_once_the_slot_is_seen(
     assert time.monotonic() - scrolled >= 1.0
     sent = body(seen.value)
     assert (sent["slot"], sent["campaign"], sent["variant"]) == ("hero", "search-hero", "a")
+    # The decision's token, from the decide answer through the slot to the event.
+    assert len(sent["token"]) == 40
+    expect(hero).to_have_attribute("data-opmaat-token", sent["token"])
     page.wait_for_timeout(300)
     assert status_of(seen.value) == 200
     page.wait_for_timeout(1200)
     assert len(impressions) == 1
+    assert console_errors == []
+
+
+def test_a_refilled_slot_carries_only_its_new_decisions_marks(
+    page: Page, console_errors: list[str]
+) -> None:
+    page.goto("/", referer=GOOGLE)
+    hero = page.locator("[data-opmaat-slot=hero]")
+    expect(hero).to_have_attribute("data-opmaat-token", re.compile(r"^[\w-]{40}$"))
+    first = hero.get_attribute("data-opmaat-token")
+    with page.expect_response("**/v1/decide"):
+        page.evaluate("opmaat.refresh()")
+    expect(hero).not_to_have_attribute("data-opmaat-token", first or "")
+    expect(hero).to_have_attribute("data-opmaat-token", re.compile(r"^[\w-]{40}$"))
+    # Default content this time: no campaign, so no variant or token left behind either.
+    default = {"slots": {"hero": {"slot": "hero", "campaign": None, "html": None}}}
+    page.route("**/v1/decide", lambda route: route.fulfill(json=default))
+    with page.expect_response("**/v1/decide"):
+        page.evaluate("opmaat.refresh()")
+    for mark in ("campaign", "variant", "token"):
+        expect(hero).not_to_have_attribute(f"data-opmaat-{mark}", re.compile(".*"))
     assert console_errors == []
 
 
@@ -352,6 +376,25 @@ def test_back_forward_cache_restore_decides_again(
         browser.close()
 
 
+def test_a_server_filled_slot_from_a_shared_cache_is_decided_for_its_token(
+    page: Page, edge_url: str, console_errors: list[str]
+) -> None:
+    # A page a CDN kept (cdn_key): the slot is filled and marked, but carries nobody's token.
+    decides = watch(page, "/v1/decide")
+    serve_page(
+        page,
+        edge_url + "/test/cached",
+        '<div data-opmaat-slot="hero" data-opmaat-filled="server"'
+        ' data-opmaat-campaign="search-hero" data-opmaat-variant="a"><h2>Cached</h2></div>'
+        '<div data-opmaat-slot="side" data-opmaat-filled="server"><p>Kept</p></div>',
+    )
+    page.goto("/test/cached", referer=GOOGLE)
+    hero = page.locator("[data-opmaat-slot=hero]")
+    expect(hero).to_have_attribute("data-opmaat-token", re.compile(r"^[\w-]{40}$"))
+    assert [body(r)["slots"] for r in decides] == [["hero"]]  # the default slot is kept as is
+    assert console_errors == []
+
+
 def test_server_filled_page_needs_no_decide_and_still_reports_impressions(
     page: Page, console_errors: list[str]
 ) -> None:
@@ -367,6 +410,9 @@ def test_server_filled_page_needs_no_decide_and_still_reports_impressions(
     page.wait_for_timeout(1500)
     assert decides == []
     assert sorted(body(r)["campaign"] for r in impressions) == ["interest-sidebar", "search-hero"]
+    # Counted by the edge: the server-filled slots carry their decisions' tokens.
+    assert all(len(body(r)["token"]) == 40 for r in impressions)
+    assert [status_of(r) for r in impressions] == [200, 200]
     page.evaluate("opmaat.refresh()")  # an explicit refresh decides every slot again
     deadline = time.monotonic() + 5
     while not decides and time.monotonic() < deadline:

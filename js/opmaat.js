@@ -9,6 +9,8 @@
   var cap = attr("consent") || undefined;
   var queue = (w.opmaat && w.opmaat.q) || [];
   var SLOT = "data-opmaat-slot", WAIT = "data-opmaat-wait", FILLED = "data-opmaat-filled";
+  // A slot's decision, as data-opmaat-* attributes; its token makes its impression count.
+  var MARKS = ["campaign", "variant", "token"];
   var seen, timer, ready;
   // Events wait for the first decide: its answer sets the visitor cookie the edge requires.
   var decided = new Promise(function (r) { ready = r; });
@@ -58,11 +60,11 @@
     });
   }, { threshold: 0.5 });
 
+  function mark(el, k) { return el.getAttribute("data-opmaat-" + k) || undefined; }
   function info(el) {
-    return {
-      slot: el.getAttribute(SLOT), campaign: el.getAttribute("data-opmaat-campaign"),
-      variant: el.getAttribute("data-opmaat-variant") || undefined
-    };
+    var o = { slot: el.getAttribute(SLOT) };
+    MARKS.forEach(function (k) { o[k] = mark(el, k); });
+    return o;
   }
 
   function reveal(els) {
@@ -74,13 +76,11 @@
     els.forEach(function (el) {
       var s = slots[el.getAttribute(SLOT)];
       if (el.opmaatDefault == null) el.opmaatDefault = el.innerHTML;
-      el.removeAttribute("data-opmaat-campaign");
-      el.removeAttribute("data-opmaat-variant");
-      if (s && s.campaign) {
-        el.setAttribute("data-opmaat-campaign", s.campaign);
-        if (s.variant) el.setAttribute("data-opmaat-variant", s.variant);
-        if (io) io.observe(el);
-      }
+      MARKS.forEach(function (k) {
+        el.removeAttribute("data-opmaat-" + k);
+        if (s && s.campaign && s[k]) el.setAttribute("data-opmaat-" + k, s[k]);
+      });
+      if (s && s.campaign && io) io.observe(el);
       el.innerHTML = s && s.html != null ? s.html : el.opmaatDefault;
       el.setAttribute(FILLED, "");
     });
@@ -88,12 +88,14 @@
   }
 
   // Slots the server already filled (the SDK middleware) are left alone, apart from their
-  // impressions, until refresh() asks for everything again.
+  // impressions, until refresh() asks for everything again; but one without its token (from
+  // a shared cache) is decided again, for a token of this visitor's own.
   function decide(all) {
     var els = [];
     d.querySelectorAll("[" + SLOT + "]").forEach(function (el) {
-      if (all === 1 || el.getAttribute(FILLED) != "server") els.push(el);
-      else if (io && !el.opmaatIo && el.getAttribute("data-opmaat-campaign")) {
+      var kept = el.getAttribute(FILLED) == "server" && (mark(el, "token") || !mark(el, "campaign"));
+      if (all === 1 || !kept) els.push(el);
+      else if (io && !el.opmaatIo && mark(el, "campaign")) {
         el.opmaatIo = 1;
         io.observe(el);
       }

@@ -790,8 +790,8 @@ class Traffic:
 
     async def page(
         self, conn: Connection, rng: random.Random, visitor: Visitor
-    ) -> list[tuple[str, str, str]] | None:
-        """Decide 3-5 slots for one page; the (slot, campaign, variant) shown."""
+    ) -> list[tuple[str, str, str, str]] | None:
+        """Decide 3-5 slots for one page; the (slot, campaign, variant, token) shown."""
         fresh = "opmaat" not in visitor.cookies
         product = rng.choice(PRODUCTS)
         kind = rng.random()
@@ -829,7 +829,7 @@ class Traffic:
             self.tally.new_visitors += 1
             self.remember(rng, visitor)
         return [
-            (slot, d["campaign"], d["variant"])
+            (slot, d["campaign"], d["variant"], d["token"])
             for slot, d in decided.items()
             if isinstance(d, dict) and d.get("campaign") and d.get("variant")
         ]
@@ -846,18 +846,16 @@ class Traffic:
         conn: Connection,
         rng: random.Random,
         visitor: Visitor,
-        shown: list[tuple[str, str, str]],
+        shown: list[tuple[str, str, str, str]],
     ) -> None:
         """What the visitor does on the page: impressions, perhaps a click, a cart, an order."""
         events: list[dict[str, Any]] = []
-        for slot, campaign, variant in shown:
+        marks = [dict(zip(("slot", "campaign", "variant", "token"), s, strict=True)) for s in shown]
+        for mark in marks:
             if rng.random() < 0.9:
-                events.append(
-                    {"type": "impression", "campaign": campaign, "variant": variant, "slot": slot}
-                )
-        if shown and rng.random() < 0.3:
-            slot, campaign, variant = rng.choice(shown)
-            events.append({"type": "click", "campaign": campaign, "variant": variant, "slot": slot})
+                events.append({"type": "impression", **mark})
+        if marks and rng.random() < 0.3:
+            events.append({"type": "click", **rng.choice(marks)})
         if rng.random() < 0.3:
             product = {**rng.choice(PRODUCTS), "quantity": rng.randint(1, 3)}
             events.append({"type": "goal", "name": "add_to_cart", "props": product})

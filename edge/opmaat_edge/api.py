@@ -12,7 +12,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from opmaat.engine import Engine
+from opmaat.decision_tokens import DecisionTokenError, token_visitor
+from opmaat.engine import Decision, Engine
 from opmaat.history import note_conversion, response_entry
 from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
@@ -82,14 +83,21 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
         referrer=_text(body.get("referrer")),
         page=body.get("page"),
     )
+    tokens = visit.personalizer.decision_tokens.make(decisions, token_visitor(visit))
     return respond(
         visit,
         {
             "consent": visit.consent.tier,
-            "slots": {name: decision.as_dict() for name, decision in decisions.items()},
+            "slots": {name: _answer(d, tokens.get(name)) for name, d in decisions.items()},
             **({"preview": previewed.words()} if previewed is not None else {}),
         },
     )
+
+
+def _answer(decision: Decision, token: str | None) -> dict[str, Any]:
+    out = decision.as_dict()
+    out["token"] = token
+    return out
 
 
 def _preview(request: Request, visit: Visit, url: str | None) -> PreviewVisitor | None:
@@ -139,17 +147,28 @@ def _record_response(
 
 
 def event_tallies(
-    visit: Visit, kind: str, campaign: Any, variant: Any, *, stores: bool
+    visit: Visit,
+    kind: str,
+    campaign: Any,
+    variant: Any,
+    *,
+    stores: bool,
+    kinds: tuple[str, ...] | None = None,
 ) -> list[Tally]:
-    """Note an impression or click in the visit's record (when it ``stores``); the tallies to
-    count. Raises ApiError for an unknown campaign or variant, changing nothing."""
+    """Note an impression or click (or ``kinds``, the responses it counts: a first click may
+    count its impression too) in the visit's record (when it ``stores``); the tallies to count.
+    Raises ApiError for an unknown campaign or variant, changing nothing."""
     engine = visit.runtime.engine
     tallies: list[Tally] = []
 
     def record_event(record: Record) -> Record:
         # The tallies of the application that is written last (count them after saving):
         # a replay after a concurrent write finds what the other request already counted.
-        tallies[:] = _record_response(record, engine, kind, campaign, variant)
+        tallies[:] = [
+            tally
+            for each in kinds or (kind,)
+            for tally in _record_response(record, engine, each, campaign, variant)
+        ]
         return record
 
     if stores:
@@ -170,6 +189,10 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
         return JSONAnswer({"ok": True, "stored": False, "preview": True}, headers=NO_STORE)
     visit = await open_visit(request, body.get("consent"))
     _limit(request, visit)
+    kinds = None if kind == "goal" else _claim(visit, kind, body)
+    if kinds == ():
+        # This decision's impression (or click) counted already: a repeat, or a replay.
+        return respond(visit, {"ok": True, "stored": False, "repeat": True})
     counters = edge_state(request).counters
     stores = visit.consent.stores
     if stores:
@@ -185,7 +208,7 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
             raise ApiError(400, str(exc)) from None
     else:
         tallies = event_tallies(
-            visit, kind, body.get("campaign"), body.get("variant"), stores=stores
+            visit, kind, body.get("campaign"), body.get("variant"), stores=stores, kinds=kinds
         )
     counters.events += 1
     _measure(edge_state(request), visit.runtime.sources.known_events, kind, body)
@@ -195,6 +218,23 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
     if not stores:
         return respond(visit, {"ok": True, "stored": False})
     return respond(visit, {"ok": True, "stored": True})
+
+
+def _claim(visit: Visit, kind: str, body: dict[str, Any]) -> tuple[str, ...]:
+    # Only for a decision this visitor was given (its token), and once: the responses it
+    # counts now (none for a repeat). A bad token is a 400 that counts and keeps nothing.
+    tokens = visit.personalizer.decision_tokens
+    try:
+        key = tokens.check(
+            body.get("token"),
+            campaign=body.get("campaign"),
+            variant=body.get("variant"),
+            slot=body.get("slot"),
+            visitor=None if visit.ident.fresh else visit.ident.visitor_id,
+        )
+    except DecisionTokenError as exc:
+        raise ApiError(400, str(exc)) from None
+    return tokens.claim(key, kind)
 
 
 def _limit(request: Request, visit: Visit) -> None:

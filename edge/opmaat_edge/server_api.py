@@ -38,11 +38,12 @@ SERVER_EVENTS = ("impression", "click", "goal")
 
 def is_server_call(request: Request, body: dict[str, Any]) -> bool:
     # Only a Bearer key: a browser on a site behind HTTP Basic auth sends that on its own.
+    # The page's events name the campaign beside their decision token; a server's do not.
     return (
         request.headers.get("authorization", "").lstrip()[:7].lower() == "bearer "
         or "channel" in body
         or "customer_id" in body
-        or "token" in body
+        or ("token" in body and "campaign" not in body)
     )
 
 

@@ -308,6 +308,16 @@ def test_more_converted_than_visitors_has_no_rate_nor_uplift() -> None:
     assert row.uplift is None
 
 
+def test_more_clicks_than_impressions_has_no_ctr() -> None:
+    # Old tallies, from before a click needed its decision's token: never a CTR over 100%.
+    tallies = {"a": {"impressions": 1, "clicks": 1000}, "b": {"impressions": 4, "clicks": 4}}
+    numbers = campaign_numbers(["a", "b"], tallies)
+    a, b = numbers.rows
+    assert (a.clicks, a.ctr, percent(a.ctr)) == (1000, None, "\u2013")
+    assert b.ctr == 1.0
+    assert (numbers.clicks, numbers.impressions, numbers.ctr) == (1004, 5, None)
+
+
 def test_rates_per_impression_may_pass_one() -> None:
     # Goal conversions count a visitor each time: more conversions than impressions happens.
     row = campaign_numbers(["a"], {"a": {"impressions": 10, "conversions": 15}}).rows[0]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -11,9 +12,14 @@ from tests.edge.conftest import MakeClient
 GOOGLE = "https://www.google.com/search?q=trail+shoes"
 
 
-def start(client: TestClient) -> None:
+def start(client: TestClient) -> dict[str, Any]:
+    """Decide the hero slot; what the snippet then sends about it: slot, campaign, variant and
+    the decision's token."""
     body = {"slots": ["hero"], "url": "http://127.0.0.1/", "referrer": GOOGLE}
-    assert client.post("/v1/decide", content=json.dumps(body)).status_code == 200
+    r = client.post("/v1/decide", content=json.dumps(body))
+    assert r.status_code == 200
+    hero = r.json()["slots"]["hero"]
+    return {k: hero[k] for k in ("slot", "campaign", "variant", "token")}
 
 
 def event(client: TestClient, **body: object) -> tuple[int, dict[str, object]]:
@@ -23,11 +29,10 @@ def event(client: TestClient, **body: object) -> tuple[int, dict[str, object]]:
 
 
 def test_impressions_and_clicks_land_in_the_profile(client: TestClient) -> None:
-    start(client)
-    assert (
-        event(client, type="impression", slot="hero", campaign="search-hero", variant="a")[0] == 200
-    )
-    assert event(client, type="click", slot="hero", campaign="search-hero", variant="a")[0] == 200
+    hero = start(client)
+    assert (hero["campaign"], hero["variant"]) == ("search-hero", "a")
+    assert event(client, type="impression", **hero)[0] == 200
+    assert event(client, type="click", **hero)[0] == 200
     response = client.get("/v1/me").json()["response"]["search-hero"]
     assert response["impressions"] == 1
     assert response["clicks"] == 1
@@ -36,18 +41,23 @@ def test_impressions_and_clicks_land_in_the_profile(client: TestClient) -> None:
 
 
 def test_a_capped_campaign_keeps_only_as_many_impression_times_as_its_cap(
-    client: TestClient,
+    make_client: MakeClient, tmp_path: Path
 ) -> None:
-    start(client)
-    client.post(
-        "/v1/events",
-        content=json.dumps({"type": "goal", "name": "add_to_cart", "props": {"id": "tent"}}),
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "site: {consent_default: full}\nslots: {hero: {default: x}}\ncampaigns:\n"
+        "  - id: capped\n    slot: hero\n    frequency: {max: 3, per: 1d}\n"
+        "    variants: [{key: a, html: <b>hi</b>}]\n"
     )
-    for _ in range(5):
-        event(client, type="impression", slot="hero", campaign="cart-reminder", variant="a")
-    entry = client.get("/v1/me").json()["response"]["cart-reminder"]
+    client = make_client(config, demo=False)
+    # Five pages (tabs) decided before any was seen: the cap counts impressions, not decisions.
+    shown = [start(client) for _ in range(5)]
+    assert {s["campaign"] for s in shown} == {"capped"}
+    for hero in shown:
+        assert event(client, type="impression", **hero)[0] == 200
+    entry = client.get("/v1/me").json()["response"]["capped"]
     assert entry["impressions"] == 5
-    assert len(entry["seen"]) == 3  # the demo's cart-reminder: at most 3 a day
+    assert len(entry["seen"]) == 3
 
 
 def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
@@ -63,8 +73,8 @@ def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
     ("body", "message"),
     [
         ({"type": "explode"}, "event type"),
-        ({"type": "impression", "campaign": "no-such"}, "unknown campaign"),
-        ({"type": "click"}, "unknown campaign"),
+        ({"type": "impression", "campaign": "no-such"}, "needs the token of its decision"),
+        ({"type": "click"}, "needs the token of its decision"),
         ({"type": "goal", "name": "Bad Name!"}, "unknown event 'Bad Name!'"),
         ({"type": "goal", "name": 3}, "unknown event '3'"),
         ({"type": "goal", "name": "made_up"}, "list it under site.events"),
@@ -81,8 +91,7 @@ def test_goal_counts_for_campaigns_the_visitor_saw(client: TestClient) -> None:
 def test_bad_events_are_refused_and_nothing_is_lost(
     client: TestClient, body: dict[str, object], message: str
 ) -> None:
-    start(client)
-    event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
+    event(client, type="impression", **start(client))
     status, data = event(client, **body)
     assert status == 400
     assert message in str(data["error"])
@@ -108,15 +117,15 @@ def test_oversized_event_is_refused(client: TestClient) -> None:
 
 
 def test_corrupt_stored_counters_do_not_break_events(client: TestClient) -> None:
-    start(client)
+    hero = start(client)
     state = client.app.state.edge  # type: ignore[attr-defined]
     visitor_id = client.get("/v1/me").json()["visitor"]["id"]
     store = state.personalizer.store
     record, token = client.portal.call(store.load, visitor_id)  # type: ignore[union-attr]
     record["response"] = {"search-hero": {"impressions": "lots", "clicks": None, "seen": "x"}}
     client.portal.call(store.store_if, visitor_id, record, 60, token)  # type: ignore[union-attr]
-    assert event(client, type="impression", slot="hero", campaign="search-hero")[0] == 200
-    assert event(client, type="click", slot="hero", campaign="search-hero")[0] == 200
+    assert event(client, type="impression", **hero)[0] == 200
+    assert event(client, type="click", **hero)[0] == 200
     response = client.get("/v1/me").json()["response"]["search-hero"]
     assert (response["impressions"], response["clicks"]) == (1, 1)
     assert "seen" not in response  # the demo's search-hero has no cap
@@ -125,10 +134,10 @@ def test_corrupt_stored_counters_do_not_break_events(client: TestClient) -> None
 def test_events_are_tallied_per_variant_and_streamed(client: TestClient) -> None:
     import asyncio
 
-    start(client)
+    hero = start(client)
     store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
-    event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
-    event(client, type="click", slot="hero", campaign="search-hero", variant="a")
+    event(client, type="impression", **hero)
+    event(client, type="click", **hero)
     tallies = asyncio.run(store.tallies(["search-hero"]))
     assert tallies == {
         "search-hero": {
@@ -140,17 +149,17 @@ def test_events_are_tallied_per_variant_and_streamed(client: TestClient) -> None
     assert {e["visitor"] for e in store.events} == {client.get("/v1/me").json()["visitor"]["id"]}
     # Without consent to keep anything: counted in the totals, not in the stream.
     client.post("/v1/consent", content=json.dumps({"tier": "none"}))
-    event(client, type="impression", slot="hero", campaign="search-hero", variant="a")
+    event(client, type="impression", **start(client))
     tallies = asyncio.run(store.tallies(["search-hero"]))
     assert tallies["search-hero"]["a"]["impressions"] == 2
     assert len(store.events) == 0  # choosing none forgot the visitor's events as well
 
 
 def test_an_unknown_variant_is_refused(client: TestClient) -> None:
-    start(client)
-    status, data = event(client, type="impression", campaign="search-hero", variant="zz")
+    hero = start(client)
+    status, data = event(client, type="impression", **{**hero, "variant": "zz"})
     assert status == 400
-    assert "no variant 'zz'" in str(data["error"])
+    assert "another campaign, variant or slot" in str(data["error"])
 
 
 def test_a_goal_is_tallied_for_the_variant_the_visitor_saw(
@@ -165,8 +174,7 @@ def test_a_goal_is_tallied_for_the_variant_the_visitor_saw(
         "    variants: [{key: b, html: <b>sale</b>}]\n"
     )
     client = make_client(config, demo=False)
-    client.post("/v1/decide", content=json.dumps({"slots": ["hero"], "url": "http://x/"}))
-    event(client, type="impression", slot="hero", campaign="sale", variant="b")
+    event(client, type="impression", **start(client))
     event(client, type="goal", name="purchase")
     store = client.app.state.edge.personalizer.store  # type: ignore[attr-defined]
     tallies = asyncio.run(store.tallies(["sale"]))

@@ -892,6 +892,7 @@ class _NoDecisions:
 
     def __init__(self) -> None:
         self.meta: dict[str, Any] = {}
+        self.tokens: dict[str, str] = {}
         self.asked: list[str] = []
 
     async def decide(self, slots: list[str]) -> dict[str, Decision]:

@@ -145,13 +145,15 @@ def test_two_nodes_share_one_visitor_tallies_and_campaigns(
     seen = [visitor.decide(node)["sidebar"]["html"] for node in (a, b, a, b, a, b)]
     assert seen == [f"page {n} of visit 1" for n in range(1, 7)]
 
-    # Tallies from both nodes add up in one place.
-    for node in (a, b, b):
-        status, _ = visitor.request(
-            node, "/v1/events", {"type": "impression", "campaign": "search-hero", "variant": "a"}
-        )
+    # Tallies from both nodes add up in one place; a token made on one node counts on another.
+    shown = []
+    for maker, node in ((a, a), (a, b), (b, b)):
+        hero = visitor.decide(maker)["hero"]
+        shown.append({k: hero[k] for k in ("slot", "campaign", "variant", "token")})
+        status, _ = visitor.request(node, "/v1/events", {"type": "impression", **shown[-1]})
         assert status == 200
-    visitor.request(a, "/v1/events", {"type": "click", "campaign": "search-hero", "variant": "a"})
+    # Clicked where its impression counted (each node remembers the tokens it counted).
+    visitor.request(a, "/v1/events", {"type": "click", **shown[0]})
     stats = ["stats", "--config", str(config_a), "--store", redis_server.url]
     out = subprocess.run(
         [sys.executable, "-m", "opmaat_edge.cli", *stats],

@@ -53,6 +53,12 @@ def _ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator > 0 else None
 
 
+def _ctr(clicks: int, impressions: int) -> float | None:
+    # Each click counts its impression too, so more clicks than impressions is bad data
+    # (tallies from before clicks needed a decision's token), not a rate above 100%.
+    return _ratio(clicks, impressions) if clicks <= impressions else None
+
+
 def _signed_percent(value: float) -> str:
     text = f"{value * 100:+.1f}%"
     return "+0.0%" if text == "-0.0%" else text
@@ -150,7 +156,7 @@ def _row(
         key=key,
         impressions=impressions,
         clicks=clicks,
-        ctr=_ratio(clicks, impressions),
+        ctr=_ctr(clicks, impressions),
         conversions=conversions,
         conversion_rate=_ratio(conversions, impressions),
         visitors=visitors,
@@ -210,7 +216,7 @@ def campaign_numbers(
         holdout=holdout,
         impressions=impressions,
         clicks=clicks,
-        ctr=_ratio(clicks, impressions),
+        ctr=_ctr(clicks, impressions),
         conversions=conversions,
         conversion_rate=_ratio(conversions, impressions),
     )

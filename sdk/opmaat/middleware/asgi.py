@@ -141,7 +141,7 @@ class _Responder:
             await self.downstream(message)
             return
         self.start = message
-        self.rewriter = BodyRewriter(self.page, charset)
+        self.rewriter = BodyRewriter(self.page, charset, shared=self.cdn_key)
 
     async def _body(self, message: Message) -> None:
         assert self.start is not None

@@ -58,7 +58,8 @@ class OpmaatDjangoMiddleware:
             and isinstance(body, bytes)
         ):
             try:
-                out = run(BodyRewriter(page, charset).feed(body, final=True))
+                rewriter = BodyRewriter(page, charset, shared=self.cdn_key)
+                out = run(rewriter.feed(body, final=True))
             except UnicodeDecodeError:
                 out = body
             if page.touched:

@@ -8,6 +8,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opmaat.decision_tokens import token_visitor
 from opmaat.engine import Decision
 from opmaat.html_slots import FILLED_ATTR, SERVER, Scanner, SlotElement
 from opmaat.personalizer import CookieChange, Visit
@@ -22,6 +23,8 @@ class PagePersonalization:
 
     ``decide(slots)`` answers the same as the edge would; a slot decided twice in one request
     keeps its first answer, and the middleware fills the page's slots with these answers.
+    ``tokens`` holds each decided slot's decision token, which the snippet sends back with the
+    slot's impression and click.
     """
 
     def __init__(self, visit: Visit, *, url: str | None, referrer: str | None) -> None:
@@ -29,6 +32,7 @@ class PagePersonalization:
         self.url = url
         self.referrer = referrer
         self.decisions: dict[str, Decision] = {}
+        self.tokens: dict[str, str] = {}
         self.meta: dict[str, Any] = {}
 
     @property
@@ -48,6 +52,8 @@ class PagePersonalization:
                 new, url=self.url, referrer=self.referrer, page=self.meta
             )
             self.decisions.update(made)
+            tokens = self.visit.personalizer.decision_tokens
+            self.tokens.update(tokens.make(made, token_visitor(self.visit)))
         return {s: self.decisions[s] for s in slots if s in self.decisions}
 
     async def track(self, name: str, props: Mapping[str, Any] | None = None) -> None:
@@ -115,8 +121,13 @@ def html_charset(content_type: str) -> str | None:
         return None
 
 
-def fill(parts: Iterable[str | SlotElement], decisions: Mapping[str, Decision]) -> str:
-    """The HTML of ``parts`` with each slot that has a decision filled and marked."""
+def fill(
+    parts: Iterable[str | SlotElement],
+    decisions: Mapping[str, Decision],
+    tokens: Mapping[str, str],
+) -> str:
+    """The HTML of ``parts`` with each slot that has a decision filled and marked (with its
+    campaign, variant and decision token)."""
     out = []
     for part in parts:
         if isinstance(part, str):
@@ -131,6 +142,8 @@ def fill(parts: Iterable[str | SlotElement], decisions: Mapping[str, Decision]) 
             marks["data-opmaat-campaign"] = decision.campaign
             if decision.variant:
                 marks["data-opmaat-variant"] = decision.variant
+            if part.name in tokens:
+                marks["data-opmaat-token"] = tokens[part.name]
         out.append(part.filled(decision.html, marks))
     return "".join(out)
 
@@ -138,10 +151,14 @@ def fill(parts: Iterable[str | SlotElement], decisions: Mapping[str, Decision]) 
 class BodyRewriter:
     """Fills the slots of an HTML body, whole or chunk by chunk, deciding slots as they appear
     (the handler's own decisions are reused). A body that turns out not to be in its declared
-    charset is passed on unchanged from there: what was held back, then every later chunk."""
+    charset is passed on unchanged from there: what was held back, then every later chunk.
 
-    def __init__(self, page: PagePersonalization, charset: str) -> None:
+    A ``shared`` body (cdn_key: a cache gives it to every visitor with the same decisions)
+    carries no decision tokens, which are one visitor's: the snippet asks the edge for them."""
+
+    def __init__(self, page: PagePersonalization, charset: str, *, shared: bool = False) -> None:
         self.page = page
+        self.shared = shared
         self.scanner = Scanner(meta=page.meta)
         self.decoder = codecs.getincrementaldecoder(charset)(errors="strict")
         # Characters the charset lacks (a € in a Latin-1 page) become character references.
@@ -161,4 +178,5 @@ class BodyRewriter:
         parts = self.scanner.feed(text, final=final)
         slots = [p.name for p in parts if isinstance(p, SlotElement)]
         decisions = await self.page.decide(slots) if slots else {}
-        return self.encoder.encode(fill(parts, decisions), final=final)
+        tokens = {} if self.shared else self.page.tokens
+        return self.encoder.encode(fill(parts, decisions, tokens), final=final)

@@ -167,7 +167,7 @@ class _Response:
         if not self.status.startswith("200") or charset is None or encoding != "identity":
             yield from self._pass(first, chunks)
             return
-        rewriter = BodyRewriter(self.page, charset)
+        rewriter = BodyRewriter(self.page, charset, shared=self.cdn_key)
         # A body of known length (a list, or a declared Content-Length) is rewritten whole;
         # anything else is a stream and is filled as it goes.
         length = _get(self.headers, "content-length") or ""

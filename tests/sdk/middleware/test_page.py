@@ -211,12 +211,14 @@ def test_fill_marks_and_keeps() -> None:
     out = fill(
         ["<p>", slot, other, "</p>"],
         {"hero": Decision("hero", "camp", "b", "<b>new</b>", "r")},
+        {"hero": "T0k-en_"},
     )
     assert out == (
         '<p><div data-opmaat-slot=hero data-opmaat-filled="server" data-opmaat-campaign="camp"'
-        ' data-opmaat-variant="b"><b>new</b></div><div data-opmaat-slot=other>mine</div></p>'
+        ' data-opmaat-variant="b" data-opmaat-token="T0k-en_"><b>new</b></div>'
+        "<div data-opmaat-slot=other>mine</div></p>"
     )
-    kept = fill([slot], {"hero": Decision("hero", None, None, None, "default")})
+    kept = fill([slot], {"hero": Decision("hero", None, None, None, "default")}, {})
     assert kept == '<div data-opmaat-slot=hero data-opmaat-filled="server">own</div>'
 
 
