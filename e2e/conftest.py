@@ -82,8 +82,9 @@ def stop_edge(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def edge_url() -> Iterator[str]:
-    url, proc = start_edge(["demo"])
+def edge_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # `opmaat demo` makes its folder in TMPDIR; pytest's own folder for it is cleaned up.
+    url, proc = start_edge(["demo"], {"TMPDIR": str(tmp_path_factory.mktemp("edge-tmp"))})
     yield url
     stop_edge(proc)
 

@@ -191,8 +191,11 @@ def test_adaptive_promo_is_sticky_and_its_shares_are_shown(visitor: Visitor) -> 
     expect(rows).to_have_count(len(PROMO_VARIANTS))
     shares = {}
     for row in rows.all():
-        key, share, _rate = (c.strip() for c in row.locator("td").all_inner_texts())
+        key, share, seen, clicked, rate = (c.strip() for c in row.locator("td").all_inner_texts())
         shares[key] = float(share.rstrip("%"))
+        # Counts beside the rate, and no rate before anything was seen (not the prior's 50%).
+        assert int(clicked) <= int(seen)
+        assert rate == "\u2013" if int(seen) == 0 else rate.endswith("%")
     assert set(shares) == set(PROMO_VARIANTS)
     assert sum(shares.values()) == pytest.approx(100, abs=0.2)
     assert all(s >= 10 / len(PROMO_VARIANTS) - 0.1 for s in shares.values())  # exploration

@@ -290,7 +290,9 @@ def test_preview_as_a_visitor_and_open_the_demo_as_them(
     expect(hero.locator("[data-cell=variant]")).to_have_text("a")
     reason = hero.locator("[data-cell=reason]")
     expect(reason).to_contain_text("you are in Utrecht, the Netherlands")
-    expect(reason.locator("pre")).to_contain_text("Goedendag, Utrecht!")
+    # What the slot says, as text; its HTML stays behind a toggle.
+    expect(hero.locator("[data-cell=content]")).to_contain_text("Goedendag, Utrecht!")
+    expect(hero.locator("[data-cell=content] pre")).to_contain_text("<h2>Goedendag, Utrecht!")
 
     page.get_by_label("Came from (referrer)").fill(GOOGLE)
     page.get_by_role("button", name="Show what they would see").click()

@@ -100,8 +100,13 @@ def test_snippet_decide_and_cookie_through_the_shops_own_host(
     page.get_by_role("link", name="Your data").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Your data and personalization")
     page.get_by_role("button", name="Delete everything about me").click()
+    expect(page).to_have_url(shop_url + "/_opmaat/me?confirm=delete#your-data")
+    page.get_by_role("button", name="Yes, delete everything").click()
     expect(page.get_by_role("status")).to_have_text("Everything we kept about you is deleted.")
     assert page.url.startswith(shop_url + "/_opmaat/me")
+    # The way back leads to the shop's own home page, not the edge's.
+    page.get_by_role("link", name="← Back to Opmaat demo shop").first.click()
+    expect(page).to_have_url(shop_url + "/")
     # /metrics is not public through the site.
     assert page.request.get(shop_url + "/_opmaat/metrics").status == 404
     assert page.request.get(shop_url + "/_opmaat/healthz").status == 404

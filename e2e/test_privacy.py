@@ -90,7 +90,8 @@ def test_privacy_page_shows_why_exports_and_deletes(
     expect(page.locator("#where + ul")).to_contain_text("Amsterdam, NL")
     expect(page.get_by_role("cell", name="running", exact=True)).to_be_visible()
     why = page.locator("#why + div table")
-    expect(why).to_contain_text("Visitors from a search engine")
+    expect(why).to_contain_text("A welcome for visitors from a search engine")  # its label
+    expect(why).not_to_contain_text("Visitors from a search engine")  # the marketers' name
     expect(why).to_contain_text("you came from a Google search for 'trail shoes'")
 
     with page.expect_download() as download:
@@ -103,6 +104,9 @@ def test_privacy_page_shows_why_exports_and_deletes(
     assert any(d["campaign"] == "search-hero" for d in exported["decisions"])
 
     page.get_by_role("button", name="Delete everything about me").click()
+    expect(page.get_by_role("alert")).to_contain_text("Delete everything we keep about you?")
+    assert page.request.get("/v1/me").json()["stored"]["visits"] == 1  # only asked so far
+    page.get_by_role("button", name="Yes, delete everything").click()
     expect(page.get_by_role("status")).to_have_text("Everything we kept about you is deleted.")
     assert not [c for c in context.cookies() if c["name"] == "opmaat"]
     after = page.request.get("/v1/me").json()

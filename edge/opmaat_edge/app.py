@@ -19,7 +19,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from opmaat.redis_store import RedisStore
-from opmaat_edge import api, demo_site, logs, me, privacy_page, purl_landing, server_api
+from opmaat_edge import (
+    api,
+    demo_site,
+    demo_traffic,
+    edge_home,
+    logs,
+    me,
+    privacy_page,
+    purl_landing,
+    server_api,
+)
 from opmaat_edge.cockpit import views as cockpit_views
 from opmaat_edge.cockpit.views import CockpitAccess
 from opmaat_edge.guard import Cors, HostAllowList, SecurityHeaders
@@ -153,6 +163,8 @@ def create_app(settings: EdgeSettings) -> Starlette:
         routes += demo_site.routes
         routes.append(Route("/ssr", demo_site.to_server_side))
         routes.append(Mount("/ssr", app=demo_site.server_side_app(state.personalizer)))
+    else:
+        routes.append(Route("/", edge_home.page, methods=["GET", "HEAD"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -160,6 +172,8 @@ def create_app(settings: EdgeSettings) -> Starlette:
         store = state.personalizer.store
         if isinstance(store, RedisStore) and (warning := await store.memory_warning()):
             log.warning("%s", warning)
+        if settings.demo:
+            await demo_traffic.seed(store, state.runtime.current.engine)
         interval = settings.reload_interval
         tasks = [asyncio.create_task(state.personalizer.maintain(interval))]
         try:

@@ -19,7 +19,7 @@ from opmaat.campaigns import CampaignSet, load_campaigns
 from opmaat.customers import load_table, parse_customers, write_table
 from opmaat.errors import ConfigError, Problem
 from opmaat.files import write_atomic
-from opmaat.purl import PurlSigner, create_recipients, links_by_id
+from opmaat.purl import PurlSigner, create_recipients, links_by_id, where_links_land
 from opmaat_edge.resources import DEMO, DEMO_CAMPAIGNS
 
 PARTIAL = 4  # exit status: written, but some rows were left out
@@ -128,7 +128,12 @@ def create_purls(
         previous = {}
     try:
         written, problems, issued = create_recipients(
-            text, filename=csv_path, base_url=base_url, signer=PurlSigner(keys), previous=previous
+            text,
+            filename=csv_path,
+            base_url=base_url,
+            signer=PurlSigner(keys),
+            previous=previous,
+            expose=campaign.purl.expose,
         )
     except ConfigError as exc:
         _say(exc, "opmaat: no links made")
@@ -145,6 +150,10 @@ def create_purls(
     print(f"{issued} new link(s) for campaign {campaign_id} in {target}")
     if target.resolve() != campaign.purl.recipients.resolve():
         print(f"the edge reads {campaign.purl.recipients}; copy the file there to use the links")
+    lands, warning = where_links_land(campaign.purl.landing, campaigns.site.hosts, base_url)
+    print(f"{campaign_id}: {lands}")
+    if warning:
+        _say(f"opmaat: warning: {warning}")
     return PARTIAL if problems else 0
 
 

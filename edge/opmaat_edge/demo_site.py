@@ -5,23 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+from urllib.parse import urlencode
 
 import yaml
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
 
-from opmaat.adaptive import Posterior, traffic_shares
+from opmaat.adaptive import posteriors_for, traffic_shares
 from opmaat.middleware import OpmaatMiddleware
 from opmaat.personalizer import Personalizer
+from opmaat_edge import demo_traffic
 from opmaat_edge.cockpit.preview import PREVIEW_COOKIE, read_preview_cookie
 from opmaat_edge.resources import DEMO, TEMPLATES
 from opmaat_edge.state import edge_state
 
 templates = Jinja2Templates(directory=str(TEMPLATES))
+# ?demo_search=TERM on the home page: arrive as from a Google search for TERM.
+SEARCH_PARAM = "demo_search"
+MAX_SEARCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,7 @@ def catalog() -> Catalog:
     return Catalog(data["categories"], {p["id"]: p for p in data["products"]})
 
 
-def _page(request: Request, name: str, **context: Any) -> Response:
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     state = edge_state(request)
     previewed = read_preview_cookie(state.settings.secret_keys, request.cookies.get(PREVIEW_COOKIE))
     context.update(
@@ -47,18 +51,44 @@ def _page(request: Request, name: str, **context: Any) -> Response:
         snippet_version=state.snippet.version,
         preview=previewed.words() if previewed is not None else None,
     )
-    return templates.TemplateResponse(request, name, context)
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _missing(request: Request, what: str) -> Response:
+    # A shop page a visitor followed a link to: the shop's own "not found", not JSON.
+    return _page(request, "demo/missing.html", status=404, what=what)
+
+
+def _search_arrival(request: Request) -> dict[str, str] | None:
+    """A Google search arrival the home page simulates: the referrer a browser would send
+    for ``?demo_search=TERM`` and the page's address without it. A real click on google.com
+    cannot show this locally: Google's results send only their origin, and no browser sends
+    an https page as the referrer of a plain-http one such as this demo."""
+    term = " ".join(request.query_params.get(SEARCH_PARAM, "").split())[:MAX_SEARCH]
+    if not term:
+        return None
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k != SEARCH_PARAM]
+    return {
+        "referrer": "https://www.google.com/search?" + urlencode({"q": term}),
+        "url": request.url.path + ("?" + urlencode(rest) if rest else ""),
+        "term": term,
+    }
 
 
 async def home(request: Request) -> Response:
-    return _page(request, "demo/home.html", featured=list(catalog().products.values())[:4])
+    return _page(
+        request,
+        "demo/home.html",
+        featured=list(catalog().products.values())[:4],
+        search=_search_arrival(request),
+    )
 
 
 async def category(request: Request) -> Response:
     key = request.path_params["category"]
     info = catalog().categories.get(key)
     if info is None:
-        raise HTTPException(404, "no such category")
+        return _missing(request, "category")
     return _page(
         request, "demo/category.html", key=key, category=info, products=catalog().in_category(key)
     )
@@ -67,7 +97,7 @@ async def category(request: Request) -> Response:
 async def product(request: Request) -> Response:
     item = catalog().products.get(request.path_params["product"])
     if item is None:
-        raise HTTPException(404, "no such product")
+        return _missing(request, "product")
     return _page(request, "demo/product.html", product=item)
 
 
@@ -93,21 +123,27 @@ async def campaign_guide(request: Request) -> Response:
         (customer_id, entry, state.personalizer.identify_proof(customer_id))
         for customer_id, entry in sorted(runtime.campaigns.customers.items())
     ]
+    # The counts themselves beside the shares: a variant nobody saw yet has no rate, not its
+    # prior's 50%.
+    try:
+        tallies = await state.personalizer.store.tallies(c.id for c in engine.adaptive)
+    except Exception:
+        tallies = {}
     adaptive = []
     for campaign in engine.adaptive:
-        beliefs = engine.posteriors.get(campaign.id) or tuple(
-            Posterior(1.0, 1.0) for _ in campaign.variants
-        )
+        keys = [v.key for v in campaign.variants]
+        beliefs = engine.posteriors.get(campaign.id) or posteriors_for({}, campaign.id, keys)
         shares = traffic_shares(beliefs, campaign.exploration)
-        adaptive.append(
-            {
-                "campaign": campaign,
-                "variants": [
-                    {"key": v.key, "share": share, "mean": belief.mean}
-                    for v, share, belief in zip(campaign.variants, shares, beliefs, strict=True)
-                ],
-            }
-        )
+        rows = tallies.get(campaign.id, {})
+        variants = []
+        for key, share in zip(keys, shares, strict=True):
+            row = rows.get(key, {})
+            shown, converted = row.get("impressions", 0), row.get("conversions", 0)
+            rate = converted / shown if shown and converted <= shown else None
+            variants.append(
+                {"key": key, "share": share, "shown": shown, "converted": converted, "rate": rate}
+            )
+        adaptive.append({"campaign": campaign, "variants": variants})
     return _page(
         request,
         "demo/campaigns.html",
@@ -115,6 +151,7 @@ async def campaign_guide(request: Request) -> Response:
         customers=customers,
         adaptive=adaptive,
         locations=runtime.campaigns.site.locations,
+        holdout=engine.campaign(demo_traffic.CAMPAIGN) if demo_traffic.seeded(engine) else None,
     )
 
 

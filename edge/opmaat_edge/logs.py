@@ -24,7 +24,8 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 access_log = logging.getLogger("opmaat.access")
 log = logging.getLogger("opmaat.edge")
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds color_message (its message with ANSI colour codes) for its own formatter.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

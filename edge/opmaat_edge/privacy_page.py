@@ -4,7 +4,8 @@ and forms to edit preferences, change consent, download and delete. Works withou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from opmaat.campaigns.model import NEUTRAL_LABEL
 from opmaat.consent import CHOICES
 from opmaat.history import recent_decisions
-from opmaat.interests import category_key
+from opmaat.interests import category_key, interest_attributes
 from opmaat.personalizer import Visit
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
@@ -52,6 +54,10 @@ _MEDIUM = {
     "direct": "directly (you typed the address, or used a bookmark or an app)",
 }
 _DEVICE = {"mobile": "a phone", "tablet": "a tablet", "desktop": "a computer", "bot": "a robot"}
+PREFS_NEED_CONSENT = (
+    "Your interests can only be kept while personalization is on: choose “On” under "
+    "Your choices first."
+)
 
 
 FORM_SALT = "opmaat.privacy-form"
@@ -101,45 +107,66 @@ def _when(stamp: Any) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%d %b %Y, %H:%M UTC")
 
 
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _seen(responses: Mapping[str, Any], label: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """Impressions and clicks per label the visitor was shown (campaigns that share a label,
+    or have none, are one row: the visitor cannot tell them apart)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for campaign_id, entry in responses.items():
+        if not isinstance(entry, Mapping):
+            continue
+        row = rows.setdefault(label(campaign_id), {"impressions": 0, "clicks": 0})
+        row["impressions"] += _count(entry.get("impressions"))
+        row["clicks"] += _count(entry.get("clicks"))
+    return [
+        {"name": name, **row} for name, row in rows.items() if row["impressions"] or row["clicks"]
+    ]
+
+
 def _view(visit: Visit) -> dict[str, Any]:
     data = export(visit)
     engine = visit.runtime.engine
 
-    def name(campaign_id: Any) -> str:
+    def label(campaign_id: Any) -> str:
+        # Visitors see a campaign's label, never the marketers' name or id for it.
         found = engine.campaign(campaign_id) if isinstance(campaign_id, str) else None
-        return found.name or found.id if found else str(campaign_id)
+        return found.visitor_label if found else NEUTRAL_LABEL
 
     interests = {k: v for k, v in data["interests"].items() if k != "top"}
-    seen = [
-        {
-            "name": name(cid),
-            "impressions": entry.get("impressions", 0),
-            "clicks": entry.get("clicks", 0),
-        }
-        for cid, entry in data["response"].items()
-        if isinstance(entry, Mapping)
-    ]
+    # The scores page views earned, before the visitor's own choices raise or drop a topic.
+    inferred = interest_attributes(
+        visit.record, {}, time.time(), visit.site.interest_half_life_days
+    )
     decisions = [
-        {**d, "name": name(d["campaign"]) if d.get("campaign") else None, "when": _when(d["at"])}
+        {**d, "name": label(d["campaign"]) if d.get("campaign") else None, "when": _when(d["at"])}
         for d in reversed(recent_decisions(visit.record))
     ]
     link, purl = data["purl"], None
     if link.get("campaign"):  # only the columns the campaign exposes are in purl.*
         fields = {k: v for k, v in link.items() if k not in ("campaign", "forwarded")}
         purl = {
-            "name": name(link["campaign"]),
+            "name": label(link["campaign"]),
             "forwarded": link.get("forwarded"),
             "fields": fields,
         }
+    origins = visit.site.allowed_origins
     return {
         "data": data,
         "site": visit.site.name or "This site",
+        # The shop's pages: the origin they call the edge from, or this host's home page
+        # (the edge under a path of the shop's host).
+        "shop": origins[0] + "/" if origins else "/",
+        "stores": visit.consent.stores,
         "arrival": arrival(data["referrer"]),
         "purl": purl,
         "device": device(data["device"]),
         "interests": interests,
+        "inferred": {k: v for k, v in inferred.items() if k != "top"},
         "prefs": data["prefs"]["interests"],
-        "seen": seen,
+        "seen": _seen(data["response"], label),
         "decisions": decisions,
         "cart": visit.record.get("cart") if isinstance(visit.record.get("cart"), dict) else None,
         "retention_days": visit.site.retention_days,
@@ -156,8 +183,15 @@ def _render(
     done: str | None = None,
     error: str | None = None,
     status: int | None = None,
+    confirm_delete: bool = False,
 ) -> Response:
-    context = {**_view(visit), "token": form_token(visit), "done": done, "error": error}
+    context = {
+        **_view(visit),
+        "token": form_token(visit),
+        "done": done,
+        "error": _sentence(error) if error else None,
+        "confirm_delete": confirm_delete,
+    }
     response = templates.TemplateResponse(
         request,
         "privacy/me.html",
@@ -173,7 +207,20 @@ async def page(request: Request) -> Response:
     if visit.load_failed:
         return _render(request, visit, error=STORE_DOWN.capitalize() + ".", status=503)
     await visit.save()  # kept for this request's tier (a GPC browser shortens it)
-    return _render(request, visit, done=DONE.get(request.query_params.get("done", "")))
+    return _render(
+        request,
+        visit,
+        done=DONE.get(request.query_params.get("done", "")),
+        # The first step of "delete everything": the page asks again, in a form of its own.
+        confirm_delete=request.query_params.get("confirm") == "delete",
+    )
+
+
+def _sentence(message: str) -> str:
+    """An error as the page shows it: a sentence, whatever the API's wording."""
+    text = message.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _one(form: Mapping[str, list[str]], key: str) -> str | None:
@@ -213,6 +260,8 @@ async def submit(request: Request) -> Response:
                 raise ApiError(400, "choose one of the options for personalization")
             await change_consent(visit, choice)
         elif action == "prefs":
+            if not visit.consent.stores:
+                raise ApiError(409, PREFS_NEED_CONSENT)
             change_prefs(visit, _prefs_patch(form))
             await visit.save()
         else:

@@ -21,7 +21,7 @@ import re
 import secrets
 import string
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -280,6 +280,35 @@ def _base_url_problem(base_url: str) -> str | None:
     return None
 
 
+def where_links_land(
+    landing: str, site_hosts: Collection[str], base_url: str | None = None
+) -> tuple[str, str | None]:
+    """Where a campaign's links land, in words ("its links land on …"), and a warning when
+    that is likely not a page of the shop. A path lands on the host the link is opened on, the
+    host of ``base_url`` (the edge answers with a path), which is the shop only when it is one
+    of ``site_hosts``, the edge served under the shop's host: an edge on a host of its own
+    answers that path itself. Without ``base_url`` (`opmaat check`) the host is not known."""
+    if landing.startswith(("http://", "https://")):
+        return f"its links land on {landing}", None
+    if base_url is None:
+        return (
+            f"its links land on {landing} of the host in their URL (the --base-url of "
+            "`opmaat purl create`): that must be a page of your shop",
+            None,
+        )
+    parts = urlsplit(base_url)
+    where = f"{parts.scheme}://{parts.netloc}{landing}"
+    lands = f"its links land on {where}: this must be a page of your shop"
+    host = (parts.hostname or "").lower()
+    if host in site_hosts or parts.netloc.lower() in site_hosts:
+        return lands, None
+    return lands, (
+        f"{host} is not one of site.hosts, so unless this edge is served under your shop's "
+        f"host, {where} is the edge's own page, not your shop's: make purl.landing a full URL "
+        "on one of site.landing_hosts (docs/campaign-types.md)"
+    )
+
+
 def _csv_problem(filename: str, line: int, exc: Exception) -> ConfigError:
     return ConfigError([Problem(filename, line, "file", f"cannot read the CSV: {exc}")])
 
@@ -291,6 +320,7 @@ def create_recipients(
     base_url: str,
     signer: PurlSigner,
     previous: Mapping[str, str] | None = None,
+    expose: Sequence[str] = (),
 ) -> tuple[str, list[Problem], int]:
     """Give every good row of a recipients CSV a personal link.
 
@@ -300,7 +330,8 @@ def create_recipients(
     change links that may be printed already. Rejected rows are written back with an empty
     url. ``previous`` (recipient id -> url, from the file written last time) gives a row
     without a url its earlier link back. Raises ConfigError for a file or base URL nothing
-    can be made of.
+    can be made of, and for a file without a column the campaign's ``expose`` lists (the edge
+    would refuse the file it is written to).
     """
     previous = previous or {}
     config_problems: list[Problem] = []
@@ -332,6 +363,7 @@ def create_recipients(
     config_problems.extend(header_problems)
     if columns is None or config_problems:
         raise ConfigError(config_problems)
+    _exposed_columns(columns, expose, filename)
     prefix = base_url.rstrip("/") + "/p/"
     names, id_index, url_index = columns.names, columns.id_index, columns.url_index
     width = len(header)

@@ -169,7 +169,11 @@ def _geo(profile: Profile) -> str | None:
         text(geo.get("region")),
         COUNTRIES.get(country.upper(), country) if country else None,
     ]
-    named = [place for place in places if place]
+    named: list[str] = []
+    for place in places:
+        # A city that is its own region (Berlin, Utrecht) is named once.
+        if place and (not named or place.casefold() != named[-1].casefold()):
+            named.append(place)
     return "you are in " + ", ".join(named) if named else None
 
 

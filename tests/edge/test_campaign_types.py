@@ -443,8 +443,8 @@ def test_the_cart_reminder_respects_its_frequency_cap(shop: TestClient) -> None:
     for shown in range(3):  # max 3 per day
         hero = decide(shop, ["hero"])["hero"]
         assert hero["campaign"] == "cart-reminder", shown
-        impression = {"type": "impression", "slot": "hero", "campaign": "cart-reminder"}
-        assert event(shop, {**impression, "variant": "a"}).status_code == 200
+        seen = {k: hero[k] for k in ("slot", "campaign", "variant", "token")}
+        assert event(shop, {"type": "impression", **seen}).status_code == 200
     assert decide(shop, ["hero"])["hero"]["campaign"] != "cart-reminder"
     data = me(shop)
     assert data["cart"]["abandoned"] is True  # the cap stopped it, not the cart
@@ -630,10 +630,12 @@ def test_an_adaptive_decision_sticks_for_the_session_and_is_recorded(shop: TestC
 
 def test_an_adaptive_campaign_learns_which_variant_converts(shop: TestClient) -> None:
     # Through the API: an impression and a click (the goal) are tallied per variant.
-    decide(shop, ["promo"])
+    become(shop)
+    while (promo := decide(shop, ["promo"])["promo"])["variant"] != "bundle":
+        become(shop)  # uniform beliefs yet: a visitor who was given the bundle
     for kind in ("impression", "click"):
         body = {"type": kind, "slot": "promo", "campaign": "promo-test", "variant": "bundle"}
-        assert event(shop, body).status_code == 200
+        assert event(shop, {**body, "token": promo["token"]}).status_code == 200
     edge = state(shop)
     memory = store(shop)
     portal = shop.portal

@@ -249,12 +249,13 @@ def test_no_ip_address_is_ever_stored(make_client: MakeClient) -> None:
                 "referrer": GOOGLE,
                 "page": {"category": "running"},
             }
-            client.post("/v1/decide", content=json.dumps(body), headers=headers)
-        client.post(
-            "/v1/events",
-            content=json.dumps({"type": "impression", "campaign": "search-hero"}),
-            headers=headers,
+            r = client.post("/v1/decide", content=json.dumps(body), headers=headers)
+        hero = r.json()["slots"]["hero"]
+        shown = {k: hero[k] for k in ("slot", "campaign", "variant", "token")}
+        r = client.post(
+            "/v1/events", content=json.dumps({"type": "impression", **shown}), headers=headers
         )
+        assert r.json()["stored"] is True
         client.patch(
             "/v1/me",
             content=json.dumps({"prefs": {"interests": {"cycling": "more"}}}),

@@ -228,8 +228,17 @@ def test_purl_create_adds_signed_links(config: Path, capsys: Capsys) -> None:
     assert create(config, source) == 0
     target = config.parent / "recipients.csv"
     captured = capsys.readouterr()
-    assert captured.out.strip() == f"2 new link(s) for campaign spring in {target}"
-    assert captured.err == ""
+    assert captured.out.splitlines() == [
+        f"2 new link(s) for campaign spring in {target}",
+        f"spring: its links land on {BASE}/welcome: this must be a page of your shop",
+    ]
+    # The link's host is not the shop's: on an edge of its own, /welcome is the edge's page.
+    assert captured.err.splitlines() == [
+        "opmaat: warning: go.shop.example is not one of site.hosts, so unless this edge is "
+        f"served under your shop's host, {BASE}/welcome is the edge's own page, not your "
+        "shop's: make purl.landing a full URL on one of site.landing_hosts "
+        "(docs/campaign-types.md)"
+    ]
     written = rows(target)
     assert [(r["id"], r["first_name"], r["customer_id"]) for r in written] == [
         ("r1", "Ann", "c1"),
@@ -271,7 +280,7 @@ def test_rejected_recipients_are_listed_and_get_no_link(config: Path, capsys: Ca
     source = write_csv(config.parent, "id,first_name\nr1,Ann\n,Nobody\nr1,Again\n")
     assert create(config, source) == 4
     captured = capsys.readouterr()
-    assert captured.err.splitlines() == [
+    assert captured.err.splitlines()[:3] == [
         f"{source}:3: id: empty id",
         f"{source}:4: id: duplicate id, first on line 2",
         "2 recipient(s) left out",
@@ -349,7 +358,7 @@ def test_purl_create_out_elsewhere_says_where_the_edge_reads(
     assert create(config, write_csv(config.parent, RECIPIENTS), "--out", str(elsewhere)) == 0
     out = capsys.readouterr().out.splitlines()
     target = config.parent / "recipients.csv"
-    assert out == [
+    assert out[:2] == [
         f"2 new link(s) for campaign spring in {elsewhere}",
         f"the edge reads {target.resolve()}; copy the file there to use the links",
     ]
@@ -432,3 +441,62 @@ def test_purl_create_where_no_row_gets_a_link_changes_nothing(tmp_path: Path) ->
         == 1
     )
     assert links.read_bytes() == written
+
+
+@pytest.mark.usefixtures("keys")
+@pytest.mark.parametrize(
+    ("landing", "base_url", "lands"),
+    [
+        ("/welcome", "https://shop.example", "https://shop.example/welcome"),
+        ("/welcome", "https://shop.example/_opmaat", "https://shop.example/welcome"),
+        ("https://shop.example/spring", BASE, "https://shop.example/spring"),
+    ],
+)
+def test_purl_create_says_where_links_land_without_a_warning_when_that_is_the_shop(
+    config: Path, capsys: Capsys, landing: str, base_url: str, lands: str
+) -> None:
+    config.write_text(CAMPAIGNS.replace("landing: /welcome", f"landing: '{landing}'"))
+    source = write_csv(config.parent, RECIPIENTS, "recipients-in.csv")
+    argv = ["purl", "create", "--config", str(config), "--campaign", "spring"]
+    assert main([*argv, "--csv", str(source), "--base-url", base_url]) == 0
+    captured = capsys.readouterr()
+    assert f"spring: its links land on {lands}" in captured.out
+    assert captured.err == ""
+
+
+def test_without_a_base_url_a_path_lands_on_the_host_in_the_links_url() -> None:
+    # What `opmaat check` can say of a campaign: it knows no --base-url.
+    from opmaat.purl import where_links_land
+
+    assert where_links_land("/welcome", ("shop.example",)) == (
+        "its links land on /welcome of the host in their URL (the --base-url of "
+        "`opmaat purl create`): that must be a page of your shop",
+        None,
+    )
+    assert where_links_land("https://shop.example/spring", ()) == (
+        "its links land on https://shop.example/spring",
+        None,
+    )
+    lands, warning = where_links_land("/", ("shop.example:8443",), "https://shop.example:8443")
+    assert (lands, warning) == (
+        "its links land on https://shop.example:8443/: this must be a page of your shop",
+        None,
+    )
+
+
+@pytest.mark.usefixtures("keys")
+def test_purl_create_refuses_a_csv_without_a_column_the_campaign_exposes(
+    config: Path, capsys: Capsys
+) -> None:
+    # The edge would refuse the links file, and with it the whole campaign file.
+    exposed = "landing: /, expose: [first_name, offer]"
+    config.write_text(CAMPAIGNS.replace("landing: /welcome", exposed))
+    source = write_csv(config.parent, RECIPIENTS, "recipients-in.csv")
+    assert create(config, source) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        f"{source}:1: offer: the campaign's purl.expose lists this column, but the file has "
+        "none (it has id, first_name, customer_id)"
+    )
+    assert err[-1] == "opmaat: no links made"
+    assert not (config.parent / "recipients.csv").exists()

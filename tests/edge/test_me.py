@@ -153,7 +153,9 @@ def test_privacy_page_says_what_is_known_and_why(client: TestClient) -> None:
     assert "Amsterdam, NL" in html
     assert "from a search on Google, for “trail shoes”" in html
     assert "<td>running</td>" in html
-    assert "Visitors from a search engine" in html
+    # The campaign's label, never the marketers' name for it.
+    assert "A welcome for visitors from a search engine" in html
+    assert "Visitors from a search engine" not in html
     assert "you came from a Google search for &#39;trail shoes&#39;" in html
     assert 'href="v1/me?download=1"' in html
     # Every form control has a label.
@@ -189,8 +191,8 @@ def test_privacy_page_forms_change_preferences_consent_and_delete(client: TestCl
     [
         ({"token": "forged", "action": "delete"}, "expired"),
         ({"token": "", "action": "delete"}, "expired"),
-        ({"action": "explode"}, "action must be one of"),
-        ({"action": "consent", "consent": "sometimes"}, "choose one of the options"),
+        ({"action": "explode"}, "Action must be one of"),
+        ({"action": "consent", "consent": "sometimes"}, "Choose one of the options"),
         ({"action": "prefs", "add_interest": "<script>"}, "is not a topic name"),
     ],
 )
@@ -273,3 +275,111 @@ def test_the_privacy_page_cannot_be_framed_or_run_scripts(client: TestClient) ->
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["referrer-policy"] == "same-origin"
     assert client.get("/v1/me").headers["x-content-type-options"] == "nosniff"
+
+
+# --- what a visitor trips over on the privacy page ----------------------------------------------
+
+LABELS = """site: {consent_default: full, allowed_origins: ["https://www.shop.example"]}
+slots: {hero: {}, promo: {}}
+campaigns:
+  - {id: internal-7, name: Which promo gets clicked, label: This week's offer, slot: promo,
+     variants: [{key: a, html: offer}]}
+  - {id: test-b, name: Internal test B, slot: hero, variants: [{key: a, html: hi}]}
+"""
+
+
+def event(client: TestClient, kind: str, campaign: str, decided: Any) -> None:
+    slot = decided["slots"][{"internal-7": "promo", "test-b": "hero"}[campaign]]
+    body = {"type": kind, "campaign": campaign, "variant": "a", "slot": slot["slot"]}
+    body["token"] = slot.get("token")
+    assert client.post("/v1/events", content=json.dumps(body)).status_code == 200
+
+
+def test_visitors_see_campaign_labels_never_internal_names(make_client: Any, tmp_path: Any) -> None:
+    config = tmp_path / "campaigns.yaml"
+    config.write_text(LABELS)
+    client = make_client(config, demo=False)
+    for _ in range(2):
+        decided = client.post(
+            "/v1/decide",
+            content=json.dumps({"slots": ["hero", "promo"], "url": "http://127.0.0.1/"}),
+        ).json()
+    event(client, "impression", "internal-7", decided)
+    html = client.get("/me").text
+    assert "This week&#39;s offer" in html
+    assert "a promotion" in html  # test-b has no label
+    for internal in ("Which promo gets clicked", "internal-7", "Internal test B", "test-b"):
+        assert internal not in html
+    # Seen counts what was on the screen; the table says so beside the decisions above it.
+    seen = html[html.index('id="campaigns"') :]
+    assert "<tr><td>This week&#39;s offer</td><td>1</td><td>0</td></tr>" in seen
+    assert "a promotion</td>" not in seen  # decided twice, never on the screen
+    assert "a page you left sooner" in seen
+    # The way back to the shop: the origin its pages call the edge from.
+    assert html.count('href="https://www.shop.example/">← Back to This site</a>') == 2
+
+
+def test_the_way_back_is_the_home_page_of_the_edges_host_without_other_origins(
+    client: TestClient,
+) -> None:
+    assert 'href="/">← Back to Opmaat demo shop</a>' in client.get("/me").text
+
+
+def test_an_added_topic_shows_no_score_it_did_not_earn(client: TestClient) -> None:
+    browse(client)  # one view of running
+    token = token_of(client.get("/me").text)
+    form(client, token=token, action="prefs", add_interest="camping")
+    html = client.get("/me").text
+    scores = dict(re.findall(r'<tr><td>([a-z-]+)</td><td data-cell="score">([^<]*)</td>', html))
+    assert scores == {"camping": "—", "running": "1.0"}
+    assert client.get("/v1/me").json()["interests"]["camping"] == 10.0  # what campaigns see
+
+
+def test_the_sidebar_never_links_to_a_topic_the_shop_has_no_page_for(client: TestClient) -> None:
+    patch(client, {"prefs": {"interests": {"camping": "more"}}})
+    sidebar = browse(client, "/", None)["slots"]["sidebar"]
+    assert sidebar["campaign"] != "interest-sidebar"
+    assert "/c/camping" not in (sidebar["html"] or "")
+
+
+def test_without_personalization_no_topic_can_be_added(client: TestClient) -> None:
+    browse(client)
+    token = token_of(client.get("/me").text)
+    form(client, token=token, action="consent", consent="off")
+    html = client.get("/me").text
+    assert 'name="add_interest"' not in html
+    assert "choose “On” under" in html
+    # A form sent anyway answers in a sentence.
+    r = form(client, token=token_of(html), action="prefs", add_interest="camping")
+    assert r.status_code == 400
+    assert (
+        "Your interests can only be kept while personalization is on: choose “On” under "
+        "Your choices first."
+    ) in r.text
+
+
+def test_errors_on_the_page_are_sentences() -> None:
+    from opmaat_edge.privacy_page import _sentence
+
+    assert _sentence("preferences are kept only with session or full consent") == (
+        "Preferences are kept only with session or full consent."
+    )
+    assert _sentence("Already a sentence.") == "Already a sentence."
+
+
+def test_delete_everything_asks_first_and_works_without_javascript(client: TestClient) -> None:
+    browse(client)
+    page = client.get("/me").text
+    ask = page[page.index('id="your-data"') :]
+    # The first button only asks (a GET): nothing on the page can delete in one step.
+    assert '<form method="get" action="me#your-data">' in ask
+    assert 'name="confirm" value="delete"' in ask
+    assert 'name="action" value="delete"' not in page
+    confirm = client.get("/me", params={"confirm": "delete"}).text
+    assert "Delete everything we keep about you?" in confirm
+    assert 'name="action" value="delete"' in confirm
+    assert '<a href="me#your-data">No, keep it</a>' in confirm
+    assert client.get("/v1/me").json()["stored"] != {}
+    r = form(client, token=token_of(confirm), action="delete")
+    assert (r.status_code, r.headers["location"]) == (303, "me?done=delete")
+    assert client.get("/v1/me").json()["stored"] == {}

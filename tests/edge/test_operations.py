@@ -17,11 +17,9 @@ GOOGLE = "https://www.google.com/search?q=trail+shoes"
 
 def browse(client: TestClient) -> None:
     body = {"slots": ["hero", "sidebar"], "url": "http://127.0.0.1/", "referrer": GOOGLE}
-    client.post("/v1/decide", content=json.dumps(body))
-    client.post(
-        "/v1/events",
-        content=json.dumps({"type": "impression", "campaign": "search-hero", "variant": "a"}),
-    )
+    hero = client.post("/v1/decide", content=json.dumps(body)).json()["slots"]["hero"]
+    shown = {k: hero[k] for k in ("slot", "campaign", "variant", "token")}
+    client.post("/v1/events", content=json.dumps({"type": "impression", **shown}))
     client.post("/v1/events", content=json.dumps({"type": "goal", "name": "purchase"}))
     client.post("/v1/events", content=json.dumps({"type": "goal", "name": "made_up_goal_123"}))
 
@@ -99,6 +97,19 @@ def test_json_log_lines_carry_the_request_id_and_fields() -> None:
     assert line["level"] == "warning"
     assert line["request_id"] == "abc123"
     assert line["store_state"] == "degraded"
+
+
+def test_json_log_lines_leave_out_uvicorns_coloured_copy_of_the_message() -> None:
+    record = logging.makeLogRecord(
+        {"name": "uvicorn.error", "levelname": "INFO", "msg": "Started server process [%d]"}
+    )
+    record.args = (42,)
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    line = JsonFormatter().format(record)
+    assert json.loads(line)["msg"] == "Started server process [42]"
+    assert "color_message" not in line
+    assert "\\u001b" not in line
+    assert "\x1b" not in line
 
 
 def test_a_decide_error_is_logged_without_personal_data(

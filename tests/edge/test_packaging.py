@@ -61,7 +61,8 @@ def test_wheel_install_serves_demo_and_snippet(tmp_path: Path) -> None:
     )
     port = _free_port()
     # The installed copy comes first on the path and the checkout is not the working directory.
-    env = {**os.environ, "PYTHONPATH": str(target)}
+    # TMPDIR: the demo's folder goes where pytest cleans up.
+    env = {**os.environ, "PYTHONPATH": str(target), "TMPDIR": str(tmp_path)}
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -5,6 +5,7 @@ import gzip
 from starlette.testclient import TestClient
 
 from opmaat_edge.snippet import GZIP_BUDGET
+from tests.edge.conftest import MakeClient
 
 
 def test_healthz(client: TestClient) -> None:
@@ -45,10 +46,38 @@ def test_demo_pages(client: TestClient) -> None:
 
 
 def test_unknown_pages_are_json_404(client: TestClient) -> None:
-    for path in ("/c/nope", "/product/nope", "/nothing/here"):
+    for path in ("/nothing/here", "/v1/nothing"):
         r = client.get(path)
         assert r.status_code == 404
         assert "error" in r.json()
+
+
+def test_a_shop_page_that_is_not_there_is_the_shops_own_404_page(client: TestClient) -> None:
+    # A link the shop shows may lead there (an interest a visitor added is no category).
+    for path, what in (("/c/camping", "category"), ("/product/nope", "product")):
+        r = client.get(path)
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("text/html")
+        assert f"We have no such {what}" in r.text
+        assert 'href="/c/running"' in r.text
+
+
+def test_a_bare_edge_says_what_it_is_on_its_home_page(make_client: MakeClient) -> None:
+    bare = make_client(demo=False)
+    for method in ("GET", "HEAD"):
+        r = bare.request(method, "/")
+        assert r.status_code == 200, method
+        assert r.headers["content-type"].startswith("text/html")
+    html = bare.get("/").text
+    assert "The personalization server of Opmaat demo shop" in html
+    for link in ('href="me"', 'href="cockpit"', 'href="healthz"', "github.com/opmaat/opmaat"):
+        assert link in html
+    assert "purl.landing" in html  # why a personalized link may have landed here
+    csp = bare.get("/").headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    # The demo's home page is the shop's.
+    assert 'data-opmaat-slot="hero"' in make_client(demo=True).get("/").text
 
 
 def test_wrong_method_is_json_405(client: TestClient) -> None:

@@ -144,8 +144,11 @@ def browse(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     assert shop.go("GET", "/ssr/", headers={"Referer": GOOGLE}).status_code == 200
     assert shop.go("GET", "/opmaat.js").status_code == 200
     body = {"slots": ["hero", "sidebar", "offer"], "url": "http://testserver/", "referrer": GOOGLE}
-    assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 200
-    impression = {"type": "impression", "slot": "hero", "campaign": "search-hero", "variant": "a"}
+    decided = shop.go("POST", "/v1/decide", content=json.dumps(body))
+    assert decided.status_code == 200
+    hero = decided.json()["slots"]["hero"]
+    shown = {k: hero[k] for k in ("slot", "campaign", "variant", "token")}
+    impression = {"type": "impression", **shown}
     statuses = [shop.go("POST", "/v1/events", json=impression).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     proof = shop.state.personalizer.identify_proof("C-1")

@@ -387,7 +387,9 @@ def test_the_snippets_decide_needs_no_key(edge: TestClient) -> None:
         "w",
         "<i>web</i>",
     )
-    assert "token" not in banner  # tokens are for server callers
+    # The snippet's token is a decision token (for its events), not a server's tracking token.
+    assert len(banner["token"]) == 40
+    assert "." not in banner["token"]
     # Email-only campaigns are not for the web.
     assert data["slots"]["hero"]["campaign"] is None
     assert "opmaat" in edge.cookies
@@ -397,10 +399,10 @@ def test_the_snippets_decide_needs_no_key(edge: TestClient) -> None:
 
 
 def test_the_snippets_events_need_no_key(edge: TestClient) -> None:
-    web_decide(edge, ["banner"])
+    banner = web_decide(edge, ["banner"])["slots"]["banner"]
     for kind in ("impression", "click"):
         body = {"type": kind, "slot": "banner", "campaign": "web-only", "variant": "w"}
-        r = edge.post("/v1/events", content=json.dumps(body))
+        r = edge.post("/v1/events", content=json.dumps({**body, "token": banner["token"]}))
         assert r.status_code == 200, r.text
         assert r.json() == {"ok": True, "stored": True}
     assert tallies(edge, "web-only")["w"]["impressions"] == 1

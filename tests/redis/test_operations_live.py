@@ -38,7 +38,10 @@ def metric(text: str, name: str) -> float:
 
 
 def test_metrics_add_up_over_two_workers(redis_server: RedisServer, tmp_path: Path) -> None:
-    node = Node(write_config(tmp_path), redis_server.url, "--workers", "2")
+    # TMPDIR: the workers' metrics folder goes where pytest cleans up.
+    node = Node(
+        write_config(tmp_path), redis_server.url, "--workers", "2", env={"TMPDIR": str(tmp_path)}
+    )
     try:
         visitors = [Browser() for _ in range(8)]
         for visitor in visitors:
@@ -115,9 +118,10 @@ def test_sighup_reloads_the_campaign_file_at_once(
 def test_sigterm_lets_a_request_in_flight_finish(redis_server: RedisServer, tmp_path: Path) -> None:
     node = Node(write_config(tmp_path), redis_server.url)
     visitor = Browser()
-    visitor.decide(node)
+    hero = visitor.decide(node)["hero"]
     cookie = "; ".join(f"{c.name}={c.value}" for c in visitor.jar)
-    body = json.dumps({"type": "impression", "campaign": "search-hero", "variant": "a"}).encode()
+    shown = {k: hero[k] for k in ("slot", "campaign", "variant", "token")}
+    body = json.dumps({"type": "impression", **shown}).encode()
     with socket.create_connection(("127.0.0.1", node.port), timeout=10) as conn:
         conn.sendall(
             b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: "

@@ -102,3 +102,21 @@ def test_text_and_join() -> None:
     assert text(2.50) == "2.5"
     assert join(["a"]) == "a"
     assert join(["a", "b", "c"]) == "a, b and c"
+
+
+@pytest.mark.parametrize(
+    ("geo", "expected"),
+    [
+        ({"country": "DE", "region": "Berlin", "city": "Berlin"}, "you are in Berlin, Germany"),
+        (
+            {"country": "NL", "region": "UTRECHT", "city": "Utrecht"},
+            "you are in Utrecht, the Netherlands",
+        ),
+        (
+            {"country": "NL", "region": "Noord-Holland", "city": "Amsterdam"},
+            "you are in Amsterdam, Noord-Holland, the Netherlands",
+        ),
+    ],
+)
+def test_a_city_that_is_its_own_region_is_named_once(geo: dict[str, Any], expected: str) -> None:
+    assert compile_reason({"geo.country": {"$exists": True}})({"geo": geo}) == expected

@@ -12,6 +12,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from itsdangerous import BadData
 from opmaat.cart import cart_attributes
 from opmaat.consent import Consent
 from opmaat.context import classify_referrer, local_time, parse_device, parse_utm
+from opmaat.context.nearby import Nearby
 from opmaat.interests import category_key
 from opmaat.profile import RequestFacts, build_profile
 from opmaat.runtime import Runtime
@@ -48,6 +50,7 @@ _TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 _WORD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_TEXT = 300
 MAX_LIST = 20
+MAX_PRODUCT = 80
 INTEREST_SCORE = 5.0  # a clear interest: several recent views of the category
 
 
@@ -69,9 +72,18 @@ class PreviewVisitor:
     segments: str = ""
     interests: str = ""
     cart_items: int = 0
+    cart_products: str = ""
     cart_value: float = 0.0
     cart_abandoned: bool = False
     time: str = ""
+
+    @property
+    def products(self) -> list[str]:
+        """The names of the products in the cart, one per item (given names are repeated
+        when there are more items; "Product N" when none are given)."""
+        names = [n.strip() for n in self.cart_products.split(",") if n.strip()]
+        count = self.cart_items or len(names)
+        return [names[n % len(names)] if names else f"Product {n + 1}" for n in range(count)]
 
     def query(self) -> str:
         """The form's query string for this visitor (links back to the same preview)."""
@@ -91,9 +103,9 @@ class PreviewVisitor:
             parts.append(f"segments {self.segments}")
         if self.interests:
             parts.append(f"interested in {self.interests}")
-        if self.cart_items:
+        if self.cart_items or self.cart_products:
             parts.append(
-                f"{self.cart_items} in cart" + (" (abandoned)" if self.cart_abandoned else "")
+                f"{len(self.products)} in cart" + (" (abandoned)" if self.cart_abandoned else "")
             )
         if self.time:
             parts.append(f"at {self.time}")
@@ -114,6 +126,16 @@ def _words(form: Mapping[str, str], name: str) -> str:
     for item in items:
         if not _WORD.fullmatch(item):
             raise PreviewError(f"{name}: '{item[:40]}' is not a name (letters, digits, - and _)")
+    return ", ".join(items)
+
+
+def _products(form: Mapping[str, str]) -> str:
+    items = [item.strip() for item in _text(form, "cart_products").split(",") if item.strip()]
+    if len(items) > MAX_LIST or any(len(item) > MAX_PRODUCT for item in items):
+        raise PreviewError(
+            f"cart products: at most {MAX_LIST} names of at most {MAX_PRODUCT} characters, "
+            "separated by commas"
+        )
     return ", ".join(items)
 
 
@@ -151,23 +173,44 @@ def parse_preview(form: Mapping[str, str]) -> PreviewVisitor:
         segments=_words(form, "segments"),
         interests=_words(form, "interests"),
         cart_items=items,
+        cart_products=_products(form),
         cart_value=value,
         cart_abandoned=form.get("cart_abandoned", "") in ("1", "on", "true"),
         time=moment,
     )
 
 
+def _located(city: str, nearby: Nearby) -> dict[str, Any]:
+    """The position of the site's location that ``city`` names ("Utrecht", or "Amsterdam"
+    for "Amsterdam Centraal"), with ``nearest``; nothing for a city that names none."""
+    wanted = city.casefold()
+    for place in nearby.places:
+        name = place.name.casefold()
+        if name == wanted or name.startswith(wanted + " "):
+            geo: dict[str, Any] = {"lat": place.lat, "lon": place.lon}
+            nearest = nearby.attributes(geo)
+            return {**geo, "nearest": nearest} if nearest is not None else geo
+    return {}
+
+
 def preview_attributes(
-    visitor: PreviewVisitor, *, page_url: str | None, site_hosts: frozenset[str] | tuple[str, ...]
+    visitor: PreviewVisitor,
+    *,
+    page_url: str | None,
+    site_hosts: frozenset[str] | tuple[str, ...],
+    nearby: Nearby | None = None,
 ) -> dict[str, Any]:
     """The profile sections that make a request this visitor's. They replace the request's
     own sections whole (an empty field means "not known", not "what this browser says"), so
-    the page under the preview cookie decides exactly as the cockpit's preview table."""
+    the page under the preview cookie decides exactly as the cockpit's preview table. A city
+    that names one of the site's locations (``nearby``) puts the visitor there."""
     geo: dict[str, Any] = {}
     if visitor.country:
         geo["country"] = visitor.country
     if visitor.city:
         geo["city"] = visitor.city
+        if nearby is not None:
+            geo.update(_located(visitor.city, nearby))
     utm = {
         key: value
         for key, value in (
@@ -195,15 +238,16 @@ def preview_attributes(
         scores: dict[str, Any] = dict.fromkeys(interests, INTEREST_SCORE)
         scores["top"] = interests[0]
         out["interests"] = scores
-    if visitor.cart_items:
-        price = round(visitor.cart_value / visitor.cart_items, 2)
+    names = visitor.products
+    if names:
+        price = round(visitor.cart_value / len(names), 2)
         items = [
-            {"id": f"preview-{n + 1}", "name": f"Product {n + 1}", "price": price, "quantity": 1}
-            for n in range(visitor.cart_items)
+            {"id": f"preview-{n + 1}", "name": name, "price": price, "quantity": 1}
+            for n, name in enumerate(names)
         ]
         out["cart"] = {
             "items": items,
-            "count": visitor.cart_items,
+            "count": len(names),
             "value": round(visitor.cart_value, 2),
             "abandoned": visitor.cart_abandoned,
             "abandoned_items": [dict(item) for item in items] if visitor.cart_abandoned else [],
@@ -258,7 +302,12 @@ def preview_decisions(
     )
     profile = {
         **profile,
-        **preview_attributes(visitor, page_url=page_url, site_hosts=runtime.context.site_hosts),
+        **preview_attributes(
+            visitor,
+            page_url=page_url,
+            site_hosts=runtime.context.site_hosts,
+            nearby=runtime.context.nearby,
+        ),
     }
     engine = runtime.engine
     slots = list(runtime.campaigns.slots)
@@ -273,6 +322,35 @@ def preview_decisions(
                 "decision": decision,
                 "campaign": campaign,
                 "html": decision.html,
+                "text": visible_text(decision.html) if decision.html else None,
             }
         )
     return out
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.parts.append(" ")  # "<h2>Hi</h2><p>there" reads "Hi there"
+        if tag in ("script", "style", "template"):
+            self.hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "template") and self.hidden:
+            self.hidden -= 1
+
+
+def visible_text(html: str) -> str:
+    """What a visitor reads of a slot's HTML: its text, on one line."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    return " ".join("".join(parser.parts).split())

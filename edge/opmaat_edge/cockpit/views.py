@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +26,7 @@ from opmaat.campaigns.model import CHANNELS
 from opmaat.campaigns.site_data import local_path
 from opmaat.profile import RequestFacts
 from opmaat.store import ProfileStore
+from opmaat_edge import demo_traffic
 from opmaat_edge.cockpit import live_sessions
 from opmaat_edge.cockpit.auth import LoginThrottle, Passwords, Sessions
 from opmaat_edge.cockpit.campaign_list import campaign_rows
@@ -42,6 +43,7 @@ from opmaat_edge.cockpit.preview import (
 from opmaat_edge.cockpit.report import (
     percent,
 )
+from opmaat_edge.demo_site import catalog
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.resources import TEMPLATES
 from opmaat_edge.state import EdgeState, edge_state
@@ -290,11 +292,16 @@ async def _campaigns(request: Request, session: str) -> Response:
     except Exception:
         log.exception("cockpit: could not read the numbers")
         rows, problem = [], "The numbers could not be read from the store; try again shortly."
+    engine = state.runtime.current.engine
     return _page(
         request,
         "campaigns.html",
         {
             "rows": rows,
+            # The demo's made-up numbers are marked as such wherever they are shown.
+            "seeded": {demo_traffic.CAMPAIGN: demo_traffic.NOTE}
+            if state.settings.demo and demo_traffic.seeded(engine)
+            else {},
             "problem": problem,
             "csrf": _access(request).sessions.csrf_token(session),
             "done": _done(state, request.query_params),
@@ -361,6 +368,10 @@ async def _preview(request: Request, session: str) -> Response:
         except PreviewError as exc:
             error = str(exc)
         else:
+            if state.settings.demo and visitor.cart_items and not visitor.cart_products:
+                # The demo's own products, as its pages would have put in the cart.
+                products = [p["name"] for p in catalog().products.values()]
+                visitor = replace(visitor, cart_products=", ".join(products[: visitor.cart_items]))
             page_url = str(request.base_url).rstrip("/") + page
             results = preview_decisions(
                 state.runtime.current, state.personalizer.paused, visitor, channel, page_url
@@ -380,6 +391,8 @@ async def _preview(request: Request, session: str) -> Response:
             if results is not None
             else None,
             "demo": state.settings.demo,
+            "locations": [place.name for place in state.runtime.current.campaigns.site.locations],
+            "csrf": _access(request).sessions.csrf_token(session),
         },
         status=400 if error else 200,
     )

@@ -118,9 +118,14 @@ class Frequency:
     per_seconds: int
 
 
+# What the visitor's privacy page calls a campaign that has no ``label``.
+NEUTRAL_LABEL = "a promotion"
+
+
 @dataclass(frozen=True, slots=True)
 class Campaign:
-    """One campaign; ``matches`` is its compiled audience (None: every visitor)."""
+    """One campaign; ``matches`` is its compiled audience (None: every visitor). ``name`` is
+    the marketers' (the cockpit's), ``label`` what visitors are shown (their privacy page)."""
 
     id: str
     name: str
@@ -140,6 +145,13 @@ class Campaign:
     line: int
     exploration: float = 0.1
     purl: Purl | None = None
+    label: str = ""
+
+    @property
+    def visitor_label(self) -> str:
+        """How the visitor's privacy page names this campaign: its label, else a neutral
+        phrase (the internal name and id are for marketers only)."""
+        return self.label or NEUTRAL_LABEL
 
 
 @dataclass(frozen=True, slots=True)

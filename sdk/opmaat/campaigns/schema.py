@@ -37,6 +37,7 @@ TOP_KEYS = ("site", "slots", "segments", "campaigns")
 CAMPAIGN_KEYS = (
     "id",
     "name",
+    "label",
     "slot",
     "slots",
     "priority",
@@ -60,6 +61,7 @@ FREQUENCY_KEYS = ("max", "per")
 MAX_FREQUENCY = 100
 CAMPAIGN_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 MAX_HOLDOUT = 0.5
+MAX_LABEL = 80
 _WINDOW = re.compile(r"\s*([0-9]+)\s*([mhd])\s*")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -179,6 +181,7 @@ def _campaign(context: _Context, value: Any, path: YPath) -> Campaign | None:
                 "letters, digits, '-' and '_' (at most 64)",
             )
     name = check.text(spec.get("name", ""), (*path, "name"), empty_ok=True)
+    label = _label(check, spec.get("label", ""), (*path, "label"))
     slot_names = _slot_names(check, spec, path, context.declared)
     priority = spec.get("priority", 0)
     if not is_int(priority):
@@ -234,7 +237,19 @@ def _campaign(context: _Context, value: Any, path: YPath) -> Campaign | None:
         line=check.line(path),
         exploration=float(exploration) if is_number(exploration) else DEFAULT_FLOOR,
         purl=purl,
+        label=label or "",
     )
+
+
+def _label(check: Checker, value: Any, path: YPath) -> str | None:
+    text = check.text(value, path, empty_ok=True)
+    if text is None:
+        return None
+    text = text.strip()
+    if len(text) > MAX_LABEL or not text.isprintable():
+        check.report(path, f"a label is one line of at most {MAX_LABEL} characters")
+        return None
+    return text
 
 
 def _slot_names(
