@@ -109,9 +109,16 @@ def _parser() -> argparse.ArgumentParser:
         "check",
         help="validate a campaign file",
         description="Validate a campaign file the way a running edge would. Prints one "
-        "'file:line: field: message' line per problem; exit 0 when valid, 1 otherwise.",
+        "'file:line: field: message' line per problem, then the warnings (what the edge runs "
+        "but what can never match: unknown attributes, impossible values) and notes; exit 0 "
+        "when the edge would run it, 1 otherwise (with --strict: also on warnings).",
     )
     check.add_argument("file", help="campaign file (YAML or JSON)")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="count warnings as problems (exit 1 when there are any), for CI",
+    )
 
     stats = sub.add_parser(
         "stats",
@@ -351,23 +358,12 @@ def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
     return 0
 
 
-def _check(path: str) -> int:
-    from opmaat.campaigns import check_file
-
-    problems = check_file(path)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
-        return 1
-    print(f"{path}: ok")
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "check":
-        return _check(args.file)
+        from opmaat_edge.check_cli import check
+
+        return check(args.file, strict=args.strict)
     if args.command == "demo":
         env = {
             "OPMAAT_CONFIG": str(DEMO_CAMPAIGNS),

@@ -26,6 +26,7 @@ wrong shape) never matches anyone, even under ``$not``; with ``strict=True`` it 
 
 from __future__ import annotations
 
+import difflib
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -56,12 +57,20 @@ from .predicates import (
 )
 from .versions import js_number_string, padded_version
 
-__all__ = ["compile_condition", "condition_paths", "evaluate_condition"]
+__all__ = [
+    "LOGICAL_OPERATORS",
+    "TYPE_NAMES",
+    "VALUE_OPERATORS",
+    "compile_condition",
+    "condition_paths",
+    "evaluate_condition",
+]
 
 Path = tuple[str | int, ...]
 OperatorCompiler = Callable[["_Compiler", Any, Path], Predicate]
 
-_TYPE_NAMES = ("string", "number", "boolean", "array", "object", "null")
+# What $type can test for.
+TYPE_NAMES = ("string", "number", "boolean", "array", "object", "null")
 
 
 def compile_condition(
@@ -178,8 +187,8 @@ class _Compiler:
             if key.startswith("$"):
                 self.lint(
                     (*path, key),
-                    f"unknown operator {key!r}: attribute names never "
-                    "start with '$', and only $and, $or, $nor and $not combine conditions",
+                    f"unknown operator {key!r}: attribute names never start with '$', and "
+                    f"only $and, $or, $nor and $not combine conditions{_near(key, _LOGICAL)}",
                 )
             parts.append(field(key, self.value(value, (*path, key))))
         if not path:
@@ -212,7 +221,7 @@ class _Compiler:
                 return self.error(
                     path, f"{name} combines whole conditions; it cannot test an attribute's value"
                 )
-            return self.error(path, f"unknown operator {name!r}")
+            return self.error(path, f"unknown operator {name!r}{_near(name, _OPERATORS)}")
         return compile_operator(self, operand, path)
 
     def group_values(self, group_id: Any, path: Path) -> Sequence[Any] | None:
@@ -229,6 +238,12 @@ class _Compiler:
             return tuple(entry)
         self.error(path, f"saved group {group_id!r} is not a list of values")
         return None
+
+
+def _near(name: str, known: Mapping[str, Any]) -> str:
+    """ "; did you mean '$eq'?" for a near miss such as ``$eqq``."""
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # Operators: one small compiler each, found through the _OPERATORS table --------------------
@@ -371,8 +386,8 @@ def _op_exists(c: _Compiler, operand: Any, path: Path) -> Predicate:
 
 
 def _op_type(c: _Compiler, operand: Any, path: Path) -> Predicate:
-    if operand not in _TYPE_NAMES:
-        c.lint(path, f"unknown type {operand!r}; expected one of {', '.join(_TYPE_NAMES)}")
+    if operand not in TYPE_NAMES:
+        c.lint(path, f"unknown type {operand!r}; expected one of {', '.join(TYPE_NAMES)}")
         return never
     return lambda value: type_name(value) == operand
 
@@ -465,3 +480,7 @@ _LOGICAL: dict[str, OperatorCompiler] = {
     "$nor": _op_nor,
     "$not": _op_not_condition,
 }
+
+# The operator names, for whoever describes conditions (the campaign file's JSON Schema).
+VALUE_OPERATORS = tuple(_OPERATORS)
+LOGICAL_OPERATORS = tuple(_LOGICAL)

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opmaat.campaigns import CampaignSet, load_campaigns, load_campaigns_text
+from opmaat.campaigns.file_checks import geo_message
+from opmaat.campaigns.loader import line_of, unreadable
 from opmaat.context import GeoReader
 from opmaat.engine import Engine
-from opmaat.errors import ConfigError
+from opmaat.errors import ConfigError, Problem
 from opmaat.files import data_mtimes
 from opmaat.profile import DEFAULT_SOURCES, ContextBuilder, ProfileSources
 from opmaat.store import ProfileStore, SharedConfig
@@ -61,7 +63,12 @@ class Runtime:
         # The geo reader follows its own file; keep it across campaign reloads.
         geo = previous.context.geo if previous is not None else None
         if geo is None or geo_path is None or geo.path != Path(geo_path):
-            geo = GeoReader.maybe_open(geo_path)
+            try:
+                geo = GeoReader.maybe_open(geo_path)
+            except (OSError, ValueError) as exc:
+                line = line_of(text, ("site", "geo_database"))
+                problem = Problem(str(path), line, "site.geo_database", geo_message(str(exc)))
+                raise ConfigError([problem]) from None
         context = ContextBuilder(
             geo=geo,
             trusted_proxies=site.trusted_proxies,
@@ -99,7 +106,7 @@ class RuntimeHolder:
         try:
             mtime = self.path.stat().st_mtime
         except OSError as exc:
-            return self._failed(f"{self.path}: {exc.strerror}", mtime=None)
+            return self._failed(str(unreadable(self.path, exc)), mtime=None)
         if mtime in (self.current.mtime, self._rejected_mtime):
             # The campaign file is as it was; a data file it names may have changed.
             disk = data_mtimes(self.current.campaigns.data_files)
@@ -124,7 +131,9 @@ class RuntimeHolder:
                     fresh = Runtime.load(self.path, previous=current)
             except ConfigError as exc:
                 return self._failed(str(exc), mtime)
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
+                return self._failed(str(unreadable(self.path, exc)), mtime)
+            except ValueError as exc:
                 return self._failed(f"{self.path}: {exc}", mtime)
             self.current = fresh
         self.reloads_ok += 1

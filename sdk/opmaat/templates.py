@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, NoReturn
 
-from jinja2 import ChainableUndefined, Template, nodes
-from jinja2.exceptions import SecurityError, TemplateError
+from jinja2 import ChainableUndefined, Template, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 logger = logging.getLogger("opmaat.templates")
 
 RAW_UTM = "utm"
+# What a template sees besides the profile's sections (see render_context): the whole profile,
+# and these objects with these keys.
+PROFILE = "profile"
+RENDER_OBJECTS: Mapping[str, tuple[str, ...]] = {
+    "campaign": ("id", "name"),
+    "variant": ("key",),
+    "slot": ("name",),
+}
 
 
 class RawUtmError(TemplateError):
@@ -90,6 +100,70 @@ def _reads_utm(tree: nodes.Template) -> int | None:
         if named == RAW_UTM:
             return node.lineno
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """A name a template reads from its context, with the keys it reads inside it:
+    ``{{ geo.nearest.name }}`` is ``("geo", "nearest", "name")``."""
+
+    path: tuple[str, ...]
+    line: int
+
+
+@cache
+def _parser() -> _Sandbox:
+    return _Sandbox(autoescape=True, undefined=ChainableUndefined)
+
+
+def template_reads(source: str) -> list[Read]:
+    """What ``source`` reads from its context: names it does not set itself (nor Jinja's own
+    globals), each with the keys read inside it as far as they are written out (a key given
+    by a variable, ``interests[name]``, ends the path; a method call's name is not a key).
+    Raises ``jinja2.TemplateSyntaxError``."""
+    environment = _parser()
+    tree = environment.parse(source)
+    free = meta.find_undeclared_variables(tree) - set(environment.globals)
+    return [read for read in _reads(tree) if read.path[0] in free]
+
+
+def error_line(source: str, *, raw_utm: bool = False) -> int | None:
+    """The line of the first thing that makes ``source`` fail to load (a syntax error, or
+    reading ``utm.*`` without ``raw_utm``), or None when it loads."""
+    try:
+        tree = _parser().parse(source)
+    except TemplateSyntaxError as exc:
+        return exc.lineno
+    return None if raw_utm else _reads_utm(tree)
+
+
+def _reads(node: nodes.Node) -> Iterator[Read]:
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+        # geo.get("city"): the method's name is not a key of geo.
+        yield from _reads(node.node.node)
+        for child in node.iter_child_nodes(exclude=("node",)):
+            yield from _reads(child)
+        return
+    if isinstance(node, nodes.Getattr | nodes.Getitem | nodes.Name):
+        keys: list[str] = []
+        current: nodes.Node = node
+        while isinstance(current, nodes.Getattr | nodes.Getitem):
+            if isinstance(current, nodes.Getattr):
+                keys.append(current.attr)
+            elif isinstance(current.arg, nodes.Const) and isinstance(current.arg.value, str | int):
+                keys.append(str(current.arg.value))
+            else:
+                keys.clear()  # what follows a key given by a variable cannot be known
+                yield from _reads(current.arg)
+            current = current.node
+        if isinstance(current, nodes.Name):
+            if current.ctx == "load":
+                yield Read((current.name, *reversed(keys)), node.lineno)
+            return
+        yield from _reads(current)
+        return
+    for child in node.iter_child_nodes():
+        yield from _reads(child)
 
 
 def render_context(

@@ -50,6 +50,10 @@ DEMO = [
         "is in any of the segments rfm-champions or vip",
     ),
     ({"interests.top": {"$exists": True, "$ne": None}}, "top interest is known"),
+    (
+        {"interests.top": {"$in": ["running", "cycling", "outdoor"]}},
+        "top interest is one of running, cycling or outdoor",
+    ),
     ({"cart.abandoned": True}, "has an abandoned cart"),
     (
         {"purl.campaign": "spring-mailing", "purl.forwarded": False},

@@ -56,6 +56,20 @@ def test_defaults_for_a_minimal_file() -> None:
     assert campaigns.source == "<string>"
 
 
+def test_a_label_is_what_visitors_are_shown_and_defaults_to_a_neutral_one() -> None:
+    campaigns = load_campaigns_text(
+        "slots: {hero: {}}\ncampaigns:\n"
+        "  - {id: a, name: Which promo gets clicked, label: ' Our weekly offers ', slot: hero,"
+        " variants: [{key: x, html: hi}]}\n"
+        "  - {id: b, name: Internal test 7, slot: hero, variants: [{key: x, html: hi}]}\n"
+    )
+    labelled, unlabelled = campaigns.campaigns
+    assert (labelled.name, labelled.label) == ("Which promo gets clicked", "Our weekly offers")
+    assert labelled.visitor_label == "Our weekly offers"
+    assert unlabelled.label == ""
+    assert unlabelled.visitor_label == "a promotion"
+
+
 def test_json_is_read_with_the_same_rules_and_lines() -> None:
     campaigns = load_campaigns(HERE / "shop.json")
     [norway] = campaigns.campaigns
@@ -157,6 +171,15 @@ BASE = (
         ),
         ("    id: b\n", "campaigns[0].id: duplicate key 'id'"),
         ("    goal: ''\n", "campaigns[0].goal: must not be empty"),
+        (
+            '    label: "Our offers\\nfor you"\n',
+            "campaigns[0].label: a label is one line of at most 80 characters",
+        ),
+        (
+            f"    label: {'x' * 81}\n",
+            "campaigns[0].label: a label is one line of at most 80 characters",
+        ),
+        ("    label: [offers]\n", "campaigns[0].label: expected text, got a list"),
     ],
 )
 def test_campaign_field_problems(extra: str, expected: str) -> None:
@@ -217,9 +240,9 @@ def test_template_files_resolve_against_base_dir(tmp_path: Path) -> None:
             "slots: {hero: {default_template: bad.html}}\n", "c.yaml", base_dir=tmp_path
         )
     [problem] = caught.value.problems
-    assert problem.line == 1
+    assert (problem.file, problem.line) == (str(tmp_path / "bad.html"), 2)
     assert problem.field == "slots.hero.default_template"
-    assert problem.message.startswith("template syntax error on line 2 of the template: ")
+    assert problem.message.startswith("template syntax error: ")
 
 
 def test_schedule_bounds_in_time_zones() -> None:

@@ -2,8 +2,9 @@
 
 ``describe_audience({"visitor.visits": {"$gte": 2, "$lte": 5}, "geo.country": "NL"})`` is
 ``"visits at least 2 and at most 5 and country is NL"``. Every operator `opmaat.conditions`
-knows has its wording; well-known attributes get a friendly name (``geo.country`` is
-"country", ``cart.abandoned: true`` "has an abandoned cart"), any other keeps its dotted path.
+knows has its wording; attributes are named by their label in the profile's description
+(`opmaat.profile_reference`: ``geo.country`` is "country", ``cart.abandoned: true`` "has an
+abandoned cart"), any other keeps its dotted path.
 
 Keys at one level join with "and"; ``$or`` reads "either A or B", ``$nor`` "neither A nor B",
 ``$not`` "not (A)", and a part that holds an "and" inside an "or" (or the other way round) is
@@ -23,6 +24,8 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from opmaat.profile_reference import lookup
 
 __all__ = ["EVERY_VISITOR", "MAX_CHARS", "NO_VISITOR", "UNDESCRIBABLE", "describe_audience"]
 
@@ -56,89 +59,6 @@ class _Attribute:
     flag: tuple[str, str] | None = None
 
 
-_NAMES: dict[str, _Attribute] = {
-    "geo.country": _Attribute("country"),
-    "geo.region": _Attribute("region"),
-    "geo.city": _Attribute("city"),
-    "geo.continent": _Attribute("continent"),
-    "geo.timezone": _Attribute("time zone"),
-    "geo.nearest.name": _Attribute("nearest store"),
-    "geo.nearest.distance_km": _Attribute("distance to the nearest store in km"),
-    "device.type": _Attribute("device"),
-    "device.os": _Attribute("operating system"),
-    "device.browser": _Attribute("browser"),
-    "referrer.medium": _Attribute("traffic source"),
-    "referrer.source": _Attribute("referrer"),
-    "referrer.term": _Attribute("search term"),
-    "referrer.host": _Attribute("referring site"),
-    "referrer.url": _Attribute("referring page"),
-    "visitor.visits": _Attribute("visits", plural=True),
-    "visitor.new": _Attribute("new visitor", flag=("is a new visitor", "is not a new visitor")),
-    "visitor.days_since_last_visit": _Attribute("days since the last visit", plural=True),
-    "session.pageviews": _Attribute("pages viewed this visit", plural=True),
-    "session.pages": _Attribute("page history of this visit", kind="list"),
-    "page.path": _Attribute("page path"),
-    "page.url": _Attribute("page address"),
-    "time.hour": _Attribute("hour of day"),
-    "time.weekday": _Attribute("weekday"),
-    "time.local": _Attribute("local time"),
-    "cart.count": _Attribute("items in the cart", plural=True),
-    "cart.value": _Attribute("cart value"),
-    "cart.items": _Attribute("cart", kind="list"),
-    "cart.abandoned": _Attribute(
-        "abandoned cart", flag=("has an abandoned cart", "has no abandoned cart")
-    ),
-    "cart.abandoned_items": _Attribute("abandoned cart items", plural=True, kind="list"),
-    "cart.minutes_since_update": _Attribute("minutes since the cart changed", plural=True),
-    "orders.count": _Attribute("orders", plural=True),
-    "orders.value": _Attribute("order value"),
-    "orders.last": _Attribute("last order"),
-    "viewed_products": _Attribute("recently viewed products", plural=True, kind="list"),
-    "segments": _Attribute("segments", plural=True, kind="segments"),
-    "intent.score": _Attribute("intent score"),
-    "journey.stage": _Attribute("journey stage"),
-    "purl.campaign": _Attribute("personal link of campaign"),
-    "purl.forwarded": _Attribute(
-        "forwarded personal link",
-        flag=("personal link was forwarded", "personal link was not forwarded"),
-    ),
-    "customer.id": _Attribute("customer ID"),
-    "rfm.r": _Attribute("RFM recency score"),
-    "rfm.f": _Attribute("RFM frequency score"),
-    "rfm.m": _Attribute("RFM monetary score"),
-    "rfm.score": _Attribute("RFM score"),
-    "rfm.cell": _Attribute("RFM cell"),
-    "rfm.segment": _Attribute("RFM segment"),
-    "consent.tier": _Attribute("consent tier"),
-    "consent.choice": _Attribute("consent choice"),
-    "consent.personalized": _Attribute(
-        "personalization", flag=("allows personalization", "turned personalization off")
-    ),
-}
-
-_MILESTONES = {
-    "first_visit": "is on their first visit",
-    "second_visit": "is on their second visit",
-    "third_visit": "is on their third visit",
-    "tenth_visit": "is on their tenth visit",
-    "back_after_7_days": "is back after 7 days or more away",
-    "back_after_30_days": "is back after 30 days or more away",
-}
-
-_EVENT_PERIODS = {
-    "count_1d": "today",
-    "count_7d": "in the last 7 days",
-    "count_30d": "in the last 30 days",
-    "session": "this visit",
-}
-
-_RESPONSES = {
-    "impressions": "times {c} was shown",
-    "clicks": "clicks on {c}",
-    "conversions": "conversions of {c}",
-}
-
-
 def _words(name: str) -> str:
     return name.replace("_", " ").replace(".", " ")
 
@@ -146,42 +66,24 @@ def _words(name: str) -> str:
 def _attribute(path: str, friendly: bool) -> _Attribute:
     if not friendly:  # inside $elemMatch the paths are an item's fields
         return _Attribute(path)
-    known = _NAMES.get(path)
-    if known is not None:
-        return known
+    found = lookup(path)
+    described = found.attribute if found is not None else None
+    if found is not None and described is not None and described.label:
+        # A campaign id is a name as it is; other wildcards read as words.
+        names = {k: v if k == "campaign" else _words(v) for k, v in found.bindings.items()}
+        kind = "segments" if path == "segments" else "list" if described.type == "list" else "value"
+        return _Attribute(described.label.format(**names), described.plural, kind, described.flag)
     head, _, rest = path.partition(".")
-    if not rest:
-        return _Attribute(path)
-    if head == "interests":
-        if rest == "top":
-            return _Attribute("top interest")
-        return _Attribute(f"interest in {_words(rest)}")
-    if head == "events":
-        name, _, period = rest.rpartition(".")
-        when = _EVENT_PERIODS.get(period)
-        if name and when:
-            return _Attribute(f"{_words(name)} events {when}", plural=True)
-    if head == "milestone":
-        said = _MILESTONES.get(rest) or f"reached the milestone {_words(rest)}"
-        negated = said.replace("is ", "is not ", 1) if said.startswith("is ") else None
+    if head == "milestone" and rest:  # one the profile does not have (yet)
         return _Attribute(
             f"milestone {_words(rest)}",
-            flag=(said, negated or f"has not reached the milestone {_words(rest)}"),
+            flag=(
+                f"reached the milestone {_words(rest)}",
+                f"has not reached the milestone {_words(rest)}",
+            ),
         )
-    if head == "utm":
-        return _Attribute(f"UTM {_words(rest)}")
-    if head in ("customer", "rfm", "page"):
-        return _Attribute(f"{'RFM' if head == 'rfm' else head} {_words(rest)}")
-    if head == "prefs":
-        kind, _, topic = rest.partition(".")
-        if kind == "interests" and topic:
-            return _Attribute(f"stated preference for {_words(topic)}")
+    if head == "prefs" and rest:  # a server caller's own preference
         return _Attribute(f"preference {_words(rest)}")
-    if head == "response":
-        campaign, _, measure = rest.rpartition(".")
-        wording = _RESPONSES.get(measure)
-        if campaign and wording:
-            return _Attribute(wording.format(c=f"campaign {campaign}"), plural=True)
     return _Attribute(path)
 
 

@@ -128,11 +128,31 @@ def _signature(path: Path) -> Signature | None:
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
+def database_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be the geo database, in words for whoever configured it (never an
+    errno), or None when it opens as a MaxMind DB."""
+    try:
+        _open(path).close()
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
 def _open(path: Path) -> maxminddb.Reader:
+    # maxminddb's own errors name the file as bytes (b'GeoLite2-City.mmdb') after an errno;
+    # these say what is wrong with which file, once.
+    if "\x00" in str(path):
+        raise ValueError(f"{str(path)[:200]!r} cannot be a file name")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a MaxMind DB file")
     try:
         return maxminddb.open_database(path)
-    except maxminddb.InvalidDatabaseError as exc:
-        raise ValueError(f"{path}: not a MaxMind DB file ({exc})") from None
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such file {path}") from None
+    except OSError as exc:
+        raise OSError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (maxminddb.InvalidDatabaseError, ValueError) as exc:
+        raise ValueError(f"{path} is not a MaxMind DB file ({exc})") from None
 
 
 def _resolve(reader: maxminddb.Reader, ip: str) -> dict[str, Any]:
