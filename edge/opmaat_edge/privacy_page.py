@@ -4,6 +4,7 @@ and forms to edit preferences, change consent, download and delete. Works withou
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -17,8 +18,9 @@ from starlette.templating import Jinja2Templates
 from opmaat.campaigns.model import NEUTRAL_LABEL
 from opmaat.consent import CHOICES
 from opmaat.history import recent_decisions
+from opmaat.identity import first_cookie, new_id
 from opmaat.interests import category_key, interest_attributes
-from opmaat.personalizer import Visit
+from opmaat.personalizer import CookieChange, Visit
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
 from opmaat_edge.resources import TEMPLATES
@@ -63,21 +65,30 @@ PREFS_NEED_CONSENT = (
 FORM_SALT = "opmaat.privacy-form"
 
 
-def _form_subject(visit: Visit) -> str:
-    # Forms are bound to the visitor they were shown to; "-" when nobody is known yet.
-    return "-" if visit.ident.fresh else visit.ident.visitor_id
+FORM_COOKIE = "opmaat_form"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16}")
 
 
-def form_token(visit: Visit) -> str:
-    return sign(visit.personalizer.codec.secret_keys, FORM_SALT, _form_subject(visit))
+def _form_nonce(request: Request) -> str | None:
+    value = first_cookie(request.headers.get("cookie"), FORM_COOKIE)
+    return value if value is not None and _NONCE.fullmatch(value) else None
 
 
-def _check_token(visit: Visit, token: str | None) -> None:
+def _form_subject(visit: Visit, nonce: str | None) -> str | None:
+    # Forms are bound to the visitor they were shown to; a visitor without a cookie yet, to
+    # a nonce cookie of the form's own (one shared subject would let any page post for them).
+    if not visit.ident.fresh:
+        return visit.ident.visitor_id
+    return f"nonce:{nonce}" if nonce is not None else None
+
+
+def _check_token(visit: Visit, request: Request, token: str | None) -> None:
     try:
         subject = unsign(visit.personalizer.codec.secret_keys, FORM_SALT, token or "", FORM_MAX_AGE)
     except BadData:
         raise ApiError(403, "this form has expired; reload the privacy page") from None
-    if subject != _form_subject(visit):
+    expected = _form_subject(visit, _form_nonce(request))
+    if expected is None or subject != expected:
         raise ApiError(403, "this form was made for another visitor; reload the privacy page")
 
 
@@ -185,9 +196,11 @@ def _render(
     status: int | None = None,
     confirm_delete: bool = False,
 ) -> Response:
+    nonce = (_form_nonce(request) or new_id()) if visit.ident.fresh else None
+    subject = _form_subject(visit, nonce)
     context = {
         **_view(visit),
-        "token": form_token(visit),
+        "token": sign(visit.personalizer.codec.secret_keys, FORM_SALT, subject),
         "done": done,
         "error": _sentence(error) if error else None,
         "confirm_delete": confirm_delete,
@@ -199,6 +212,9 @@ def _render(
         status_code=status or (400 if error else 200),
         headers={"Cache-Control": "private, no-store", **PAGE_SECURITY},
     )
+    if nonce is not None:
+        cookie = CookieChange(FORM_COOKIE, nonce, FORM_MAX_AGE, visit.personalizer.secure_cookies)
+        response.raw_headers.append((b"set-cookie", cookie.header().encode("latin-1")))
     return finish(visit, response)
 
 
@@ -250,7 +266,7 @@ async def submit(request: Request) -> Response:
     form = await read_form(request)
     visit = await open_visit(request)
     try:
-        _check_token(visit, _one(form, "token"))
+        _check_token(visit, request, _one(form, "token"))
         action = _one(form, "action")
         if action == "delete":
             await visit.forget()

@@ -3,12 +3,15 @@ Host names the edge answers."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from opmaat.consent import CONSENT_COOKIE
 from opmaat_edge.app import HIDDEN_RELOAD_ERROR, create_app
+from opmaat_edge.privacy_page import FORM_COOKIE
 from opmaat_edge.resources import DEMO_CAMPAIGNS
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from tests.edge.conftest import KEYS, MakeClient
@@ -80,3 +83,37 @@ def test_a_malformed_allowed_host_is_a_settings_error(value: str) -> None:
     }
     with pytest.raises(SettingsError, match="OPMAAT_ALLOWED_HOSTS"):
         EdgeSettings.from_env(env)
+
+
+# --- the privacy page's form for a visitor without a cookie ---------------------------------
+
+
+def page_token(client: TestClient) -> str:
+    page = client.get("/me")
+    assert page.status_code == 200
+    found = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_cookieless_visitors_form_is_bound_to_a_nonce_cookie_of_its_own(
+    make_client: MakeClient,
+) -> None:
+    visitor = make_client()
+    visitor.cookies.set(CONSENT_COOKIE, "none")
+    token = page_token(visitor)
+    assert visitor.cookies.get(FORM_COOKIE)
+    ok = visitor.post("/me", data={"token": token, "action": "consent", "consent": "none"})
+    assert ok.status_code in (200, 303), ok.text
+    # Another page (or another browser) with that token but without the nonce cookie: refused.
+    other = TestClient(visitor.app, base_url="http://127.0.0.1")
+    other.cookies.set(CONSENT_COOKIE, "none")
+    refused = other.post("/me", data={"token": token, "action": "consent", "consent": "full"})
+    assert refused.status_code == 400  # the page again, saying why, and nothing changed
+    assert "another visitor" in refused.text
+    # ...and a cookieless visitor's own nonce does not make someone else's token theirs.
+    page_token(other)
+    again = other.post("/me", data={"token": token, "action": "consent", "consent": "full"})
+    assert again.status_code == 400
+    assert "another visitor" in again.text
+    assert CONSENT_COOKIE not in {c.split("=")[0] for c in again.headers.get_list("set-cookie")}
