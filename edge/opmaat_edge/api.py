@@ -111,7 +111,9 @@ def _preview(request: Request, visit: Visit, url: str | None) -> PreviewVisitor 
     visit.record = {}
     visit.consent = dataclasses.replace(visit.consent, tier="none")
     visit.keep_cookie = True
-    visit.preview = preview_attributes(found, page_url=url, site_hosts=runtime.context.site_hosts)
+    visit.preview = preview_attributes(
+        found, page_url=url, site_hosts=runtime.context.site_hosts, nearby=runtime.context.nearby
+    )
     return found
 
 
@@ -215,9 +217,8 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
     # Counted once what they stand for is stored (a failed write would count them twice).
     if await visit.save():
         await _count(visit, kind, body, tallies)
-    if not stores:
-        return respond(visit, {"ok": True, "stored": False})
-    return respond(visit, {"ok": True, "stored": True})
+    # Past the new-profile budget (Visit.save) nothing was kept either.
+    return respond(visit, {"ok": True, "stored": visit.consent.stores})
 
 
 def _claim(visit: Visit, kind: str, body: dict[str, Any]) -> tuple[str, ...]:

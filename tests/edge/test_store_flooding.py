@@ -107,3 +107,12 @@ def test_a_profile_stays_under_its_size_bound_whatever_is_sent(edge: Edge) -> No
     started = time.perf_counter()
     decide(client, ["hero", "sidebar"])
     assert time.perf_counter() - started < 0.5
+
+
+def test_an_event_past_the_budget_says_nothing_was_kept(edge: Edge) -> None:
+    client = edge(OPMAAT_NEW_VISITORS_PER_MINUTE="1")
+    answers = []
+    for _ in range(3):
+        client.cookies.clear()
+        answers.append(FLOODS["events"](client).json())
+    assert [a["stored"] for a in answers] == [True, False, False]
