@@ -160,7 +160,9 @@ def create_purls(
 def prepare_demo(folder: Path, base_url: str, secret_keys: Sequence[str]) -> Path | None:
     """A copy of the demo's folder in ``folder`` with its data files made: what `opmaat demo`
     runs. Returns the campaign file, or None (said why) if a step failed."""
-    shutil.copytree(DEMO, folder, dirs_exist_ok=True)
+    # Without the cockpit records a run beside the packaged file may have left.
+    ignore = shutil.ignore_patterns("*.cockpit", "*.users.json", "*.paused.json")
+    shutil.copytree(DEMO, folder, dirs_exist_ok=True, ignore=ignore)
     config = folder / DEMO_CAMPAIGNS.name
     if import_customers(str(config), str(folder / "customers.csv")) not in (0, PARTIAL):
         return None

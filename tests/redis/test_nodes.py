@@ -92,6 +92,9 @@ class Node:
             self.log.close()
 
 
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0 Safari/537.36"}
+
+
 class Browser:
     """One visitor: a cookie jar shared by whatever node it talks to; counts every status."""
 
@@ -102,7 +105,11 @@ class Browser:
 
     def request(self, node: Node, path: str, body: Any = None) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(node.url + path, data=data, method="POST" if data else "GET")
+        # A browser's User-Agent: urllib's own ("Python-urllib") is a crawler's, which gets
+        # the standard content and leaves nothing behind.
+        req = urllib.request.Request(
+            node.url + path, data=data, method="POST" if data else "GET", headers=BROWSER
+        )
         try:
             with self.opener.open(req, timeout=5) as r:
                 status, payload = r.status, json.loads(r.read() or b"null")
