@@ -1,35 +1,51 @@
-"""The cockpit's pages: login, the campaign list with live numbers, pause/resume, preview.
+"""The cockpit's pages: login, the campaign list with live numbers, pause/resume, preview; the
+routes of the other rooms (editing, drafts and publishing, versions, audit, users, PURLs)
+are gathered here.
 
-Every route but the login form answers only to a signed session cookie whose session the
-profile store still keeps (``/cockpit`` sends the browser to the login form, anything else gets
-a 401; a store that cannot be reached gets a 503); every form that changes something carries a
-CSRF token bound to the session; wrong passwords are throttled per address and for the whole
-site. With no password configured the cockpit is off (404).
+Wrong passwords are throttled per address and for the whole site (opmaat_edge.cockpit.auth);
+every other page stands behind opmaat_edge.cockpit.access (a session, the CSRF token on every
+POST, a role).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.templating import Jinja2Templates
 
 from opmaat.campaigns.model import CHANNELS
 from opmaat.campaigns.site_data import local_path
 from opmaat.profile import RequestFacts
-from opmaat.store import ProfileStore
 from opmaat_edge import demo_traffic
-from opmaat_edge.cockpit import live_sessions
-from opmaat_edge.cockpit.auth import LoginThrottle, Passwords, Sessions
+from opmaat_edge.cockpit import (
+    draft_views,
+    editor_views,
+    history_views,
+    live_sessions,
+    pages,
+    purl_views,
+    users_views,
+)
+from opmaat_edge.cockpit.access import (
+    DEMO_STAMP,
+    SESSION_COOKIE,
+    Caller,
+    CockpitAccess,
+    Handler,
+    cockpit_access,
+    guarded,
+)
+from opmaat_edge.cockpit.audit import record_or_log
+from opmaat_edge.cockpit.auth import check_password
 from opmaat_edge.cockpit.campaign_list import campaign_rows
+from opmaat_edge.cockpit.ledger import LedgerUnavailable, UserRecord
 from opmaat_edge.cockpit.preview import (
     DEVICES,
     PREVIEW_COOKIE,
@@ -40,75 +56,19 @@ from opmaat_edge.cockpit.preview import (
     preview_cookie,
     preview_decisions,
 )
-from opmaat_edge.cockpit.report import (
-    percent,
-)
+from opmaat_edge.cockpit.users import SHARED_NAME
 from opmaat_edge.demo_site import catalog
 from opmaat_edge.http import ApiError, read_form
-from opmaat_edge.resources import TEMPLATES
 from opmaat_edge.state import EdgeState, edge_state
 
-log = logging.getLogger("opmaat.cockpit")
-templates = Jinja2Templates(directory=str(TEMPLATES))
-templates.env.filters["percent"] = percent
+__all__ = ["CockpitAccess", "routes"]
 
-SESSION_COOKIE = "opmaat_cockpit"
+log = logging.getLogger("opmaat.cockpit")
+
 LOGIN_COOKIE = "opmaat_cockpit_login"
 CHART_DAYS = 14
-SESSION_SECONDS = 8 * 3600
-STORE_RETRY_SECONDS = 30
-PAGE_SECURITY = {
-    "Cache-Control": "private, no-store",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
-
-
-def _policy(nonce: str) -> str:
-    # Its own script only (the numbers refresh), inline styles, SVG drawn inline.
-    return (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; "
-        "img-src data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'"
-    )
-
-
-@dataclass
-class CockpitAccess:
-    """Who may use the cockpit: the password(s), sessions and the failed-login throttle."""
-
-    passwords: Passwords | None
-    sessions: Sessions
-    throttle: LoginThrottle
-    secure: bool
-
-    async def session(self, store: ProfileStore, cookie: str | None) -> str | None:
-        """The live session the cookie names, or None; store errors propagate."""
-        found = self.sessions.check(cookie)
-        if found is None or not await live_sessions.is_live(store, found):
-            return None
-        return found
-
-    @classmethod
-    def create(
-        cls,
-        plain: str | None,
-        hashed: str | None,
-        secret_keys: tuple[str, ...],
-        *,
-        secure: bool,
-    ) -> CockpitAccess:
-        passwords = Passwords(plain, hashed) if plain or hashed else None
-        return cls(passwords, Sessions(secret_keys, SESSION_SECONDS), LoginThrottle(), secure)
-
-
-def _access(request: Request) -> CockpitAccess:
-    access: CockpitAccess = request.app.state.cockpit
-    return access
-
-
-def _store(request: Request) -> ProfileStore:
-    return edge_state(request).personalizer.store
+# Checked when a name has no user, so a wrong name takes as long as a wrong password.
+_NOBODY = "scrypt$16384$8$1$b3BtYWF0LW5vLXN1Y2gtdXNlcg$1LRORLxVn5XoCr22E_0hzhj0AfilZHXFvh4ITo_IjAw"
 
 
 def _address(request: Request) -> str:
@@ -116,23 +76,6 @@ def _address(request: Request) -> str:
     client = request.client
     facts = RequestFacts(peer=client.host if client else None, headers=request.headers)
     return state.runtime.current.context.client_ip(facts) or "-"
-
-
-def _page(
-    request: Request,
-    name: str,
-    context: Mapping[str, Any],
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> Response:
-    nonce = getattr(request.state, "csp_nonce", "")
-    return templates.TemplateResponse(
-        request,
-        f"cockpit/{name}",
-        {"nonce": nonce, **context},
-        status_code=status,
-        headers={**PAGE_SECURITY, "Content-Security-Policy": _policy(nonce), **(headers or {})},
-    )
 
 
 def _cookie(
@@ -152,57 +95,10 @@ def _cookie(
     )
 
 
-Handler = Callable[[Request, str], Awaitable[Response]]
-
-
-def _guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A cockpit route that needs a login: the handler gets the session id."""
-
-    async def route(request: Request) -> Response:
-        access = _access(request)
-        if access.passwords is None:
-            return _off(request)
-        try:
-            session = await access.session(_store(request), request.cookies.get(SESSION_COOKIE))
-        except Exception as exc:
-            return _unavailable(request, "check a session", exc)
-        if session is None:
-            if request.method == "GET" and request.url.path == "/cockpit":
-                return RedirectResponse("/cockpit/login", status_code=303)
-            return _page(request, "denied.html", {}, status=401)
-        if request.method == "POST":
-            try:
-                form = await read_form(request)
-            except ApiError:
-                form = {}  # not a form of ours: no token either
-            token = (form.get("csrf") or [""])[0]
-            if not access.sessions.check_csrf(session, token):
-                return _page(request, "denied.html", {"csrf": True}, status=403)
-        return await handler(request, session)
-
-    return route
-
-
-def _off(request: Request) -> Response:
-    return _page(request, "off.html", {}, status=404)
-
-
-def _unavailable(request: Request, doing: str, exc: Exception) -> Response:
-    # Sessions live in the store: without it nobody is let in, and nothing is half done.
-    log.error("cockpit: could not %s, the store failed: %s", doing, exc)
-    return _page(
-        request,
-        "unavailable.html",
-        {"retry": STORE_RETRY_SECONDS},
-        status=503,
-        headers={"Retry-After": str(STORE_RETRY_SECONDS)},
-    )
-
-
 async def login_form(request: Request) -> Response:
-    access = _access(request)
-    if access.passwords is None:
-        return _off(request)
+    access = cockpit_access(request)
+    if not await access.on(request):
+        return pages.off(request)
     return _login_page(request, access)
 
 
@@ -210,21 +106,45 @@ def _login_page(
     request: Request, access: CockpitAccess, error: str | None = None, status: int = 200
 ) -> Response:
     nonce = access.sessions.login_nonce()
-    response = _page(
+    response = pages.page(
         request,
         "login.html",
-        {"token": access.sessions.login_token(nonce), "error": error},
+        {
+            "token": access.sessions.login_token(nonce),
+            "error": error,
+            "shared": access.passwords is not None,
+        },
         status=status,
     )
     _cookie(response, access, LOGIN_COOKIE, nonce, 3600)
     return response
 
 
+def _check(
+    access: CockpitAccess,
+    users: Mapping[str, UserRecord],
+    name: str,
+    password: str,
+    demo_user: bool,
+) -> live_sessions.Holder | None:
+    """Who ``name`` and ``password`` are (scrypt: in a worker thread, not on the event loop)."""
+    if name in ("", SHARED_NAME) and access.passwords is not None:
+        return live_sessions.Holder() if access.passwords.check(password) else None
+    user = users.get(name)
+    if user is None and demo_user and access.passwords is not None:
+        return live_sessions.Holder(name, DEMO_STAMP) if access.passwords.check(password) else None
+    if user is None:
+        check_password(password, _NOBODY)
+        return None
+    return (
+        live_sessions.Holder(user.name, user.stamp) if check_password(password, user.hash) else None
+    )
+
+
 async def login(request: Request) -> Response:
-    access = _access(request)
-    if access.passwords is None:
-        return _off(request)
-    passwords = access.passwords
+    access = cockpit_access(request)
+    if not await access.on(request):
+        return pages.off(request)
     form = await read_form(request)
     # Only a password typed into our form is an attempt: anything else is refused without
     # counting, so posts from nowhere cannot hold up the people who know the password.
@@ -234,8 +154,15 @@ async def login(request: Request) -> Response:
             request, access, "This form has expired. Please log in again.", status=403
         )
     password = (form.get("password") or [""])[0]
+    name = (form.get("user") or [""])[0].strip().lower()[:200]
     if not password:
         return _login_page(request, access, "Please type the password.", status=400)
+    if not name and access.passwords is None:
+        return _login_page(request, access, "Please type your user name.", status=400)
+    try:
+        users = await access.users(request) if name not in ("", SHARED_NAME) else {}
+    except LedgerUnavailable as exc:
+        return pages.unavailable(request, "read the users", exc)
     address = _address(request)
     # Nothing awaits between the check and counting the attempt as failed (cleared below
     # when it succeeds): many logins sent at once cannot all pass the throttle.
@@ -243,17 +170,29 @@ async def login(request: Request) -> Response:
     if wait is not None:
         return _throttled(request, max(1, math.ceil(wait)))
     access.throttle.failed(address)
-    # scrypt takes tens of milliseconds: not on the event loop that serves the visitors.
-    if not await run_in_threadpool(passwords.check, password):
+    demo_user = access.demo_user(request, name)
+    holder = await run_in_threadpool(_check, access, users, name, password, demo_user)
+    if holder is None:
         log.warning("cockpit: failed login from %s", address)
-        return _login_page(request, access, "Wrong password.", status=401)
+        wrong = "Wrong user name or password." if name else "Wrong password."
+        return _login_page(request, access, wrong, status=401)
     access.throttle.succeeded(address)
     session, cookie = access.sessions.issue()
     try:
-        await live_sessions.begin(_store(request), session, access.sessions.max_age)
+        await live_sessions.begin(
+            edge_state(request).personalizer.store, session, access.sessions.max_age, holder
+        )
     except Exception as exc:
-        return _unavailable(request, "keep a new session", exc)
-    log.info("cockpit: login from %s", address)
+        return pages.unavailable(request, "keep a new session", exc)
+    who = holder.user or f"{SHARED_NAME} (shared password)"
+    log.info("cockpit: login of %s from %s", who, address)
+    await record_or_log(
+        access.ledger(request),
+        who,
+        "login",
+        holder.user or SHARED_NAME,
+        f"logged in from {address}",
+    )
     response = RedirectResponse("/cockpit", status_code=303)
     _cookie(response, access, SESSION_COOKIE, cookie, access.sessions.max_age)
     _cookie(response, access, LOGIN_COOKIE, None, 0)
@@ -261,7 +200,7 @@ async def login(request: Request) -> Response:
 
 
 def _throttled(request: Request, seconds: int) -> Response:
-    return _page(
+    return pages.page(
         request,
         "login.html",
         {
@@ -273,18 +212,19 @@ def _throttled(request: Request, seconds: int) -> Response:
     )
 
 
-async def _logout(request: Request, session: str) -> Response:
+async def _logout(request: Request, caller: Caller) -> Response:
     try:
-        await live_sessions.end(_store(request), session)
+        await live_sessions.end(edge_state(request).personalizer.store, caller.session)
     except Exception as exc:
         # The cookie stays, so the logout can be tried again once the store is back.
-        return _unavailable(request, "end a session", exc)
+        return pages.unavailable(request, "end a session", exc)
+    await record_or_log(caller.ledger, caller.who.shown, "logout", caller.who.name, "logged out")
     response = RedirectResponse("/cockpit/login", status_code=303)
-    _cookie(response, _access(request), SESSION_COOKIE, None, 0)
+    _cookie(response, cockpit_access(request), SESSION_COOKIE, None, 0)
     return response
 
 
-async def _campaigns(request: Request, session: str) -> Response:
+async def _campaigns(request: Request, caller: Caller) -> Response:
     state = edge_state(request)
     try:
         rows = await campaign_rows(state.personalizer, CHART_DAYS)
@@ -292,8 +232,9 @@ async def _campaigns(request: Request, session: str) -> Response:
     except Exception:
         log.exception("cockpit: could not read the numbers")
         rows, problem = [], "The numbers could not be read from the store; try again shortly."
+    drafts = {d.campaign: d for d in await caller.ledger.drafts()}
     engine = state.runtime.current.engine
-    return _page(
+    return pages.page(
         request,
         "campaigns.html",
         {
@@ -303,7 +244,10 @@ async def _campaigns(request: Request, session: str) -> Response:
             if state.settings.demo and demo_traffic.seeded(engine)
             else {},
             "problem": problem,
-            "csrf": _access(request).sessions.csrf_token(session),
+            "csrf": caller.csrf,
+            "who": caller.who,
+            "drafts": drafts,
+            "new_drafts": [d for d in drafts.values() if d.kind == "new"],
             "done": _done(state, request.query_params),
             "version": state.runtime.current.campaigns.version,
             "store": "shared" if state.shared_store else "memory",
@@ -323,7 +267,9 @@ def _done(state: EdgeState, query: Mapping[str, str]) -> str | None:
 
 
 def _pauser(paused: bool) -> Handler:
-    async def change(request: Request, session: str) -> Response:
+    verb = "pause" if paused else "resume"
+
+    async def change(request: Request, caller: Caller) -> Response:
         state = edge_state(request)
         campaign_id = request.path_params["campaign_id"]
         if state.runtime.current.engine.campaign(campaign_id) is None:
@@ -334,23 +280,22 @@ def _pauser(paused: bool) -> Handler:
             # At once on this node; the others follow within their reload interval.
             personalizer.paused = frozenset(await personalizer.store.paused())
         except Exception as exc:
-            log.error(
-                "cockpit: could not %s %s: %s", "pause" if paused else "resume", campaign_id, exc
+            log.error("cockpit: could not %s %s: %s", verb, campaign_id, exc)
+            return pages.refused(
+                request, {"problem": f"Nothing changed: the pause could not be kept ({exc})."}, 503
             )
-            return _page(
-                request,
-                "denied.html",
-                {"problem": f"Nothing changed: the pause could not be kept ({exc})."},
-                status=503,
-            )
-        log.info("cockpit: %s %s", "paused" if paused else "resumed", campaign_id)
-        done = urlencode({"paused" if paused else "resumed": campaign_id})
-        return RedirectResponse(f"/cockpit?{done}#c-{campaign_id}", status_code=303)
+        done = "paused" if paused else "resumed"
+        log.info("cockpit: %s %s", done, campaign_id)
+        await record_or_log(
+            caller.ledger, caller.who.shown, verb, campaign_id, f"{done} {campaign_id}"
+        )
+        query = urlencode({done: campaign_id})
+        return RedirectResponse(f"/cockpit?{query}#c-{campaign_id}", status_code=303)
 
     return change
 
 
-async def _preview(request: Request, session: str) -> Response:
+async def _preview(request: Request, caller: Caller) -> Response:
     state = edge_state(request)
     query = dict(request.query_params)
     channel = query.pop("channel", "web") or "web"
@@ -376,7 +321,7 @@ async def _preview(request: Request, session: str) -> Response:
             results = preview_decisions(
                 state.runtime.current, state.personalizer.paused, visitor, channel, page_url
             )
-    return _page(
+    return pages.page(
         request,
         "preview.html",
         {
@@ -392,13 +337,14 @@ async def _preview(request: Request, session: str) -> Response:
             else None,
             "demo": state.settings.demo,
             "locations": [place.name for place in state.runtime.current.campaigns.site.locations],
-            "csrf": _access(request).sessions.csrf_token(session),
+            "csrf": caller.csrf,
+            "who": caller.who,
         },
         status=400 if error else 200,
     )
 
 
-async def _open_preview(request: Request, session: str) -> Response:
+async def _open_preview(request: Request, caller: Caller) -> Response:
     """Set the preview cookie for the visitor in the query and open the page as them."""
     state = edge_state(request)
     query = dict(request.query_params)
@@ -422,25 +368,38 @@ async def _open_preview(request: Request, session: str) -> Response:
     return response
 
 
-async def _stop_preview(request: Request, session: str) -> Response:
+async def _stop_preview(request: Request, caller: Caller) -> Response:
     response = RedirectResponse("/cockpit/preview", status_code=303)
     response.delete_cookie(PREVIEW_COOKIE, path="/", secure=not edge_state(request).settings.dev)
     return response
 
 
-async def _unknown(request: Request, session: str) -> Response:
-    return _page(request, "denied.html", {"missing": True}, status=404)
+async def _unknown(request: Request, caller: Caller) -> Response:
+    return pages.refused(request, {"missing": True}, 404)
 
 
 routes: list[BaseRoute] = [
-    Route("/cockpit", _guarded(_campaigns), methods=["GET"]),
+    Route("/cockpit", guarded(_campaigns), methods=["GET"]),
     Route("/cockpit/login", login_form, methods=["GET"]),
     Route("/cockpit/login", login, methods=["POST"]),
-    Route("/cockpit/logout", _guarded(_logout), methods=["POST"]),
-    Route("/cockpit/campaigns/{campaign_id}/pause", _guarded(_pauser(True)), methods=["POST"]),
-    Route("/cockpit/campaigns/{campaign_id}/resume", _guarded(_pauser(False)), methods=["POST"]),
-    Route("/cockpit/preview", _guarded(_preview), methods=["GET"]),
-    Route("/cockpit/preview/open", _guarded(_open_preview), methods=["GET"]),
-    Route("/cockpit/preview/stop", _guarded(_stop_preview), methods=["GET"]),
-    Route("/cockpit/{rest:path}", _guarded(_unknown), methods=["GET", "POST"]),
+    Route("/cockpit/logout", guarded(_logout), methods=["POST"]),
+    Route(
+        "/cockpit/campaigns/{campaign_id}/pause",
+        guarded(_pauser(True), "publisher"),
+        methods=["POST"],
+    ),
+    Route(
+        "/cockpit/campaigns/{campaign_id}/resume",
+        guarded(_pauser(False), "publisher"),
+        methods=["POST"],
+    ),
+    Route("/cockpit/preview", guarded(_preview), methods=["GET"]),
+    Route("/cockpit/preview/open", guarded(_open_preview), methods=["GET"]),
+    Route("/cockpit/preview/stop", guarded(_stop_preview), methods=["GET"]),
+    *editor_views.routes,
+    *draft_views.routes,
+    *history_views.routes,
+    *users_views.routes,
+    *purl_views.routes,
+    Route("/cockpit/{rest:path}", guarded(_unknown), methods=["GET", "POST"]),
 ]
