@@ -137,9 +137,16 @@
   w.addEventListener("popstate", decide);
   w.addEventListener("pageshow", function (e) { if (e.persisted) { seen = 0; decide(); } });
 
+  // A favourite or a rating: an event whose props are the product and its stars.
+  function explicit(name) {
+    return function (id, stars) { api.track(name, { id: id, rating: stars }); };
+  }
   var api = {
     loaded: 1,
     track: function (name, props) { event("goal", { name: name, props: props }); },
+    favourite: explicit("favourite"),
+    unfavourite: explicit("unfavourite"),
+    rate: explicit("rate"),
     refresh: refresh,
     // After the answer (consent) or the link (identify), decide again with what it allows.
     consent: function (c) { post("/v1/consent", { tier: c.tier || c }); },

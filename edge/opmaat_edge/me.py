@@ -44,9 +44,11 @@ async def change_consent(visit: Visit, choice: str) -> None:
 
 
 def check_prefs(visit: Visit, patch: Any, consent: Consent) -> None:
-    """Raise ApiError when ``patch`` is bad, or ``consent`` does not let preferences be kept."""
+    """Raise ApiError when ``patch`` is bad (400 naming the field), or ``consent`` does not let
+    preferences be kept (409)."""
+    fields = visit.runtime.sources.preferences.fields
     try:
-        apply_patch(stored_prefs(visit.record), patch)
+        apply_patch(stored_prefs(visit.record, fields), patch, fields)
     except PreferenceError as exc:
         raise ApiError(400, str(exc)) from None
     if not consent.stores:
@@ -56,8 +58,11 @@ def check_prefs(visit: Visit, patch: Any, consent: Consent) -> None:
 def change_prefs(visit: Visit, patch: Any) -> None:
     """Apply a preference patch; raises ApiError and changes nothing when it is bad."""
     check_prefs(visit, patch, visit.consent)
+    fields = visit.runtime.sources.preferences.fields
     visit.open_record()
-    visit.change(lambda record: {**record, "prefs": apply_patch(stored_prefs(record), patch)})
+    visit.change(
+        lambda record: {**record, "prefs": apply_patch(stored_prefs(record, fields), patch, fields)}
+    )
 
 
 def _choice(value: Any) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from opmaat.preference_fields import PreferenceField
 from opmaat.preferences import (
     INTEREST_CHOICES,
     MAX_PREFERRED,
@@ -205,3 +206,115 @@ def test_stored_prefs_is_a_copy() -> None:
     result = stored_prefs(record)
     result["interests"]["hats"] = "less"
     assert record == {"prefs": {"interests": {"shoes": "more"}}}
+
+
+# --- favourites, ratings, the site's fields, channels -----------------------------------------
+
+SIZE = PreferenceField("size", "Size", "choice", ("41", "42", "43"), column="sizes")
+BUDGET = PreferenceField("budget", "Budget", "number", minimum=0, maximum=500)
+FIELDS = {"size": SIZE, "budget": BUDGET}
+
+
+def test_the_sites_fields_are_set_changed_and_forgotten() -> None:
+    out = apply_patch(prefs(), {"size": "42", "budget": 120.5}, FIELDS)
+    assert out == {"interests": {}, "size": "42", "budget": 120.5}
+    assert apply_patch(out, {"size": 43, "budget": "99"}, FIELDS) == {
+        "interests": {},
+        "size": "43",
+        "budget": 99,
+    }
+    assert apply_patch(out, {"size": None}, FIELDS) == {"interests": {}, "budget": 120.5}
+
+
+@pytest.mark.parametrize(
+    ("patch", "match"),
+    [
+        ({"colour": "red"}, r"unknown preference 'colour'; known: interests, .*size, budget"),
+        ({"size": "47"}, r"prefs\.size must be one of 41, 42, 43"),
+        ({"size": ["42"]}, r"prefs\.size must be one of"),
+        ({"budget": 501}, r"prefs\.budget must be a number from 0 to 500"),
+        ({"budget": "lots"}, r"prefs\.budget must be a number"),
+        ({"budget": True}, r"prefs\.budget must be a number"),
+        ({"budget": float("nan")}, r"prefs\.budget must be a number"),
+        ({"favourites": {"shoe": True}}, r"prefs\.favourites\.shoe: only null"),
+        ({"ratings": {"shoe": 4}}, r"prefs\.ratings\.shoe: only null"),
+        ({"channels": {"fax": {"personalized": False}}}, r"prefs\.channels\.fax: unknown channel"),
+        ({"channels": {"email": {"quiet_from": 25, "quiet_until": 2}}}, r"quiet_from must be"),
+        ({"channels": {"email": {"quiet_from": 21}}}, "need both quiet_from and quiet_until"),
+        ({"channels": {"email": {"per_week": 0}}}, r"per_week must be a whole number from 1"),
+        ({"channels": {"email": {"personalized": "no"}}}, "personalized must be true or false"),
+        ({"channels": {"email": {"often": 1}}}, "unknown choice 'often'"),
+        ({"time_zone": "Mars/Olympus"}, r"prefs\.time_zone must be a time zone name"),
+    ],
+)
+def test_a_bad_patch_names_the_field(patch: dict[str, Any], match: str) -> None:
+    current = {"interests": {"shoes": "more"}, "size": "42", "favourites": ["shoe"]}
+    before = copy.deepcopy(current)
+    with pytest.raises(PreferenceError, match=match):
+        apply_patch(current, {"interests": {"hats": "less"}, **patch}, FIELDS)
+    assert current == before
+
+
+def test_favourites_and_ratings_are_removed_one_by_one() -> None:
+    current = {"interests": {}, "favourites": ["a", "b"], "ratings": {"a": 5, "c": 2}}
+    out = apply_patch(current, {"favourites": {"a": None, "z": None}, "ratings": {"c": None}})
+    assert out == {"interests": {}, "favourites": ["b"], "ratings": {"a": 5}}
+    assert apply_patch(out, {"favourites": {"b": None}, "ratings": {"a": None}}) == prefs()
+
+
+def test_channels_and_time_zone_are_kept_and_reset() -> None:
+    out = apply_patch(
+        prefs(),
+        {
+            "channels": {"email": {"personalized": False, "quiet_from": 21, "quiet_until": 8}},
+            "time_zone": "Europe/Amsterdam",
+        },
+    )
+    assert out == {
+        "interests": {},
+        "channels": {
+            "email": {"personalized": False, "per_week": None, "quiet_from": 21, "quiet_until": 8}
+        },
+        "time_zone": "Europe/Amsterdam",
+    }
+    out = apply_patch(out, {"channels": {"email": {"personalized": True}, "app": {"per_week": 2}}})
+    assert out["channels"] == {
+        "email": {"personalized": True, "per_week": None, "quiet_from": 21, "quiet_until": 8},
+        "app": {"personalized": True, "per_week": 2, "quiet_from": None, "quiet_until": None},
+    }
+    # Back to the defaults is as if never chosen.
+    out = apply_patch(
+        out, {"channels": {"email": None, "app": {"per_week": None}}, "time_zone": None}
+    )
+    assert out == prefs()
+
+
+def test_stored_fields_are_read_only_as_the_campaign_file_still_allows() -> None:
+    record = {"prefs": {"interests": {}, "size": "44", "budget": 100, "colour": "red"}}
+    assert stored_prefs(record, FIELDS) == {"interests": {}, "budget": 100}
+    assert stored_prefs(record) == prefs()
+
+
+def test_stored_channels_keep_only_what_is_well_formed() -> None:
+    record = {
+        "prefs": {
+            "channels": {
+                "email": {"personalized": False, "per_week": 99, "quiet_from": 3},
+                "app": {"personalized": True},
+                "fax": {"personalized": False},
+                "web": "no",
+            },
+            "time_zone": "Nowhere/Land",
+        }
+    }
+    assert stored_prefs(record) == {
+        "interests": {},
+        "channels": {
+            "email": {
+                "personalized": False,
+                "per_week": None,
+                "quiet_from": None,
+                "quiet_until": None,
+            }
+        },
+    }
