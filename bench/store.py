@@ -1,8 +1,9 @@
-"""Benchmark: decide throughput with the Redis store against the memory store (a ratio).
+"""Benchmark: decide throughput with the SQLite and Redis stores against the memory store.
 
 One in-process Personalizer per store deciding a page of three slots for returning visitors
 (read the profile, count the page view, decide, write it back), 32 at a time as an edge under
-load would. Starts its own redis-server on a free port; skipped when there is none.
+load would. SQLite writes a file in a temporary folder; Redis is a redis-server started on a
+free port (left out when there is none).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from opmaat.personalizer import Personalizer
 from opmaat.redis_store import RedisStore
+from opmaat.sqlite_store import SQLiteStore
 from opmaat.store import MemoryStore, ProfileStore
 from opmaat_edge.resources import DEMO_CAMPAIGNS
 
@@ -67,28 +70,44 @@ def _free_port() -> int:
 
 
 def run(total: int = 20_000, rounds: int = 3) -> dict[str, Any]:
-    """Decisions per second (median of ``rounds``) for each store, and redis / memory."""
+    """Decisions per second (median of ``rounds``) for each store, and each over memory."""
     server = shutil.which("redis-server")
-    if server is None:
-        return {"skipped": "redis-server is not installed"}
-    port = _free_port()
+    figures: dict[str, list[float]] = {"memory": [], "sqlite": [], "redis": []}
     with tempfile.TemporaryDirectory() as workdir:
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
-            stdout=subprocess.DEVNULL,
-        )
+        proc = None
+        port = _free_port()
+        if server is not None:
+            argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+            proc = subprocess.Popen([*argv, "--dir", workdir], stdout=subprocess.DEVNULL)
         try:
-            memory, redis = [], []
-            for _ in range(rounds):
-                memory.append(asyncio.run(decisions_per_second(MemoryStore(), total)))
-                redis.append(asyncio.run(_on_redis(f"redis://127.0.0.1:{port}/0", total)))
+            for n in range(rounds):
+                figures["memory"].append(asyncio.run(decisions_per_second(MemoryStore(), total)))
+                path = Path(workdir) / f"bench-{n}.db"
+                figures["sqlite"].append(asyncio.run(_on_sqlite(path, total)))
+                if proc is not None:
+                    url = f"redis://127.0.0.1:{port}/0"
+                    figures["redis"].append(asyncio.run(_on_redis(url, total)))
         finally:
-            proc.kill()
-            proc.wait()
-    memory.sort()
-    redis.sort()
-    mid = rounds // 2
-    return {"memory": memory[mid], "redis": redis[mid], "ratio": redis[mid] / memory[mid]}
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+    result: dict[str, Any] = {
+        kind: sorted(values)[rounds // 2] for kind, values in figures.items() if values
+    }
+    for kind in ("sqlite", "redis"):
+        if kind in result:
+            result[f"{kind}_ratio"] = result[kind] / result["memory"]
+    if proc is None:
+        result["skipped"] = "redis-server is not installed"
+    return result
+
+
+async def _on_sqlite(path: Path, total: int) -> float:
+    store = SQLiteStore(path)
+    try:
+        return await decisions_per_second(store, total)
+    finally:
+        await store.close()
 
 
 async def _on_redis(url: str, total: int) -> float:
@@ -107,11 +126,12 @@ async def _on_redis(url: str, total: int) -> float:
 
 if __name__ == "__main__":
     result = run()
+    stores = ", ".join(
+        f"{kind} {result[kind]:,.0f}/s" for kind in ("memory", "sqlite", "redis") if kind in result
+    )
+    print(f"decide throughput, 3 slots, {CONCURRENCY} at a time: {stores}")
+    for kind in ("sqlite", "redis"):
+        if f"{kind}_ratio" in result:
+            print(f"{kind} / memory: {result[f'{kind}_ratio']:.2f}")
     if "skipped" in result:
-        print(f"store benchmark skipped: {result['skipped']}")
-    else:
-        print(
-            f"decide throughput, 3 slots, {CONCURRENCY} at a time: memory store "
-            f"{result['memory']:,.0f}/s, redis store {result['redis']:,.0f}/s, "
-            f"ratio {result['ratio']:.2f}"
-        )
+        print(f"redis left out: {result['skipped']}")

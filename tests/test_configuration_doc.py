@@ -31,8 +31,10 @@ def test_every_site_setting_is_documented() -> None:
 
 
 def test_every_store_url_option_is_documented() -> None:
-    code = (ROOT / "sdk" / "opmaat" / "redis_store.py").read_text(encoding="utf-8")
-    in_code = set(re.findall(r'query\.pop\("([a-z_]+)"', code))
+    in_code = set()
+    for store in ("redis_store.py", "sqlite_store.py"):
+        code = (ROOT / "sdk" / "opmaat" / store).read_text(encoding="utf-8")
+        in_code |= set(re.findall(r'query\.pop\("([a-z_]+)"', code))
     assert in_code
     part = DOC.split("### Store URL options", 1)[1].split("\n## ", 1)[0]
     assert set(re.findall(r"^\| `([a-z_]+)` \|", part, re.MULTILINE)) == in_code

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from cachetools import TTLCache
 
-from opmaat.store import Record
+from opmaat.store import ProfileStore, Record
 
 MAX_RECORD_BYTES = 16 * 1024  # a profile's JSON; a real one is 1-3 KB
 NEW_PROFILES_PER_MINUTE = 60  # per address (an IPv6 /64 counts as one)
@@ -72,8 +72,22 @@ class Limits:
 
     def admit_new_profile(self, address: str | None) -> bool:
         """Whether a profile may be started for a visitor from ``address`` (None: unknown,
-        which counts as one address of its own)."""
+        which counts as one address of its own), counted in this process."""
         return self.new_profiles.hit(address_key(address or "-")) is None
+
+    async def admit_new_profile_in(self, store: ProfileStore, address: str | None) -> bool:
+        """``admit_new_profile``, counted in ``store``: the workers and nodes sharing it hold
+        to one budget per address. When the store cannot count, this process does."""
+        most = self.new_profiles.per_minute
+        if most <= 0:
+            return True
+        window = int(time.time() // 60)
+        try:
+            # Kept past its minute, so a clock a little behind another node's still counts.
+            count = await store.bump(f"new-profiles:{address_key(address or '-')}:{window}", 120)
+        except Exception:
+            return self.admit_new_profile(address)
+        return count <= most
 
 
 def _drop_oldest(path: tuple[str, ...]) -> Callable[[Record], int]:

@@ -1,10 +1,8 @@
 """Profiles, campaign tallies, the event stream and the shared campaign file on Redis.
 
 For several edge nodes (and middleware processes) behind one load balancer. Every call has a
-short timeout; after a few failures in a row a circuit breaker stops calling Redis for a while,
-so a dead or slow Redis costs one fast exception per request (the caller then decides from the
-request alone) rather than a timeout each. The breaker lets one call through after its cool-down
-and closes again when it succeeds: a node recovers by itself.
+short timeout; after a few failures in a row a circuit breaker (opmaat.breaker) stops calling
+Redis for a while.
 
 Keys (``PREFIX`` is ``opmaat``; braces are Redis Cluster hash tags):
 
@@ -12,7 +10,8 @@ Keys (``PREFIX`` is ``opmaat``; braces are Redis Cluster hash tags):
 - ``opmaat:stats:{CAMPAIGN}``: a hash, field ``VARIANT:impressions|clicks|conversions``;
 - ``opmaat:events``: a stream, capped (approximately) at ``stream_maxlen`` entries;
 - ``opmaat:{config}:version`` and ``opmaat:{config}:text``: the campaign file nodes share;
-- ``opmaat:expiring:{NAME}``: a short-lived value (a cockpit session), with its TTL.
+- ``opmaat:expiring:{NAME}``: a short-lived value (a cockpit session), with its TTL;
+- ``opmaat:count:{NAME}``: a counter (new profiles per address and minute), with its TTL.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +29,8 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
+from opmaat.breaker import CircuitBreaker as CircuitBreaker
+from opmaat.breaker import StoreUnavailable as StoreUnavailable
 from opmaat.store import (
     DAILY_DAYS,
     MAX_SCOPE_VISITORS,
@@ -37,6 +38,7 @@ from opmaat.store import (
     Daily,
     Record,
     SharedConfig,
+    StoredProfile,
     Tallies,
     decode_record,
     encode_record,
@@ -46,52 +48,6 @@ from opmaat.store import (
 T = TypeVar("T")
 log = logging.getLogger("opmaat.store")
 PREFIX = "opmaat"
-
-
-class StoreUnavailable(ConnectionError):
-    """The store could not be reached in time (or the circuit breaker is open)."""
-
-
-class CircuitBreaker:
-    """Open after ``failures`` failures in a row; one trial call after ``cooldown`` seconds."""
-
-    def __init__(self, failures: int = 3, cooldown: float = 5.0) -> None:
-        self.failures = failures
-        self.cooldown = cooldown
-        self.streak = 0
-        self.opened_at: float | None = None
-        self.trying = False
-
-    @property
-    def state(self) -> str:
-        return "ok" if self.opened_at is None else "degraded"
-
-    def allow(self) -> bool:
-        if self.opened_at is None:
-            return True
-        if time.monotonic() - self.opened_at < self.cooldown or self.trying:
-            return False
-        self.trying = True  # one trial call; everyone else keeps failing fast meanwhile
-        return True
-
-    def success(self) -> None:
-        if self.opened_at is not None:
-            log.warning("profile store reachable again: back to normal")
-        self.streak = 0
-        self.opened_at = None
-        self.trying = False
-
-    def failure(self) -> None:
-        self.trying = False
-        self.streak += 1
-        if self.streak >= self.failures:
-            if self.opened_at is None:
-                log.warning(
-                    "profile store unreachable: deciding from requests alone for %.1f s",
-                    self.cooldown,
-                    extra={"store_state": "degraded"},
-                )
-            self.opened_at = time.monotonic()
 
 
 class RedisStore:
@@ -113,6 +69,7 @@ class RedisStore:
         self.prefix = prefix
         self.errors = 0
         self._store_if = client.register_script(_STORE_IF)
+        self._bump = client.register_script(_BUMP)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -354,6 +311,39 @@ class RedisStore:
     async def delete_expiring(self, name: str) -> bool:
         return bool(await self._call(lambda: self.client.delete(self._expiring(name))))
 
+    async def bump(self, name: str, ttl_seconds: float) -> int:
+        key, seconds = f"{self.prefix}:count:{{{name}}}", max(1, int(ttl_seconds))
+        return int(await self._call(lambda: self._bump(keys=[key], args=[seconds])))
+
+    async def profiles(self) -> AsyncIterator[StoredProfile]:
+        """Every live profile, found with SCAN (on each master of a cluster in turn)."""
+        head, tail = len(f"{self.prefix}:{{"), len("}:profile")
+        nodes = self.client.get_primaries() if isinstance(self.client, RedisCluster) else [None]
+        for node in nodes:
+            cursor = 0
+            while True:
+                cursor, rows = await self._call(functools.partial(self._profile_page, node, cursor))
+                for key, data, pttl in rows:
+                    record = decode_record(data)
+                    if record is not None and pttl > 0:
+                        yield key[head:-tail], record, pttl / 1000
+                if not cursor:
+                    break
+
+    async def _profile_page(self, node: Any, cursor: int) -> tuple[int, list[tuple[str, Any, int]]]:
+        pattern, client = f"{self.prefix}:{{*}}:profile", self.client
+        if node is None:
+            cursor, keys = await client.scan(cursor, match=pattern, count=500)
+        else:  # a cluster answers per node
+            found: Any = await client.scan(cursor, match=pattern, count=500, target_nodes=node)
+            cursor, keys = next(iter(found[0].values())), found[1]
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+            pipe.pttl(key)
+        found = await pipe.execute()
+        return int(cursor), list(zip(map(_text, keys), found[::2], found[1::2], strict=True))
+
     async def share_config(self, config: SharedConfig) -> None:
         # One key, so a reader never sees the version of one file with the text of another.
         value = json.dumps({"version": config.version, "text": config.text, "at": config.at})
@@ -370,6 +360,15 @@ if unchanged then
   return 1
 end
 return 0
+"""
+
+
+# A counter that lives ``ARGV[1]`` seconds from its first count (INCR and EXPIRE at once: a
+# counter is never left without its expiry).
+_BUMP = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
 """
 
 

@@ -6,7 +6,7 @@ import logging
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -62,6 +62,10 @@ class SharedConfig:
     version: str
     text: str
     at: float
+
+
+# A stored profile as ``profiles()`` lists it: visitor id, record, seconds it has left to live.
+StoredProfile = tuple[str, Record, float]
 
 
 class ProfileStore(Protocol):
@@ -135,10 +139,24 @@ class ProfileStore(Protocol):
         """Forget ``name`` at once; whether it was there."""
         ...
 
+    async def bump(self, name: str, ttl_seconds: float) -> int:
+        """Add one to the counter ``name`` and return it; a counter starts at 1 and is gone
+        ``ttl_seconds`` after that (every worker and node on the store counts together)."""
+        ...
+
+    def profiles(self) -> AsyncIterator[StoredProfile]:
+        """Every live profile, a few at a time (to move them to another store)."""
+        ...
+
 
 def _expires(key: str, value: tuple[Any, float], now: float) -> float:
     # Entries are (value, seconds to live).
     return now + value[1]
+
+
+def _until(key: str, value: tuple[Any, float], now: float) -> float:
+    # Entries are (value, the cache timer's time.monotonic() when they go).
+    return value[1]
 
 
 MAX_SCOPE_VISITORS = 1000
@@ -193,7 +211,7 @@ class MemoryStore:
         paused_file: str | Path | None = None,
     ) -> None:
         self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
-            maxsize=max_profiles, ttu=_expires
+            maxsize=max_profiles, ttu=_until
         )
         self._tallies: Counter[tuple[str, str, str]] = Counter()
         self._daily: Counter[tuple[str, str, str, str]] = Counter()
@@ -208,6 +226,9 @@ class MemoryStore:
         )
         self._expiring: TLRUCache[str, tuple[str, float]] = TLRUCache(
             maxsize=MAX_EXPIRING, ttu=_expires
+        )
+        self._counters: TLRUCache[str, tuple[int, float]] = TLRUCache(
+            maxsize=max_profiles, ttu=_until
         )
 
     async def get(self, visitor_id: str) -> Record | None:
@@ -228,7 +249,7 @@ class MemoryStore:
         if (found[0] if found is not None else None) != expected:
             return None
         data = _pack(encode_record(record))
-        self._data[visitor_id] = (data, max(0.0, ttl_seconds))
+        self._data[visitor_id] = (data, time.monotonic() + max(0.0, ttl_seconds))
         return data
 
     async def delete(self, visitor_id: str) -> bool:
@@ -240,6 +261,7 @@ class MemoryStore:
     async def close(self) -> None:
         self._data.clear()
         self._expiring.clear()
+        self._counters.clear()
 
     async def tally(self, campaign: str, variant: str | None, field: str) -> None:
         self._tallies[(campaign, variant or "-", field)] += 1
@@ -307,6 +329,20 @@ class MemoryStore:
     async def delete_expiring(self, name: str) -> bool:
         return self._expiring.pop(name, None) is not None
 
+    async def bump(self, name: str, ttl_seconds: float) -> int:
+        found = self._counters.get(name)
+        count, until = found if found is not None else (0, time.monotonic() + ttl_seconds)
+        self._counters[name] = (count + 1, until)
+        return count + 1
+
+    async def profiles(self) -> AsyncIterator[StoredProfile]:
+        self._data.expire()
+        now = time.monotonic()
+        for visitor_id, (data, until) in list(self._data.items()):
+            record = decode_record(_unpack(data))
+            if record is not None and until > now:
+                yield visitor_id, record, until - now
+
     async def set_paused(self, campaign: str, paused: bool) -> None:
         if self._paused_file is not None:
             self._paused_file.set(campaign, paused)
@@ -326,8 +362,9 @@ class MemoryStore:
 
 def open_store(url: str, *, paused_file: str | Path | None = None) -> ProfileStore:
     """The store a URL names: ``memory://`` (this process only; ``paused_file`` keeps its
-    pauses) or ``redis://host:port/db``, ``rediss://...``, ``redis-cluster://host:port`` (see
-    opmaat.redis_store; Redis keeps pauses itself)."""
+    pauses), ``sqlite:///path/opmaat.db`` (the processes of one machine: opmaat.sqlite_store)
+    or ``redis://host:port/db``, ``rediss://...``, ``redis-cluster://host:port`` (see
+    opmaat.redis_store). SQLite and Redis keep pauses themselves."""
     if url in ("memory", "memory://"):
         return MemoryStore(paused_file=paused_file)
     if url.startswith("memory://?"):
@@ -343,6 +380,13 @@ def open_store(url: str, *, paused_file: str | Path | None = None) -> ProfileSto
         from opmaat.redis_store import RedisStore
 
         return RedisStore.from_url(url)
+    if url.startswith("sqlite://"):
+        from opmaat.sqlite_store import SQLiteStore
+
+        return SQLiteStore.from_url(url)
     # Only the scheme: the rest may hold a password.
     scheme = url.split("://", 1)[0][:20] if "://" in url else "(none)"
-    raise ValueError(f"unknown store scheme {scheme!r}: use memory:// or redis://host:port/db")
+    raise ValueError(
+        f"unknown store scheme {scheme!r}: use memory://, sqlite:///path/opmaat.db "
+        "or redis://host:port/db"
+    )

@@ -57,7 +57,8 @@ def test_serve_refuses_several_workers_on_the_memory_store(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OPMAAT_SECRET_KEYS", "a-long-enough-signing-key")
-    assert main(["serve", "--config", str(DEMO_CAMPAIGNS), "--workers", "2"]) == 2
+    argv = ["serve", "--config", str(DEMO_CAMPAIGNS), "--workers", "2", "--store", "memory://"]
+    assert main(argv) == 2
     assert "--workers needs a shared store" in capsys.readouterr().err
 
 
@@ -78,19 +79,20 @@ def test_pause_and_stats_explain_what_is_wrong(
     assert message in captured.err + captured.out
 
 
-def test_pause_without_a_shared_store_writes_the_file_a_single_edge_follows(
+def test_pause_on_the_memory_store_writes_the_file_a_single_edge_follows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPMAAT_PAUSED_FILE", raising=False)
     config = tmp_path / "shop.yaml"
     config.write_text(DEMO_CAMPAIGNS.read_text())
-    assert main(["pause", "search-hero", "--config", str(config)]) == 0
+    memory = ["--config", str(config), "--store", "memory://"]
+    assert main(["pause", "search-hero", *memory]) == 0
     assert json.loads((tmp_path / "shop.paused.json").read_text()) == ["search-hero"]
-    assert main(["resume", "search-hero", "--config", str(config)]) == 0
+    assert main(["resume", "search-hero", *memory]) == 0
     assert json.loads((tmp_path / "shop.paused.json").read_text()) == []
     elsewhere = tmp_path / "paused-elsewhere.json"
     monkeypatch.setenv("OPMAAT_PAUSED_FILE", str(elsewhere))
-    assert main(["pause", "cart-reminder", "--config", str(config)]) == 0
+    assert main(["pause", "cart-reminder", *memory]) == 0
     assert json.loads(elsewhere.read_text()) == ["cart-reminder"]
 
 
