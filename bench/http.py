@@ -10,10 +10,15 @@ For each worker count, wrk measures alternately, in the same run:
   generated ones; a returning visitor's cookie, browser headers, X-Forwarded-For from the demo
   geo networks). One worker runs on the memory store, more on a redis-server started here;
 * with one worker also the edge with ``loop=asyncio, http=h11`` (uvicorn's pure-Python
-  choices) against the defaults (uvloop and httptools), to see what those buy.
+  choices) against the defaults (uvloop and httptools), to see what those buy, and a naive
+  personalization route (bench/naive_app.py: cookie check, 50 rules, JSON) with the edge's
+  visitors, to see what is the framework's time and what is ours;
+* then the stores of one machine, alternately in one phase: the edge on the memory store
+  (1 worker) and on a SQLite file (1 and 2 workers).
 
 Each configuration: a warm-up run (discarded), then ``rounds`` runs; medians are reported.
-Budget (opmaat issue 11): edge ≥ 60% of bare requests/s, edge p99 ≤ 10 ms at 32 connections.
+Budgets: edge ≥ 60% of bare requests/s, edge p99 ≤ 10 ms at 32 connections (opmaat issue 11);
+2 workers on SQLite ≥ 1.6 times 1 worker on memory (opmaat issue 27).
 """
 
 from __future__ import annotations
@@ -70,6 +75,8 @@ HEADERS = {
 }
 BUDGET_RATIO = 0.6
 BUDGET_P99_MS = 10.0
+BUDGET_SQLITE = 1.6  # sqlite/2 over memory/1, req/s
+STORE_TARGETS = (("memory/1", 1, "memory"), ("sqlite/1", 1, "sqlite"), ("sqlite/2", 2, "sqlite"))
 _PROBLEM = re.compile(r'"level": "(warning|error|critical)"|Traceback|ERROR|WARNING|CRITICAL')
 _SAFE = re.compile(r"[A-Za-z0-9 ._:;=/+,*()?&%-]*")
 
@@ -248,19 +255,27 @@ def bare_server(workers: int, logs: Path) -> Server:
     return Server(f"bare/{workers}", argv, {}, port, "/", logs / f"bare-{workers}.log")
 
 
+def naive_server(logs: Path) -> Server:
+    """bench/naive_app.py, one worker, under exactly the edge's uvicorn settings."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.bare_app", "--app", "bench.naive_app:create_app"]
+    argv += ["--port", str(port), "--workers", "1"]
+    return Server("naive/1", argv, {}, port, "/healthz", logs / "naive-1.log")
+
+
 def edge_env(**extra: str) -> dict[str, str]:
     return {"OPMAAT_SECRET_KEYS": KEY, "OPMAAT_EVENTS_PER_MINUTE": "0", **extra}
 
 
-def edge_server(config: Path, workers: int, store: str | None, logs: Path) -> Server:
+def edge_server(
+    config: Path, workers: int, store: str, logs: Path, name: str | None = None
+) -> Server:
     port = free_port()
+    name = name or f"edge/{workers}"
     argv = [sys.executable, "-m", "opmaat_edge.cli", "serve", "--config", str(config)]
-    argv += ["--port", str(port), "--workers", str(workers)]
-    if store:
-        argv += ["--store", store]
-    return Server(
-        f"edge/{workers}", argv, edge_env(), port, "/healthz", logs / f"edge-{workers}.log"
-    )
+    argv += ["--port", str(port), "--workers", str(workers), "--store", store]
+    log = logs / f"{name.replace('/', '-')}.log"
+    return Server(name, argv, edge_env(), port, "/healthz", log)
 
 
 def edge_variant(config: Path, loop: str, http: str, logs: Path) -> Server:
@@ -465,6 +480,12 @@ def edge_target(name: str, server: Server, folder: Path, visitors: int) -> Targe
     return Target(name, server, script, visitors=people, checks=seen)
 
 
+def naive_target(server: Server, folder: Path, visitors: list[tuple[str, str]]) -> Target:
+    script = folder / "naive-1.lua"
+    script.write_text(wrk_script("POST", "/v1/decide", json.dumps(BODY), visitors))
+    return Target(server.name, server, script)
+
+
 def bare_target(server: Server, folder: Path, visitors: list[tuple[str, str]]) -> Target:
     script = folder / f"{server.name.replace('/', '-')}.lua"
     script.write_text(wrk_script("GET", "/", None, visitors))
@@ -509,10 +530,12 @@ def run(
     warmup: float = 3,
     visitors: int = 500,
     variants: tuple[tuple[str, str], ...] = (("asyncio", "h11"),),
+    stores: bool = True,
 ) -> dict[str, Any]:
     """Requests/s, p50 and p99 (medians of ``rounds`` wrk runs of ``duration`` seconds) of the
-    bare app and the edge for each worker count, their ratio, and the edge (1 worker) with each
-    (loop, http) of ``variants`` against the defaults; with the commands used."""
+    bare app and the edge for each worker count, their ratio, the edge (1 worker) with each
+    (loop, http) of ``variants`` against the defaults, and with ``stores`` the edge on memory
+    and SQLite side by side; with the commands used."""
     seconds, warm = max(1, round(duration)), max(1, round(warmup))
     configs: dict[str, dict[str, Any]] = {}
     result: dict[str, Any] = {
@@ -539,7 +562,7 @@ def run(
         )
         with running([]) as servers:
             for n in workers:
-                store, redis = None, None
+                store, redis = "memory://", None
                 if n > 1:
                     redis = redis_server(folder)
                     servers.append(redis)
@@ -549,22 +572,24 @@ def run(
                 phase = [bare_server(n, folder), edge_server(config, n, store, folder)]
                 if n == 1:
                     phase += [edge_variant(config, loop, http, folder) for loop, http in variants]
-                servers.extend(phase)
-                up(phase)
+                naive = [naive_server(folder)] if n == 1 else []
+                servers.extend([*phase, *naive])
+                up([*phase, *naive])
                 edges = [edge_target(s.name, s, folder, visitors) for s in phase[1:]]
                 targets = [bare_target(phase[0], folder, edges[0].visitors), *edges]
-                _measure(targets, rounds, seconds, warm, connections, threads)
+                scale = [naive_target(s, folder, edges[0].visitors) for s in naive]
+                _measure([*targets, *scale], rounds, seconds, warm, connections, threads)
+                for target in scale:
+                    result["naive"] = {**_summary(target), "log_problems": target.server.problems()}
                 for target in edges:
                     target.checks["pageviews_after"] = pageviews(
                         target.server.url, target.visitors[0][0]
                     )
                 for target in targets:
                     configs[target.name] = _summary(target)
-                    configs[target.name]["store"] = (
-                        (store or "memory://") if target in edges else None
-                    )
+                    configs[target.name]["store"] = store if target in edges else None
                     configs[target.name]["log_problems"] = target.server.problems()
-                for server in [*phase, *([redis] if redis else [])]:
+                for server in [*phase, *naive, *([redis] if redis else [])]:
                     server.stop()  # the next phase gets the machine to itself
                 if n > 1:  # what `opmaat serve` made for its workers' metrics, and left
                     metrics = Path(tempfile.gettempdir()) / f"opmaat-metrics-{phase[1].port}"
@@ -572,8 +597,46 @@ def run(
                 result.setdefault("round_ratios", {})[str(n)] = [
                     e.rps / b.rps for e, b in zip(edges[0].runs, targets[0].runs, strict=True)
                 ]
+            if stores:
+                timing = (rounds, seconds, warm, connections, threads)
+                _stores_phase(config, folder, servers, configs, visitors, timing)
+                result.setdefault("round_ratios", {})["sqlite"] = [
+                    sqlite["rps"] / memory["rps"]
+                    for sqlite, memory in zip(
+                        configs["sqlite/2"]["runs"], configs["memory/1"]["runs"], strict=True
+                    )
+                ]
     _conclude(result, workers, variants)
     return result
+
+
+def _stores_phase(
+    config: Path,
+    folder: Path,
+    servers: list[Server],
+    configs: dict[str, dict[str, Any]],
+    visitors: int,
+    timing: tuple[int, int, int, int, int],
+) -> None:
+    """The edge on the memory store and on SQLite files, measured alternately."""
+    rounds, seconds, warm, connections, threads = timing
+    phase = []
+    for name, n, kind in STORE_TARGETS:
+        store = (
+            "memory://" if kind == "memory" else f"sqlite://{folder / name.replace('/', '-')}.db"
+        )
+        phase.append(edge_server(config, n, store, folder, name))
+    servers.extend(phase)
+    up(phase)
+    targets = [edge_target(s.name, s, folder, visitors) for s in phase]
+    _measure(targets, rounds, seconds, warm, connections, threads)
+    for target, (_, _, kind) in zip(targets, STORE_TARGETS, strict=True):
+        target.checks["pageviews_after"] = pageviews(target.server.url, target.visitors[0][0])
+        configs[target.name] = _summary(target)
+        configs[target.name]["store"] = f"{kind}://"
+        configs[target.name]["log_problems"] = target.server.problems()
+    for server in phase:
+        server.stop()
 
 
 def _wrk_version() -> str:
@@ -607,6 +670,13 @@ def _conclude(result: dict[str, Any], workers: tuple[int, ...], variants: Any) -
             }
             for loop, http in variants
         }
+    if "naive" in result:
+        naive = result["naive"]
+        naive["over_bare"] = naive["rps"] / configs["bare/1"]["rps"]
+        naive["edge_over_naive"] = configs["edge/1"]["rps"] / naive["rps"]
+    if "sqlite/2" in configs:
+        ratio = configs["sqlite/2"]["rps"] / configs["memory/1"]["rps"]
+        result["sqlite"] = {"ratio": ratio, "ok": ratio >= BUDGET_SQLITE}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -630,6 +700,18 @@ def table(result: dict[str, Any]) -> str:
             f"edge/bare, {n} worker(s): {ratio:.2f} (budget ≥ {BUDGET_RATIO:.2f}: "
             f"{'ok' if budget['ratio_ok'] else 'MISSED'}); edge p99 ≤ {BUDGET_P99_MS:g} ms: "
             f"{'ok' if budget['p99_ok'] else 'MISSED'}"
+        )
+    if "naive" in result:
+        naive = result["naive"]
+        lines.append(
+            f"naive route (cookie check, 50 rules, JSON), 1 worker: {naive['rps']:,.0f} req/s, "
+            f"p99 {naive['p99_ms']:.2f} ms; naive/bare {naive['over_bare']:.2f}, edge/naive "
+            f"{naive['edge_over_naive']:.2f}"
+        )
+    if "sqlite" in result:
+        lines.append(
+            f"sqlite/2 over memory/1, req/s: {result['sqlite']['ratio']:.2f} (budget ≥ "
+            f"{BUDGET_SQLITE:.2f}: {'ok' if result['sqlite']['ok'] else 'MISSED'})"
         )
     for variant, gain in result.get("loop_http", {}).items():
         lines.append(

@@ -14,6 +14,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +45,20 @@ HEADERS = [
 ]
 
 
-async def _call(app: Any, cookie: bytes | None) -> list[dict[str, Any]]:
+async def call(
+    app: Any, cookie: bytes | None, *, method: str = "POST", path: str = "/v1/decide"
+) -> list[dict[str, Any]]:
+    """One request (a decide: ``BODY``, ``HEADERS``, ``cookie``) through ``app``; what it
+    sent back."""
     headers = [*HEADERS, *([(b"cookie", cookie)] if cookie else [])]
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
-        "method": "POST",
+        "method": method,
         "scheme": "https",
-        "path": "/v1/decide",
-        "raw_path": b"/v1/decide",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "headers": headers,
         "client": ("127.0.0.1", 5000),
@@ -67,7 +72,8 @@ async def _call(app: Any, cookie: bytes | None) -> list[dict[str, Any]]:
         nonlocal given
         if not given:
             given = True
-            return {"type": "http.request", "body": BODY, "more_body": False}
+            body = BODY if method == "POST" else b""
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.sleep(3600)
         return {"type": "http.disconnect"}
 
@@ -78,20 +84,28 @@ async def _call(app: Any, cookie: bytes | None) -> list[dict[str, Any]]:
     return sent
 
 
-async def _measure(runs: int, visitors: int, rounds: int) -> float:
+@contextlib.asynccontextmanager
+async def edge_app(visitors: int) -> AsyncIterator[tuple[Any, list[bytes]]]:
+    """The edge app on the benchmark's campaign file, and the cookies of ``visitors`` returning
+    visitors (each made by a first decide)."""
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         config, _ = campaign_folder(Path(folder))
         app = create_app(EdgeSettings(config=str(config), secret_keys=(KEY,), dev=True))
         cookies = []
         for _ in range(visitors):
-            start = (await _call(app, None))[0]
+            start = (await call(app, None))[0]
             assert start["status"] == 200, start
             cookies += [v.split(b";")[0] for k, v in start["headers"] if k == b"set-cookie"]
+        yield app, cookies
+
+
+async def _measure(runs: int, visitors: int, rounds: int) -> float:
+    async with edge_app(visitors) as (app, cookies):
         medians = []
         for _ in range(rounds):
             started = time.perf_counter()
             for i in range(runs):
-                await _call(app, cookies[i % len(cookies)])
+                await call(app, cookies[i % len(cookies)])
             medians.append((time.perf_counter() - started) / runs * 1e6)
         return statistics.median(medians)
 

@@ -65,7 +65,8 @@ def test_one_decide_request_for_all_slots(page: Page) -> None:
     page.goto("/")
     expect(page.locator("[data-opmaat-slot=sidebar]")).to_have_attribute("data-opmaat-filled", "")
     assert len(seen) == 1
-    assert sorted(seen[0].post_data_json["slots"]) == ["hero", "offer", "promo", "sidebar", "store"]
+    slots = ["hero", "offer", "picks", "promo", "sidebar", "store"]
+    assert sorted(seen[0].post_data_json["slots"]) == slots
 
 
 def test_runs_in_debians_chromium(browser: Browser) -> None:

@@ -140,7 +140,7 @@ def test_visitor_values_stay_text_everywhere(page: Page, edge_url: str, payload:
     # The privacy page again, with the decisions and their reasons.
     page.goto("/me")
     expect(page.locator("#why")).to_be_visible()
-    expect(page.locator("table.stack")).to_contain_text("A reminder of what is in your cart")
+    expect(page.locator("#why + div table")).to_contain_text("A reminder of what is in your cart")
     assert_clean(page)
 
     assert dialogs == []

@@ -9,9 +9,8 @@ def test_profile_benchmark_runs() -> None:
     assert profile.run(runs=20) > 0
 
 
-def test_decide_benchmark_runs_and_fills_every_slot() -> None:
-    medians = decide.run(runs=20)
-    assert set(medians) == set(decide.PROFILES)
+def test_decide_benchmark_runs_on_the_returning_visitor() -> None:
+    assert decide.run(runs=20)[decide.FIGURE] > 0
 
 
 def test_context_benchmark_runs() -> None:

@@ -90,10 +90,14 @@ def test_a_short_run_measures_decisions_and_stops_every_server() -> None:
         duration=1, connections=4, threads=1, workers=workers, rounds=1, warmup=1, visitors=20
     )
     configs: dict[str, Any] = result["configs"]
-    expected = {"bare/1", "edge/1", "edge/1 asyncio+h11"} | {
+    expected = {"bare/1", "edge/1", "edge/1 asyncio+h11", "memory/1", "sqlite/1", "sqlite/2"} | {
         f"{kind}/2" for kind in ("bare", "edge") if 2 in workers
     }
     assert set(configs) == expected
+    assert configs["sqlite/2"]["store"] == "sqlite://"
+    assert "--workers 2" in configs["sqlite/2"]["server"]
+    assert result["sqlite"]["ratio"] > 0
+    assert "sqlite/2 over memory/1" in http.table(result)
     for name, config in configs.items():
         assert config["rps"] > 0, name
         assert 0 < config["p50_ms"] <= config["p99_ms"], name

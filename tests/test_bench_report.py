@@ -12,7 +12,14 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
     bare = {"rps": 15000.0, "p50_ms": 1.7, "p99_ms": 4.7, "non_2xx": 0}
     configs = {
         name: {**values, "socket_errors": {}, "log_problems": [], "store": None}
-        for name, values in (("bare/1", bare), ("edge/1", edge), ("bare/2", bare), ("edge/2", edge))
+        for name, values in (
+            ("bare/1", bare),
+            ("edge/1", edge),
+            ("bare/2", bare),
+            ("edge/2", edge),
+            ("memory/1", edge),
+            ("sqlite/2", {**edge, "rps": 2600.0}),
+        )
     }
     figures = {
         "http": {
@@ -31,6 +38,7 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
                 "1": {"ratio_ok": False, "p99_ok": False},
                 "2": {"ratio_ok": False, "p99_ok": False},
             },
+            "sqlite": {"ratio": 2600.0 / 1500.0, "ok": True},
         },
         "profile": 40.0,
         "decide": {"nothing matches": 80.0, "every slot filled": 95.0},
@@ -59,7 +67,8 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
     }
     text = report.render(figures, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     budgets = text.split("## Budgets", 1)[1].split("## Details", 1)[0]
-    assert budgets.count("| met |") == 5
+    assert budgets.count("| met |") == 6
+    assert "| 1.73 (2,600 / 1,500; p99 35.0 ms) | ≥ 1.60 | met |" in budgets
     assert budgets.count("**missed**") == 3
     assert "`python -m bench.memory`" in budgets
     assert "1,200 B" in budgets

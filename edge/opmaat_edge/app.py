@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from opmaat.redis_store import RedisStore
+from opmaat.sqlite_store import SQLiteStore
 from opmaat_edge import (
     api,
     demo_site,
@@ -65,7 +66,7 @@ async def healthz(request: Request) -> Response:
         {
             "status": "ok" if store.state == "ok" else "degraded",
             "store": {
-                "kind": "memory" if not state.shared_store else "redis",
+                "kind": _store_kind(store),
                 "state": store.state,
                 "errors": store.errors,
             },
@@ -91,8 +92,18 @@ async def metrics(request: Request) -> Response:
         return error_response(
             403, "metrics are only served to the networks in OPMAAT_METRICS_NETWORKS"
         )
-    body = state.metrics.exposition(state.personalizer.store.state)
+    store = state.personalizer.store
+    if isinstance(store, SQLiteStore):
+        with contextlib.suppress(ConnectionError):  # a store fault: the last figures stay
+            state.metrics.store_file(*await store.file_stats())
+    body = state.metrics.exposition(store.state)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def _store_kind(store: object) -> str:
+    if isinstance(store, RedisStore):
+        return "redis"
+    return "sqlite" if isinstance(store, SQLiteStore) else "memory"
 
 
 async def readyz(request: Request) -> Response:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -41,18 +43,27 @@ DESCRIPTION = """\
 opmaat: on-site personalization you run yourself.
 
   opmaat demo              the demo shop on http://127.0.0.1:8000 (in-memory store, demo geo data)
-  opmaat serve --config F  the edge for your site, with the campaigns in F
+  opmaat serve --config F  the edge for your site, with the campaigns in F; its data in a
+                           SQLite file in the data directory (--data-dir, --store)
   opmaat check F           validate a campaign file; prints file:line: field: message per problem
-  opmaat stats --config F --store URL
+  opmaat stats --config F [--store URL]
                            impressions, clicks, conversions, visitors and converted visitors
                            per campaign and variant or holdout (JSON)
   opmaat pause|resume ID --config F [--store URL]
                            stop or restart a campaign on every node (the cockpit does too)
   opmaat hash-password     hash a cockpit password for OPMAAT_COCKPIT_PASSWORD_HASH
+  opmaat user add|remove|list NAME --config F [--role ROLE]
+                           the cockpit's users: viewer, editor, publisher, admin
   opmaat import customers --config F customers.csv
                            load a CRM export (RFM scores, segments) into site.customers
   opmaat purl create --config F --campaign ID --csv recipients.csv --base-url URL
                            give every recipient a personal link (a `url` column)
+  opmaat backup FILE       copy the SQLite store to FILE, while the edge serves
+  opmaat restore FILE      put a backup back
+  opmaat export profiles > F.jsonl, opmaat import profiles F.jsonl
+                           move visitors' profiles between stores (memory excepted)
+
+Commands that use the store take --store URL and --data-dir DIR, as `serve` does.
 """
 
 
@@ -83,13 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
-    serve.add_argument(
-        "--store",
-        default=None,
-        help="where profiles and campaign tallies live: memory:// (default, this process) or "
-        "redis://host:port/db, redis-cluster://host:port, shared by every node "
-        "(default: $OPMAAT_STORE)",
-    )
+    _store_arguments(serve)
     serve.add_argument(
         "--dev", action="store_true", help="local development: cookies without the Secure flag"
     )
@@ -128,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         "as JSON.",
     )
     stats.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
-    stats.add_argument("--store", required=True, help="redis://host:port/db or similar")
+    _store_arguments(stats)
 
     for verb, says in (("pause", "stop showing"), ("resume", "show again")):
         cmd = sub.add_parser(
@@ -139,13 +144,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         cmd.add_argument("campaign", help="campaign id")
         cmd.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
-        cmd.add_argument(
-            "--store",
-            default=os.environ.get("OPMAAT_STORE") or "memory://",
-            help="redis://host:port/db or similar (default: OPMAAT_STORE); without a shared "
-            "store, the paused-campaigns file beside the campaign file (OPMAAT_PAUSED_FILE) "
-            "that a single edge follows",
-        )
+        _store_arguments(cmd)
     sub.add_parser(
         "hash-password",
         help="print the hash of a cockpit password (for OPMAAT_COCKPIT_PASSWORD_HASH)",
@@ -153,7 +152,64 @@ def _parser() -> argparse.ArgumentParser:
         "input) and print its scrypt hash for OPMAAT_COCKPIT_PASSWORD_HASH.",
     )
     _data_commands(sub)
+    _store_commands(sub)
+    from opmaat_edge import user_cli
+
+    user_cli.add_parser(sub, _store_arguments)
+    parser.add_argument(
+        "--version", action="version", version=f"opmaat {importlib.metadata.version('opmaat')}"
+    )
     return parser
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="where profiles, tallies and events live (default: $OPMAAT_STORE, else "
+        "sqlite:///DATA_DIR/opmaat.db): sqlite:///path/opmaat.db (this machine's worker "
+        "processes), memory:// (one process, lost when it stops; pauses then go to the file "
+        "beside the campaign file, OPMAAT_PAUSED_FILE), redis://host:port/db or "
+        "redis-cluster://host:port (every node)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="the folder of the default SQLite file (default: $OPMAAT_DATA_DIR, else "
+        "$STATE_DIRECTORY from systemd, else /var/lib/opmaat for root and "
+        "~/.local/state/opmaat for others)",
+    )
+
+
+def _store_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    backup = sub.add_parser(
+        "backup",
+        help="copy the SQLite store to a file, while the edge serves",
+        description="Copy the SQLite store (profiles, tallies, events, pauses) to FILE with "
+        "SQLite's online backup: one consistent snapshot, taken while the edge goes on "
+        "serving. FILE is written whole, then renamed into place.",
+    )
+    backup.add_argument("file", help="where to write the backup")
+    _store_arguments(backup)
+    restore = sub.add_parser(
+        "restore",
+        help="put a backup back into the SQLite store",
+        description="Check FILE (a backup made by `opmaat backup`), then replace what the "
+        "SQLite store holds with it. A running edge serves the restored data from its next "
+        "request; a damaged store file is moved aside first (opmaat.db.damaged-TIME).",
+    )
+    restore.add_argument("file", help="the backup to restore")
+    _store_arguments(restore)
+    export = sub.add_parser("export", help="write a store's data as JSON lines")
+    kinds = export.add_subparsers(dest="kind", required=True, metavar="KIND")
+    profiles = kinds.add_parser(
+        "profiles",
+        help="every visitor's profile, and the paused campaigns",
+        description="Write every live profile of the store (with the time it has left) and "
+        "the paused campaigns as JSON lines, for `opmaat import profiles` into another store.",
+    )
+    profiles.add_argument("--out", help="file to write (default: standard output)")
+    _store_arguments(profiles)
 
 
 def _data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -175,6 +231,15 @@ def _data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     customers.add_argument("--config", required=True, help="campaign file (YAML or JSON)")
     customers.add_argument("csv", help="the customer CSV (UTF-8; ',', ';' or tab separated)")
+    profiles = kinds.add_parser(
+        "profiles",
+        help="profiles written by `opmaat export profiles`",
+        description="Write the profiles and paused campaigns of an export into the store. A "
+        "visitor the store already has keeps what it has, so an import can be run again. "
+        "Exit status 0: all imported; 4: imported, some lines left out; 1: stopped.",
+    )
+    profiles.add_argument("file", help="the export (JSON lines)")
+    _store_arguments(profiles)
 
     purl = sub.add_parser("purl", help="personalized landing URLs for email and print")
     actions = purl.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -194,10 +259,15 @@ def _data_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     create.add_argument("--out", help="where to write (default: the campaign's purl.recipients)")
 
 
-def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
+def _run(
+    env: dict[str, str], host: str, port: int, workers: int, *, data_dir_made_here: bool = False
+) -> int:
+    """Serve with ``env`` on top of the environment; ``data_dir_made_here``: the store is the
+    default SQLite file (or one in --data-dir), whose folder `serve` makes when missing."""
     import uvicorn
 
     from opmaat.errors import ConfigError
+    from opmaat_edge import data_dir
     from opmaat_edge.app import create_app
     from opmaat_edge.server_limits import LimitedHttpProtocol, open_files_for
     from opmaat_edge.settings import LOOPBACK_HOSTS, EdgeSettings, ServerLimits, SettingsError
@@ -221,10 +291,23 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
         # Each worker would keep its own profiles: a visitor would be known to one of them,
         # and forgetting them would reach only that one.
         print(
-            "opmaat: --workers needs a shared store; the memory store lives in one process",
+            "opmaat: --workers needs a shared store (SQLite or Redis); the memory store lives "
+            "in one process",
             file=sys.stderr,
         )
         return 2
+    try:
+        problem = data_dir.prepare(settings.store, made_here=data_dir_made_here)
+    except data_dir.DataDirError as exc:
+        print(f"opmaat: {exc}", file=sys.stderr)
+        return 2
+    print(f"opmaat: data in {data_dir.describe(settings.store)}", flush=True)
+    if problem:
+        print(
+            f"opmaat: the store cannot be used yet ({problem}); serving anyway, deciding "
+            "from requests alone until it is fixed",
+            file=sys.stderr,
+        )
     connections = open_files_for(limits.max_connections)
     if connections < limits.max_connections:
         print(
@@ -245,14 +328,21 @@ def _run(env: dict[str, str], host: str, port: int, workers: int) -> int:
     else:
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     print(f"opmaat: serving on http://{host}:{port}/", flush=True)
-    uvicorn.run(
-        "opmaat_edge.app:app_from_env",
-        host=host,
-        port=port,
-        workers=workers,
-        http=LimitedHttpProtocol,
-        **SERVER_SETTINGS,
-    )
+    # uvicorn hands SIGTERM back to the default handler once it has stopped, which ends the
+    # process before `finally` blocks run (the demo's temporary folder would stay behind).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run(
+            "opmaat_edge.app:app_from_env",
+            host=host,
+            port=port,
+            workers=workers,
+            http=LimitedHttpProtocol,
+            **SERVER_SETTINGS,
+        )
+    finally:
+        if workers > 1:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 
@@ -294,6 +384,12 @@ def _using(store: ProfileStore, work: Callable[[], Awaitable[T]]) -> T:
         raise Unreachable from None
 
 
+def _store(args: argparse.Namespace) -> str:
+    from opmaat_edge.data_dir import store_url
+
+    return store_url(os.environ, args.store, args.data_dir)
+
+
 def _stats(config: str, url: str) -> int:
     import json
 
@@ -333,6 +429,7 @@ def _hash_password() -> int:
 
 def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
     from opmaat.store import MemoryStore
+    from opmaat_edge.data_dir import sqlite_path
     from opmaat_edge.settings import default_paused_file
 
     # Without a shared store, the file the one edge on this campaign file keeps and follows.
@@ -341,9 +438,11 @@ def _pause(config: str, url: str, campaign: str, paused: bool) -> int:
     if opened is None:
         return 2
     campaigns, store = opened
-    where = "on every node"
+    where, path_of = "on every node", sqlite_path(url)
+    if path_of is not None:
+        where = f"for every edge on {path_of}"
     if isinstance(store, MemoryStore):
-        where = f"for the edge that follows {path} (edges on Redis need --store)"
+        where = f"for the edge on the memory store that follows {path}"
     if campaign not in {c.id for c in campaigns.campaigns}:
         print(f"opmaat: {config} has no campaign {campaign!r}", file=sys.stderr)
         return 2
@@ -405,7 +504,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             env["OPMAAT_CONFIG"] = str(config)
             return _run(env, args.host, args.port, 1)
     if args.command == "stats":
-        return _stats(args.config, args.store)
+        return _stats(args.config, _store(args))
+    if args.command in ("backup", "restore", "export") or (
+        args.command == "import" and args.kind == "profiles"
+    ):
+        from opmaat_edge import store_cli
+
+        if args.command == "backup":
+            return store_cli.backup(_store(args), args.file)
+        if args.command == "restore":
+            return store_cli.restore(_store(args), args.file)
+        if args.command == "export":
+            return store_cli.export_profiles(_store(args), args.out)
+        return store_cli.import_profiles(_store(args), args.file)
     if args.command == "import":
         from opmaat_edge.data_cli import import_customers
 
@@ -416,16 +527,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return create_purls(args.config, args.campaign, args.csv, args.base_url, args.out)
     if args.command == "hash-password":
         return _hash_password()
+    if args.command == "user":
+        from opmaat_edge import user_cli
+
+        return user_cli.run(args, _store(args))
     if args.command in ("pause", "resume"):
-        return _pause(args.config, args.store, args.campaign, args.command == "pause")
+        return _pause(args.config, _store(args), args.campaign, args.command == "pause")
     env = {"OPMAAT_CONFIG": args.config, "OPMAAT_LOG_FORMAT": args.log_format}
     if args.dev:
         env["OPMAAT_DEV"] = "1"
     if args.access_log:
         env["OPMAAT_ACCESS_LOG"] = "1"
-    if args.store:
-        env["OPMAAT_STORE"] = args.store
-    return _run(env, args.host, args.port, args.workers)
+    env["OPMAAT_STORE"] = _store(args)
+    default = not (args.store or os.environ.get("OPMAAT_STORE", "").strip())
+    return _run(env, args.host, args.port, args.workers, data_dir_made_here=default)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""The demo shop: a few server-rendered pages with slots, wired to the demo campaigns."""
+"""The demo shop: server-rendered pages with slots, wired to the demo campaigns; its products
+are the demo's product feed (catalogue.csv), which its recommendations are drawn from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +18,8 @@ from starlette.types import ASGIApp
 from opmaat.adaptive import posteriors_for, traffic_shares
 from opmaat.middleware import OpmaatMiddleware
 from opmaat.personalizer import Personalizer
-from opmaat_edge import demo_traffic
+from opmaat.recommend import load_feed
+from opmaat_edge import demo_recommendations, demo_traffic
 from opmaat_edge.cockpit.preview import PREVIEW_COOKIE, read_preview_cookie
 from opmaat_edge.resources import DEMO, TEMPLATES
 from opmaat_edge.state import edge_state
@@ -32,6 +34,7 @@ MAX_SEARCH = 100
 class Catalog:
     categories: dict[str, dict[str, Any]]
     products: dict[str, dict[str, Any]]
+    featured: tuple[str, ...]
 
     def in_category(self, category: str) -> list[dict[str, Any]]:
         return [p for p in self.products.values() if p["category"] == category]
@@ -40,11 +43,13 @@ class Catalog:
 @cache
 def catalog() -> Catalog:
     data = yaml.safe_load((DEMO / "catalog.yaml").read_text(encoding="utf-8"))
-    return Catalog(data["categories"], {p["id"]: p for p in data["products"]})
+    products = {p.id: asdict(p) for p in load_feed(DEMO / "catalogue.csv")}
+    return Catalog(data["categories"], products, tuple(data["featured"]))
 
 
-def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+async def _page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
     state = edge_state(request)
+    await demo_recommendations.seed_once(state.personalizer)
     previewed = read_preview_cookie(state.settings.secret_keys, request.cookies.get(PREVIEW_COOKIE))
     context.update(
         categories=catalog().categories,
@@ -54,9 +59,9 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> Res
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def _missing(request: Request, what: str) -> Response:
+async def _missing(request: Request, what: str) -> Response:
     # A shop page a visitor followed a link to: the shop's own "not found", not JSON.
-    return _page(request, "demo/missing.html", status=404, what=what)
+    return await _page(request, "demo/missing.html", status=404, what=what)
 
 
 def _search_arrival(request: Request) -> dict[str, str] | None:
@@ -76,10 +81,11 @@ def _search_arrival(request: Request) -> dict[str, str] | None:
 
 
 async def home(request: Request) -> Response:
-    return _page(
+    shop = catalog()
+    return await _page(
         request,
         "demo/home.html",
-        featured=list(catalog().products.values())[:4],
+        featured=[shop.products[key] for key in shop.featured],
         search=_search_arrival(request),
     )
 
@@ -88,8 +94,8 @@ async def category(request: Request) -> Response:
     key = request.path_params["category"]
     info = catalog().categories.get(key)
     if info is None:
-        return _missing(request, "category")
-    return _page(
+        return await _missing(request, "category")
+    return await _page(
         request, "demo/category.html", key=key, category=info, products=catalog().in_category(key)
     )
 
@@ -97,16 +103,16 @@ async def category(request: Request) -> Response:
 async def product(request: Request) -> Response:
     item = catalog().products.get(request.path_params["product"])
     if item is None:
-        return _missing(request, "product")
-    return _page(request, "demo/product.html", product=item)
+        return await _missing(request, "product")
+    return await _page(request, "demo/product.html", product=item)
 
 
 async def cart(request: Request) -> Response:
-    return _page(request, "demo/cart.html")
+    return await _page(request, "demo/cart.html")
 
 
 async def banner(request: Request) -> Response:
-    return _page(request, "demo/banner.html")
+    return await _page(request, "demo/banner.html")
 
 
 async def campaign_guide(request: Request) -> Response:
@@ -144,7 +150,7 @@ async def campaign_guide(request: Request) -> Response:
                 {"key": key, "share": share, "shown": shown, "converted": converted, "rate": rate}
             )
         adaptive.append({"campaign": campaign, "variants": variants})
-    return _page(
+    return await _page(
         request,
         "demo/campaigns.html",
         links=links,
@@ -160,7 +166,7 @@ async def to_server_side(request: Request) -> Response:
 
 
 async def server_side(request: Request) -> Response:
-    return _page(request, "demo/ssr.html")
+    return await _page(request, "demo/ssr.html")
 
 
 def server_side_app(personalizer: Personalizer) -> ASGIApp:

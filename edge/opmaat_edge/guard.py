@@ -3,13 +3,15 @@ site's own origins only, and a per-visitor limit on events.
 
 ``SecurityHeaders`` gives each request a CSP nonce (``request.state.csp_nonce``) that the
 edge's own pages put on their inline scripts; an HTML answer without its own
-Content-Security-Policy gets the default one, which allows no other inline script.
+Content-Security-Policy gets the default one, which allows no other inline script. The nonce
+is drawn when first asked for, so a JSON answer costs no random bytes.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +35,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class _State(dict[str, Any]):
+    # A request's state (scope["state"]) whose CSP nonce is drawn when first read.
+    def __missing__(self, key: str) -> Any:
+        if key != NONCE:
+            raise KeyError(key)
+        nonce = self[key] = secrets.token_urlsafe(16)
+        return nonce
+
+
+NONCE = "csp_nonce"
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_REFERRER_POLICY = (b"referrer-policy", b"strict-origin-when-cross-origin")
+
+
 class SecurityHeaders:
     """``X-Content-Type-Options: nosniff`` on every answer; on HTML ones, unless the route set
     its own, a Content-Security-Policy with this request's nonce, ``frame-ancestors 'none'``
@@ -45,22 +61,20 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        nonce = secrets.token_urlsafe(16)
-        scope.setdefault("state", {})["csp_nonce"] = nonce
+        state = scope["state"] = _State(scope.get("state") or ())
 
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {key.lower() for key, _ in headers}
+                headers = list(message.get("headers", ()))
+                names = {key.lower(): value for key, value in reversed(headers)}  # first wins
                 if b"x-content-type-options" not in names:
-                    headers.append((b"x-content-type-options", b"nosniff"))
-                kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                if kind.lower().startswith(b"text/html"):
+                    headers.append(_NOSNIFF)
+                if names.get(b"content-type", b"").lower().startswith(b"text/html"):
                     if b"content-security-policy" not in names:
-                        policy = CSP.format(nonce=nonce).encode("latin-1")
+                        policy = CSP.format(nonce=state[NONCE]).encode("latin-1")
                         headers.append((b"content-security-policy", policy))
                     if b"referrer-policy" not in names:
-                        headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+                        headers.append(_REFERRER_POLICY)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -104,6 +104,9 @@ async def read_json_object(request: Request, limit: int | None = None) -> dict[s
         raise ApiError(400, "request body is not valid JSON (UTF-8)") from None
     if not isinstance(value, dict):
         raise ApiError(400, "request body must be a JSON object")
-    if not _depth_ok(value, MAX_JSON_DEPTH):
+    # Each level of nesting opens an object or array: a body with fewer of those than the
+    # limit cannot be too deep, and needs no walk.
+    opened = body.count(b"{") + body.count(b"[")
+    if opened >= MAX_JSON_DEPTH and not _depth_ok(value, MAX_JSON_DEPTH):
         raise ApiError(400, f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
     return value

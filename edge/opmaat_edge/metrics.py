@@ -93,27 +93,57 @@ class Metrics:
             "tallies.",
             registry=r,
         )
+        self.store_file_bytes = Gauge(
+            "opmaat_store_file_bytes",
+            "Size of the SQLite store's file (the SQLite store only).",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
+        self.store_free_pages = Gauge(
+            "opmaat_store_free_pages",
+            "Unused pages in the SQLite store's file, reused before it grows (VACUUM returns "
+            "them to the disk).",
+            registry=r,
+            multiprocess_mode="livemostrecent",
+        )
         self.reloads = Counter(
             "opmaat_config_reloads_total",
             "Campaign file reloads, by result (ok or failed).",
             ["result"],
             registry=r,
         )
+        # Decisions (slot, campaign, variant) and holdouts (campaign) not yet in the counters.
+        self._decided: dict[tuple[str, str, str], int] = {}
+        self._held: dict[str, int] = {}
 
-    # The Personalizer's observer.
+    # The Personalizer's observer. Decisions are counted in plain dicts and added to their
+    # labelled counters when /metrics is read (a labels() call per decision was a tenth of a
+    # decide); with several workers at once, since whichever worker answers reads them all.
     def decided(
         self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
     ) -> None:
         self.decide_seconds.observe(seconds)
         # Slot names come from the page: only those of the campaign file become labels.
         known = self.known_slots()
+        counts, held = self._decided, self._held
         for decision in decisions.values():
             if decision.holdout and decision.campaign:
-                self.holdouts.labels(decision.campaign).inc()
+                held[decision.campaign] = held.get(decision.campaign, 0) + 1
             slot = decision.slot if decision.slot in known else "other"
-            self.decisions.labels(slot, decision.campaign or "", decision.variant or "").inc()
+            labels = (slot, decision.campaign or "", decision.variant or "")
+            counts[labels] = counts.get(labels, 0) + 1
         if render_errors:
             self.render_errors.inc(render_errors)
+        if self.multiprocess:
+            self._count_decisions()
+
+    def _count_decisions(self) -> None:
+        counts, self._decided = self._decided, {}
+        held, self._held = self._held, {}
+        for labels, count in counts.items():
+            self.decisions.labels(*labels).inc(count)
+        for campaign, count in held.items():
+            self.holdouts.labels(campaign).inc(count)
 
     def decide_failed(self) -> None:
         self.decide_errors.inc()
@@ -130,7 +160,12 @@ class Metrics:
     def reloaded(self, ok: bool) -> None:
         self.reloads.labels("ok" if ok else "failed").inc()
 
+    def store_file(self, size: int, free_pages: int) -> None:
+        self.store_file_bytes.set(size)
+        self.store_free_pages.set(free_pages)
+
     def exposition(self, store_state: str) -> bytes:
+        self._count_decisions()
         self.store_degraded.set(0 if store_state == "ok" else 1)
         if not self.multiprocess:
             return generate_latest(self.registry)

@@ -21,8 +21,11 @@ from opmaat.history import recent_decisions
 from opmaat.identity import first_cookie, new_id
 from opmaat.interests import category_key, interest_attributes
 from opmaat.personalizer import CookieChange, Visit
+from opmaat.recommend.live import visitor_for
 from opmaat_edge.http import ApiError, read_form
 from opmaat_edge.me import change_consent, change_prefs, export
+from opmaat_edge.me_choices import CHOICE_ACTIONS, NEED_CONSENT, choices_patch, choices_view
+from opmaat_edge.me_choices import DONE as CHOICES_DONE
 from opmaat_edge.resources import TEMPLATES
 from opmaat_edge.signing import sign, unsign
 from opmaat_edge.visit import STORE_DOWN, finish, open_visit, refuse_cross_site
@@ -40,11 +43,13 @@ PAGE_SECURITY = {
     "X-Frame-Options": "DENY",
 }
 FORM_MAX_AGE = 2 * 3600
-ACTIONS = ("prefs", "consent", "delete")
+RECOMMENDED = 4  # items of the visitor's own list the page shows
+ACTIONS = ("prefs", "consent", "delete", *CHOICE_ACTIONS)
 DONE = {
     "prefs": "Your preferences are saved.",
     "consent": "Your choice is saved.",
     "delete": "Everything we kept about you is deleted.",
+    **CHOICES_DONE,
 }
 _MEDIUM = {
     "search": "from a search on {source}",
@@ -137,6 +142,18 @@ def _seen(responses: Mapping[str, Any], label: Callable[[Any], str]) -> list[dic
     ]
 
 
+def _recommended(visit: Visit, profile: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the site would recommend the visitor now, with each item's reason: the list of
+    its first personal strategy (else its first); None without a recommendations section."""
+    recommender = visit.personalizer.recommender.current(visit.runtime.campaigns)
+    if recommender is None:
+        return None
+    strategies = list(recommender.strategies.values())
+    chosen = next((s for s in strategies if s.kind == "personal"), strategies[0])
+    items = recommender.recommend(chosen.name, visitor_for(profile, visit.record), RECOMMENDED)
+    return {"items": items, "learns": visit.consent.tier == "full"}
+
+
 def _view(visit: Visit) -> dict[str, Any]:
     data = export(visit)
     engine = visit.runtime.engine
@@ -179,11 +196,13 @@ def _view(visit: Visit) -> dict[str, Any]:
         "prefs": data["prefs"]["interests"],
         "seen": _seen(data["response"], label),
         "decisions": decisions,
+        "recommended": _recommended(visit, data),
         "cart": visit.record.get("cart") if isinstance(visit.record.get("cart"), dict) else None,
         "retention_days": visit.site.retention_days,
         "half_life_days": visit.site.interest_half_life_days,
         "session_minutes": visit.site.session_timeout_minutes,
         "choices": CHOICES,
+        **choices_view(visit, data),
     }
 
 
@@ -279,6 +298,12 @@ async def submit(request: Request) -> Response:
             if not visit.consent.stores:
                 raise ApiError(409, PREFS_NEED_CONSENT)
             change_prefs(visit, _prefs_patch(form))
+            await visit.save()
+        elif action in CHOICE_ACTIONS:
+            if not visit.consent.stores:
+                raise ApiError(409, NEED_CONSENT)
+            fields = visit.runtime.sources.preferences.fields
+            change_prefs(visit, choices_patch(action, form, fields))
             await visit.save()
         else:
             raise ApiError(400, f"action must be one of {', '.join(ACTIONS)}")

@@ -2,6 +2,8 @@
 API key (``Authorization: Bearer <key>``, keys from OPMAAT_API_KEYS): email rendering at send
 time, an app's backend, the contact centre. A request is one of these when it carries an
 Authorization header, a ``channel`` or a ``customer_id``; the browser's snippet sends none.
+A decide may ask for ``recommendations`` too: lists by the campaign file's strategies, for
+the same customer.
 
 Decisions carry a tracking token: a signed note of campaign, variant, slot, channel and
 customer that the caller sends back with impressions and clicks, so they land in the same
@@ -19,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from opmaat.campaigns.model import CHANNELS
-from opmaat.channels import CallerAttributeError, caller_attributes
+from opmaat.channels import CallerAttributeError, caller_attributes, overlay
 from opmaat.engine import Decision
 from opmaat.personalizer import Visit, customer_text
+from opmaat.recommend.live import checked_call, visitor_for
 from opmaat.tracking import EventError, Tally
 from opmaat_edge import api
 from opmaat_edge.api import event_tallies, request_body, slot_names
@@ -34,6 +37,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Emails are opened days after they are sent.
 TOKEN_MAX_AGE = 90 * 86400
 SERVER_EVENTS = ("impression", "click", "goal")
+MAX_LISTS = 10
+LIST_OPTIONS = ("n", "products")
 
 
 def is_server_call(request: Request, body: dict[str, Any]) -> bool:
@@ -99,20 +104,74 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
         raise ApiError(400, str(exc)) from None
     if customer_id is None and not attributes:
         raise ApiError(400, "say whom to decide for: a customer_id, attributes, or both")
+    wanted = _wanted_lists(request, body.get("recommendations"))
     visit = await _open(request, customer_id)
     decisions = await visit.decide_for_channel(slots, channel=channel, attributes=attributes)
     keys = state.settings.secret_keys
-    return JSONAnswer(
-        {
-            "channel": channel,
-            "customer_id": customer_id,
-            "slots": {
-                name: _with_token(keys, decision, channel, customer_id)
-                for name, decision in decisions.items()
-            },
+    answer: dict[str, Any] = {
+        "channel": channel,
+        "customer_id": customer_id,
+        "slots": {
+            name: _with_token(keys, decision, channel, customer_id)
+            for name, decision in decisions.items()
         },
-        headers=NO_STORE,
-    )
+        # Why the customer's own choices for this channel held everything back (else null).
+        "held_back": visit.held_back,
+    }
+    if wanted:
+        held: dict[str, list[Any]] = {name: [] for name in wanted}
+        answer["recommendations"] = held if visit.held_back else _lists(visit, wanted, attributes)
+    return JSONAnswer(answer, headers=NO_STORE)
+
+
+Wanted = dict[str, tuple[int, tuple[str, ...]]]  # strategy -> n, seed products
+
+
+def _wanted_lists(request: Request, value: Any) -> Wanted:
+    """The lists a decide asks for (``{"for-you": {"n": 4}, ...}``), checked against the
+    running campaign file's strategies before anything is read."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not 0 < len(value) <= MAX_LISTS:
+        raise ApiError(
+            400,
+            f"recommendations is an object of 1-{MAX_LISTS} strategy names, each with its "
+            'options: {"for-you": {"n": 4}}',
+        )
+    personalizer = edge_state(request).personalizer
+    recommender = personalizer.recommender.current(personalizer.runtime.current.campaigns)
+    if recommender is None:
+        raise ApiError(400, "the campaign file has no recommendations section")
+    out: Wanted = {}
+    for name, options in value.items():
+        where = f"recommendations.{str(name)[:40]}"
+        if name not in recommender.strategies:
+            known = ", ".join(sorted(recommender.strategies))
+            raise ApiError(400, f"{where}: no such strategy; the campaign file has {known}")
+        options = {} if options is None else options
+        if not isinstance(options, dict) or any(key not in LIST_OPTIONS for key in options):
+            raise ApiError(400, f"{where}: the options are n and products")
+        try:
+            _, n, products = checked_call(name, options.get("n", 4), options.get("products"))
+        except ValueError as exc:
+            raise ApiError(400, f"{where}: {exc}") from None
+        out[name] = (n, products)
+    return out
+
+
+def _lists(visit: Visit, wanted: Wanted, attributes: dict[str, Any]) -> dict[str, Any]:
+    # The profile as the decide saw it: the stored record with the caller's attributes on top.
+    recommender = visit.personalizer.recommender.current(visit.runtime.campaigns)
+    if recommender is None:  # the campaign file changed meanwhile
+        return {name: [] for name in wanted}
+    context = visit.runtime.context.build(visit.facts(None, None, None))
+    visitor = visitor_for(overlay(visit.profile(context), attributes), visit.record)
+    return {
+        name: [item.as_dict() for item in recommender.recommend(name, visitor, n, products)]
+        if name in recommender.strategies
+        else []
+        for name, (n, products) in wanted.items()
+    }
 
 
 def _with_token(

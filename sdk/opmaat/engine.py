@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from opmaat.bucketing import choose_variant, in_holdout
 from opmaat.campaigns import CampaignSet, load_campaigns
 from opmaat.campaigns.model import CHANNELS, CONSENT_TIERS, Campaign, Matcher, ReasonBuilder
 from opmaat.store import Tallies
-from opmaat.templates import render_context
+from opmaat.templates import no_recommendations, render_context
 
 # Visitors without an id (no consent, no cookie) all bucket as this one id: their decisions stay
 # deterministic, and they all share one holdout draw and one variant per campaign.
@@ -116,7 +116,7 @@ class Engine:
         ranked = sorted(
             enumerate(campaigns.campaigns), key=lambda pair: (-pair[1].priority, pair[0])
         )
-        self._candidates: dict[str, dict[str, tuple[_Candidate, ...]]] = {}
+        self._candidates: dict[str, dict[str, _Slate]] = {}
         self._by_id = {campaign.id: campaign for campaign in campaigns.campaigns}
         self._by_goal: dict[str, tuple[Campaign, ...]] = {}
         for campaign in campaigns.campaigns:
@@ -124,10 +124,9 @@ class Engine:
         self.goals = frozenset(self._by_goal)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
         for slot in campaigns.slots:
+            in_slot = [flattened[c.id] for _, c in ranked if slot in c.slots]
             self._candidates[slot] = {
-                channel: tuple(
-                    flattened[c.id] for _, c in ranked if slot in c.slots and channel in c.channels
-                )
+                channel: _Slate([c for c in in_slot if channel in self._by_id[c.id].channels])
                 for channel in CHANNELS
             }
 
@@ -156,10 +155,13 @@ class Engine:
         channel: str = "web",
         now: datetime | None = None,
         exclude: Collection[str] = (),
+        recommend: Callable[..., Any] = no_recommendations,
     ) -> dict[str, Decision]:
         """One decision per requested slot; never raises on a malformed profile.
 
         ``exclude`` names campaigns already shown elsewhere on the page (they are skipped).
+        ``recommend`` is what templates call as ``recommendations(...)``: the host binds it to
+        this visitor (the engine opens no store; by default every list is empty).
         ``now`` defaults to the current time; a naive datetime is taken as UTC. A profile
         without ``visitor.id`` is bucketed as ``ANONYMOUS_ID``, so it still gets a stable
         decision (all such visitors share the same holdout draw and variant).
@@ -199,12 +201,14 @@ class Engine:
             if not isinstance(slot, str) or slot in decisions:
                 continue
             by_channel = self._candidates.get(slot)
-            candidates = by_channel.get(channel, ()) if by_channel is not None else ()
-            if not candidates:
+            slate = by_channel.get(channel) if by_channel is not None else None
+            if slate is None or not slate.candidates:
                 decisions[slot] = Decision(slot, None, None, None, reasons.NO_CAMPAIGN)
                 continue
             winner = None
-            for candidate in candidates:
+            everyone = slate.candidates
+            for position in slate.passing(profile, looked_up):
+                candidate = everyone[position]
                 if (
                     candidate.id in used
                     or not candidate.start <= now_ts < candidate.end
@@ -215,21 +219,6 @@ class Engine:
                     )
                 ):
                     continue
-                gate = candidate.gate
-                if gate is not None:
-                    value = looked_up.get(gate, _UNSEEN)
-                    if value is _UNSEEN:
-                        value = looked_up[gate] = _lookup(profile, gate)
-                    if isinstance(value, str):
-                        if value not in candidate.gate_values:
-                            continue
-                    elif isinstance(value, list | tuple):
-                        if not candidate.gate_in_array or candidate.gate_values.isdisjoint(
-                            item for item in value if isinstance(item, str)
-                        ):
-                            continue
-                    elif value is not _OPAQUE:
-                        continue
                 if candidate.matches is not None and not candidate.matches(profile):
                     continue
                 winner = candidate
@@ -238,7 +227,7 @@ class Engine:
                 decisions[slot] = Decision(slot, None, None, None, reasons.NOTHING_ELIGIBLE)
                 continue
             used.add(winner.id)
-            decisions[slot] = self._show(winner, slot, profile, visitor_id, response)
+            decisions[slot] = self._show(winner, slot, profile, visitor_id, response, recommend)
         return decisions
 
     def render_default(self, slot: str, profile: Mapping[str, Any]) -> str | None:
@@ -257,6 +246,7 @@ class Engine:
         profile: Mapping[str, Any],
         visitor_id: str,
         response: Mapping[str, Any],
+        recommend: Callable[..., Any],
     ) -> Decision:
         if in_holdout(candidate.id, visitor_id, candidate.holdout):
             return Decision(slot, candidate.id, None, None, reasons.HOLDOUT, holdout=True)
@@ -265,11 +255,14 @@ class Engine:
         else:
             index = choose_variant(candidate.id, visitor_id, candidate.weights)
         key = candidate.variant_keys[index]
-        context = render_context(
-            profile, candidate.context, candidate.variant_contexts[index], {"name": slot}
-        )
-        html = self.campaigns.templates.render(
-            candidate.templates[index], context, f"campaign '{candidate.id}' variant '{key}'"
+        html = self.campaigns.templates.render_for(
+            candidate.templates[index],
+            profile,
+            candidate.context,
+            candidate.variant_contexts[index],
+            {"name": slot},
+            f"campaign '{candidate.id}' variant '{key}'",
+            recommend,
         )
         if html is None:
             return Decision(slot, None, None, None, reasons.STANDARD_CONTENT)
@@ -308,9 +301,69 @@ class Engine:
         }
 
 
-# A gate is a cheap necessary condition: one top-level attribute that must be one of some
-# texts. With hundreds of campaigns most audiences fail, and one dict look-up shared by every
-# campaign that tests the same attribute rules most of them out before the full condition runs.
+class _Slate:
+    """The candidates of one slot and channel in priority order, indexed by their gates.
+
+    A gate is a cheap necessary condition: one top-level attribute that must be one of some
+    texts. With hundreds of campaigns most audiences fail; looking up each gated attribute
+    once and the candidates its value lets through (by a dict look-up) rules most of them out
+    without visiting them at all.
+    """
+
+    __slots__ = ("candidates", "free", "gates")
+
+    def __init__(self, candidates: Sequence[_Candidate]) -> None:
+        self.candidates = tuple(candidates)
+        # Positions of the candidates without a gate; per gated attribute, the positions each
+        # text lets through (by_text: the attribute is that text; by_item: an array with it)
+        # and all of that gate's positions (for a value the gate cannot judge).
+        self.free = tuple(i for i, c in enumerate(candidates) if c.gate is None)
+        by_path: dict[tuple[str, ...], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
+        gated: dict[tuple[str, ...], list[int]] = {}
+        for i, candidate in enumerate(candidates):
+            if candidate.gate is None:
+                continue
+            by_text, by_item = by_path.setdefault(candidate.gate, ({}, {}))
+            gated.setdefault(candidate.gate, []).append(i)
+            for text in candidate.gate_values:
+                by_text.setdefault(text, []).append(i)
+                if candidate.gate_in_array:
+                    by_item.setdefault(text, []).append(i)
+        self.gates = tuple(
+            (
+                path,
+                {k: tuple(v) for k, v in by_text.items()},
+                {k: tuple(v) for k, v in by_item.items()},
+                tuple(gated[path]),
+            )
+            for path, (by_text, by_item) in by_path.items()
+        )
+
+    def passing(
+        self, profile: Mapping[str, Any], looked_up: dict[tuple[str, ...], Any]
+    ) -> list[int]:
+        """The positions of the candidates whose gate lets this profile through, in priority
+        order; ``looked_up`` shares the gated attributes' values between the slots of a
+        decision."""
+        positions = list(self.free)
+        repeats = False
+        for path, by_text, by_item, gated in self.gates:
+            value = looked_up.get(path, _UNSEEN)
+            if value is _UNSEEN:
+                value = looked_up[path] = _lookup(profile, path)
+            if isinstance(value, str):
+                positions += by_text.get(value, ())
+            elif isinstance(value, list | tuple):
+                # An array matches ``$in`` through any element (and so any of several).
+                for item in value:
+                    if isinstance(item, str) and item in by_item:
+                        positions += by_item[item]
+                        repeats = True
+            elif value is _OPAQUE:  # a path through a non-object: the full condition judges
+                positions += gated
+        return sorted(set(positions) if repeats else positions)
+
+
 # Only exact text tests qualify: implicit equality or ``$eq`` with a text (which an array never
 # equals) and ``$in`` with texts (which an array matches through any element). A missing
 # attribute, a number or an object matches neither; a path through anything but plain objects

@@ -9,7 +9,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cachetools import LRUCache
 from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
 
 COOKIE_NAME = "opmaat"
@@ -72,7 +71,8 @@ class CookieCodec:
         self.max_age = max_age_days * 86400
         # Cookie values whose signature checked out: (visitor, session, issued). A value is
         # the same bytes every request of a visitor sends, so most requests skip the HMACs.
-        self._verified: LRUCache[str, tuple[str, str, float]] = LRUCache(VERIFIED_CACHE)
+        # A plain dict, whose single operations are atomic (the middlewares run in threads).
+        self._verified: dict[str, tuple[str, str, float]] = {}
 
     def dumps(self, visitor_id: str, session_id: str, current: Identity | None = None) -> str:
         """The cookie value for this visitor and session. ``current``: the identity this
@@ -91,13 +91,14 @@ class CookieCodec:
         """Identity from a cookie value; anything wrong with it gives a fresh visitor."""
         if not value:
             return self.fresh()
-        if len(value) > MAX_COOKIE_CHARS or not _TOKEN.fullmatch(value):
-            return self.fresh(rejected=True)
-        known = self._verified.get(value)
+        # Only values that passed every check below are kept, so a known one needs none.
+        known = self._verified.get(value) if type(value) is str else None
         if known is not None:
             visitor, session, issued = known
             if time.time() - issued <= self.max_age:
                 return Identity(visitor, session, issued, value=value)
+        if len(value) > MAX_COOKIE_CHARS or not _TOKEN.fullmatch(value):
+            return self.fresh(rejected=True)
         try:
             payload, issued = self._serializer.loads(
                 value, max_age=self.max_age, return_timestamp=True
@@ -111,6 +112,8 @@ class CookieCodec:
         ):
             return self.fresh(rejected=True)
         stamp = issued.timestamp()
+        if len(self._verified) >= VERIFIED_CACHE:
+            self._verified.clear()  # rarely: the next requests verify their cookies again
         self._verified[value] = (payload[0], payload[1], stamp)
         return Identity(payload[0], payload[1], stamp, value=value)
 

@@ -13,13 +13,14 @@ import os
 import re
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
 from opmaat.campaigns.model import SiteSettings
 from opmaat.cart import MAX_CART_BYTES, MAX_CART_ITEMS, cart_has_room
+from opmaat.channel_prefs import contacts_change, held_back
 from opmaat.channels import (
     customer_visitor_ids,
     drop_link,
@@ -33,6 +34,7 @@ from opmaat.context import parse_device
 from opmaat.decision_tokens import DecisionTokens
 from opmaat.engine import Decision
 from opmaat.event_counts import note_event
+from opmaat.explicit import room_error
 from opmaat.history import note_adaptive, note_arms, note_decisions
 from opmaat.identity import (
     COOKIE_NAME,
@@ -45,6 +47,8 @@ from opmaat.identity import (
 from opmaat.interests import note_interest
 from opmaat.limits import Limits, fit_record
 from opmaat.profile import RequestFacts, build_profile
+from opmaat.recommend.events import Event
+from opmaat.recommend.live import LiveRecommender
 from opmaat.runtime import Runtime, RuntimeHolder
 from opmaat.store import MemoryStore, ProfileStore, Record
 from opmaat.tracking import EventError, Tally, apply_event, check_event, credit_goal, page_product
@@ -100,6 +104,11 @@ class Stats:
     rejected_cookies: int = 0
     bots: int = 0
     store_errors: int = 0
+    # Decisions the visitor's own channel choices held back, by channel.
+    held_back: dict[str, int] = field(default_factory=dict)
+
+    def held(self, channel: str) -> None:
+        self.held_back[channel] = self.held_back.get(channel, 0) + 1
 
     def decided(
         self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
@@ -131,23 +140,28 @@ class CookieChange:
     domain: str | None = None
 
     def header(self) -> str:
-        """The Set-Cookie header value (the edge and the middlewares all send this)."""
-        jar: SimpleCookie = SimpleCookie()
-        jar[self.name] = self.value or ""
-        morsel = jar[self.name]
-        morsel["path"] = "/"
-        morsel["httponly"] = True
-        morsel["samesite"] = "lax"
-        if self.secure:
-            morsel["secure"] = True
+        """The Set-Cookie header value (the edge and the middlewares all send this): what
+        http.cookies writes (attributes in its order), without building a cookie jar."""
+        value = self.value or ""
+        if not _COOKIE_VALUE.fullmatch(value):
+            value = SimpleCookie().value_encode(value)[1]  # quoted, as http.cookies does
+        parts = [f"{self.name}={value}"]
         if self.domain:
-            morsel["domain"] = self.domain
+            parts.append(f"Domain={self.domain}")
         if self.value is None:
-            morsel["max-age"] = 0
-            morsel["expires"] = "Thu, 01 Jan 1970 00:00:00 GMT"
+            parts += ["expires=Thu, 01 Jan 1970 00:00:00 GMT", "HttpOnly", "Max-Age=0"]
         elif self.max_age is not None:
-            morsel["max-age"] = self.max_age
-        return morsel.OutputString()
+            parts += ["HttpOnly", f"Max-Age={self.max_age:d}"]
+        else:
+            parts.append("HttpOnly")
+        parts += ["Path=/", "SameSite=lax"]
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+# A cookie value http.cookies sends as it is (anything else it quotes).
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~:]+")
 
 
 class Personalizer:
@@ -173,6 +187,7 @@ class Personalizer:
         self.proofs = IdentifyProof(secret_keys)
         self.decision_tokens = DecisionTokens(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
+        self.recommender = LiveRecommender(self.store)
         self.secure_cookies = secure_cookies
         self.stats = Stats()
         self.observers: tuple[Observer, ...] = (self.stats, *([observer] if observer else []))
@@ -189,14 +204,16 @@ class Personalizer:
         await asyncio.gather(self.runtime.watch(interval), self.keep_in_step(interval))
 
     async def keep_in_step(self, interval: float) -> None:
-        """Run forever: share the campaign file with other nodes on the same store and follow
-        the campaigns paused on any of them, every ``interval`` seconds."""
+        """Run forever: share the campaign file with other nodes on the same store, follow
+        the campaigns paused on any of them and take what every node learned (adaptive
+        campaigns, recommendations), every ``interval`` seconds."""
         failing: str | None = None  # logged once per outage, not every interval
         while True:
             try:
                 await self.runtime.share(self.store)
                 self.paused = frozenset(await self.store.paused())
                 await self.learn()
+                await self.recommender.refresh(self.runtime.current.campaigns)
                 if failing is not None:
                     log.warning("in step with the other nodes again")
                     failing = None
@@ -333,6 +350,8 @@ class Visit:
         self.retired_id: str | None = None  # the id rotate_id() replaced, until saved
         self.retired_token: bytes | None = None
         self.admitted: bool | None = None  # a new profile within its address's budget
+        self.held_back: str | None = None  # why the visitor's channel choices said no
+        self.lessons: list[Event] = []  # what the recommender learns once the record is saved
 
     @property
     def site(self) -> SiteSettings:
@@ -403,6 +422,7 @@ class Visit:
                     self.changes.clear()  # written: a later save must not replay them
                     self.written = True
                     await self._write_link()
+                    await self.personalizer.recommender.teach(self)
                     return True
                 fresh, self.token = await store.load(self.ident.visitor_id)
                 record = fresh or {}
@@ -578,6 +598,7 @@ class Visit:
             self.change(self._count_page_view(context, url, now))
             product = page_product(context["page"])
             if product is not None:
+                self.personalizer.recommender.note(self, "product_view", product["id"], context)
                 # The page's category is noted as an interest below, once.
                 self.change(self._apply("product_view", None, product, now, note_category=False))
         category = context["page"].get("category")
@@ -598,6 +619,7 @@ class Visit:
             self.change(
                 lambda r: _mutated(r, note_decisions, decisions, path=path, tier=tier, now=now)
             )
+            self.change(contacts_change(decisions, channel, now, self.held_back))
             self.change(self._arms(decisions, arms))
             adaptive = {
                 d.campaign: d.variant
@@ -625,6 +647,7 @@ class Visit:
             self.change(
                 lambda r: _mutated(r, note_decisions, decisions, path=None, tier=channel, now=now)
             )
+            self.change(contacts_change(decisions, channel, now, self.held_back))
             self.change(self._arms(decisions, arms))
             await self.save_and_tally(arms)
         return decisions
@@ -637,11 +660,18 @@ class Visit:
         now: datetime,
         used: Collection[str],
     ) -> dict[str, Decision]:
-        # The engine, timed and observed; a failure leaves every slot its default content.
+        # The visitor's channel choices first; then the engine, timed and observed (a
+        # failure leaves every slot its default content).
+        personalized = self.consent.personalized
+        self.held_back = held_back(self.record, profile, channel, now) if personalized else None
+        if self.held_back is not None:
+            self.personalizer.stats.held(channel)
+            return {slot: Decision(slot, None, None, None, self.held_back) for slot in slots}
         observers = self.personalizer.observers
         engine = self.runtime.engine
         render_errors = engine.render_errors
         started = time.perf_counter()
+        record = self.record if self.preview is None else None
         try:
             decisions = engine.decide(
                 profile,
@@ -649,6 +679,9 @@ class Visit:
                 channel=channel,
                 now=now,
                 exclude=self.personalizer.paused.union(used) if used else self.personalizer.paused,
+                recommend=self.personalizer.recommender.function(
+                    self.runtime.campaigns, profile, record
+                ),
             )
         except Exception:
             for observer in observers:
@@ -705,9 +738,12 @@ class Visit:
         tallies to count (``tally``, after ``save``: a replay on a conflict updates them); the
         caller saves. Without consent to store, the event
         is only checked."""
-        product = check_event(name, props, self.runtime.sources.known_events)
+        sources = self.runtime.sources
+        product = check_event(name, props, sources.known_events, sources.products)
         if not self.consent.stores:
             return []
+        if (full := room_error(self.record, name, product)) is not None:
+            raise EventError(full)
         if (
             name == "add_to_cart"
             and product is not None
@@ -719,6 +755,7 @@ class Visit:
             )
         now = time.time()
         self.change(self._touch_session(now))
+        self.personalizer.recommender.note(self, name, product["id"] if product else None)
         apply = self._apply(name, props, product, now)
         goals = self.runtime.engine.goal_campaigns(name)
         tallies: list[Tally] = []

@@ -26,8 +26,11 @@ from opmaat.context import (
 from opmaat.context.nearby import Nearby
 from opmaat.customers import customer_attributes
 from opmaat.event_counts import event_attributes, milestone_attributes
+from opmaat.explicit import Catalogue
 from opmaat.intent import intent_attributes
 from opmaat.interests import interest_attributes
+from opmaat.offers import pick_offers
+from opmaat.preference_fields import NO_PREFERENCES, Preferences
 from opmaat.preferences import stored_prefs
 from opmaat.purl import Recipient, recipient_attributes
 from opmaat.store import Record
@@ -125,7 +128,8 @@ class ContextBuilder:
 @dataclass(frozen=True, slots=True)
 class ProfileSources:
     """What a profile is joined with besides the record, fixed per campaign file: the
-    customer table, the PURL recipients, the known event names and the site's settings."""
+    customer table, the PURL recipients, the known event names, the site's settings, its
+    preference fields and offers, and the products it knows (None: any product)."""
 
     interest_half_life_days: float = 7
     known_events: frozenset[str] = frozenset()
@@ -133,6 +137,8 @@ class ProfileSources:
     recipients: Mapping[str, tuple[str, Recipient]] = field(default_factory=dict)
     intent_weights: Mapping[str, float] = field(default_factory=lambda: DEFAULT_INTENT_WEIGHTS)
     abandon_after_seconds: float = 1800
+    preferences: Preferences = NO_PREFERENCES
+    products: Catalogue | None = None
 
     @classmethod
     def of(cls, campaigns: CampaignSet, known_events: frozenset[str]) -> ProfileSources:
@@ -144,6 +150,8 @@ class ProfileSources:
             recipients=campaigns.recipients,
             intent_weights=site.intent_weights,
             abandon_after_seconds=site.cart_abandon_minutes * 60.0,
+            preferences=campaigns.preferences,
+            products=Catalogue.of(campaigns.feed, campaigns.preferences.offers),
         )
 
 
@@ -162,7 +170,7 @@ def build_profile(
     """Everything conditions and templates see, as one nested dict (see docs/profile.md)."""
     now = time.time() if now is None else now
     response = record.get("response")
-    prefs = stored_prefs(record)
+    prefs = stored_prefs(record, sources.preferences.fields)
     visit = visit_attributes(record, visitor_id)
     customer, rfm, segments = _customer(record, sources)
     # The cart and the orders once: the journey and the viewed products need them too.
@@ -171,10 +179,11 @@ def build_profile(
     intent, journey = intent_attributes(
         record, sources.intent_weights, orders=orders["count"], in_cart=bool(cart["items"])
     )
-    return {
+    interests = interest_attributes(record, prefs, now, sources.interest_half_life_days)
+    profile = {
         **visit,
         **context,
-        "interests": interest_attributes(record, prefs, now, sources.interest_half_life_days),
+        "interests": interests,
         "prefs": prefs,
         "customer": customer,
         "rfm": rfm,
@@ -190,6 +199,9 @@ def build_profile(
         "response": response if isinstance(response, dict) else {},
         "consent": consent.as_dict(),
     }
+    if sources.preferences.offers:
+        profile["offers"] = pick_offers(sources.preferences, prefs, interests)
+    return profile
 
 
 def _customer(

@@ -73,6 +73,11 @@ FORMATS = {
         "a page metadata key", "snake_case, like 'category'", "[a-z][a-z0-9_]{0,39}"
     ),
     "rfm_cell": Format("an RFM cell", "three digits 1-5 (R, F, M), like '545'", "[1-5]{3}"),
+    "channel": Format(
+        "a channel visitors choose for",
+        "web, email, app or contact_center",
+        "web|email|app|contact_center",
+    ),
 }
 
 
@@ -92,6 +97,9 @@ WILDCARDS = {
     "column": Wildcard("column", "a column a campaign's purl.expose lists"),
     "field": Wildcard("field", "a column of the customer export"),
     "key": Wildcard("key", "a page metadata key", FORMATS["page_key"]),
+    "product": Wildcard("product", "a product id"),
+    "channel": Wildcard("channel", "a channel visitors choose for", FORMATS["channel"]),
+    "preference": Wildcard("preference", "a field of the campaign file's preferences section"),
 }
 
 

@@ -322,6 +322,37 @@ def _interest(name: str) -> Phrase:
     return phrase
 
 
+def _prefs(rest: str) -> Phrase:
+    # What the visitor told us, in their words: "you chose size 42".
+    keys = rest.split(".")
+    section, name = keys[0], text(keys[1].replace("_", " ")) if len(keys) > 1 else None
+
+    def phrase(profile: Profile) -> str | None:
+        value = _get(profile, "prefs", *keys)
+        if section == "interests" and name and value in ("more", "less"):
+            return f"you asked to see {'more' if value == 'more' else 'less of'} {name}"
+        if section == "favourites":
+            return "you saved favourites"
+        if section == "ratings" and name:
+            stars = _number(value)
+            return f"you gave {name} {stars:g} stars" if stars is not None else None
+        if section in ("channels", "time_zone"):
+            return "of the channels and hours you chose"
+        shown = text(value)
+        return f"you chose {section.replace('_', ' ')} {shown}" if shown else None
+
+    return phrase
+
+
+def _offers(profile: Profile) -> str | None:
+    # The first offer's own reason ("because you chose size 42"), as one of the decision's.
+    first = _get(profile, "offers")
+    top = first[0] if isinstance(first, list) and first else None
+    reason = top.get("reason") if isinstance(top, Mapping) else None
+    said = text(reason.removeprefix("because ")) if isinstance(reason, str) else None
+    return said or "of the offers picked for you"
+
+
 def _segments(operand: Any) -> Phrase:
     wanted = _operand_values(operand)
 
@@ -432,8 +463,9 @@ def _phrase_for(path: str, operator: str, operand: Any) -> tuple[str, Phrase] | 
     if head == "utm" and rest:
         return path, _value_phrase(path, "you came via a link tagged '{value}'")
     if head == "prefs" and rest:
-        label = rest.replace("_", " ").replace(".", " ")
-        return path, _value_phrase(path, "you chose '{value}' as your " + label)
+        return path, _prefs(rest)
+    if head == "offers":
+        return "offers", _offers
     return path, _generic(path)
 
 

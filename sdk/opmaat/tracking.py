@@ -9,7 +9,7 @@ on a page shows up at once instead of counting nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from typing import Any
 
 from opmaat.campaigns.model import BUILTIN_EVENTS, Campaign
@@ -22,6 +22,7 @@ from opmaat.cart import (
     remove_from_cart,
 )
 from opmaat.event_counts import note_event
+from opmaat.explicit import EXPLICIT_EVENTS, apply_explicit, explicit_product
 from opmaat.history import note_conversion
 from opmaat.interests import note_interest
 from opmaat.store import Record
@@ -38,9 +39,13 @@ def known_events(site_events: Collection[str], goals: Collection[str]) -> frozen
     return frozenset((*BUILTIN_EVENTS, *site_events, *goals)) - {"click"}
 
 
-def check_event(name: Any, props: Any, known: Collection[str]) -> dict[str, Any] | None:
-    """The event's cleaned product (for product events) or None; raises EventError when the
-    name is unknown or the payload is not acceptable. Changes nothing."""
+def check_event(
+    name: Any, props: Any, known: Collection[str], products: Container[str] | None = None
+) -> dict[str, Any] | None:
+    """The event's cleaned product (for product events, favourites and ratings) or None;
+    raises EventError when the name is unknown or the payload is not acceptable (a favourite
+    or rating of a product not among ``products``, the site's catalogue when it has one).
+    Changes nothing."""
     if not isinstance(name, str) or name not in known:
         shown = str(name)[:40] if isinstance(name, str | int) else type(name).__name__
         raise EventError(
@@ -49,6 +54,11 @@ def check_event(name: Any, props: Any, known: Collection[str]) -> dict[str, Any]
         )
     if props is not None and not isinstance(props, Mapping):
         raise EventError("props must be an object")
+    if name in EXPLICIT_EVENTS:
+        try:
+            return explicit_product(name, props, products)
+        except ProductError as exc:
+            raise EventError(str(exc)) from None
     if name in PRODUCT_EVENTS:
         if props is None:
             raise EventError(f"a {name} event needs props with the product (at least its id)")
@@ -93,6 +103,8 @@ def apply_event(
     elif name == "remove_from_cart" and props is not None:
         # The page's own props: without a quantity the whole line goes.
         remove_from_cart(record, dict(props), now, session_id)
+    elif name in EXPLICIT_EVENTS and product is not None:
+        apply_explicit(record, name, product)
     elif name == "purchase":
         value = props.get("value") if props is not None else None
         purchase(record, now, float(value) if isinstance(value, int | float) else None)

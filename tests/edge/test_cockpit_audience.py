@@ -74,6 +74,10 @@ DEMO = [
     ({"milestone.back_after_30_days": True}, "is back after 30 days or more away"),
     ({"milestone.third_visit": True}, "is on their third visit"),
     ({"intent.score": {"$gte": 60}}, "intent score at least 60"),
+    (
+        {"$or": [{"prefs.size": {"$exists": True}}, {"prefs.favourites": {"$exists": True}}]},
+        "either preference size is known or favourites are known",
+    ),
 ]
 
 

@@ -111,7 +111,15 @@ def _visit(client: TestClient, config: Path) -> None:
     personalizer = client.app.state.edge.personalizer  # type: ignore[attr-defined]
     proof = personalizer.identify_proof("c-1001")
     assert _post(client, "/v1/identify", {"customer_id": "c-1001", "proof": proof})["linked"]
-    prefs = json.dumps({"prefs": {"interests": {"cycling": "more"}}})
+    _goal(client, "favourite", {"id": "trail-runner"})
+    _goal(client, "rate", {"id": "road-racer", "rating": 5})
+    chosen = {
+        "interests": {"cycling": "more"},
+        "size": "42",
+        "time_zone": "Europe/Berlin",
+        "channels": {"app": {"per_week": 3, "quiet_from": 22, "quiet_until": 7}},
+    }
+    prefs = json.dumps({"prefs": chosen})
     assert client.patch("/v1/me", content=prefs, headers=BERLIN).status_code == 200
     _respond(client, "promo", _decide(client, ["promo"])["promo"], "impression", "click")
     # A new session (another campaign's link): the cart left behind is abandoned, and the

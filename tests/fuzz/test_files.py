@@ -75,6 +75,8 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "latin1.html").write_bytes(b"caf\xe9")
     (folder / "customers.json").write_text('{"format": "x"}', encoding="utf-8")
     (folder / "recipients.csv").write_text("id,url\n1,https://x.example/p/abc\n", encoding="utf-8")
+    (folder / "feed.csv").write_text("id,name,url\np1,P 1,/p/1\n", encoding="utf-8")
+    (folder / "feed.json").write_text('[{"id": "p1", "name": "P", "url": "ftp://x"}]')
     (folder / "sub").mkdir()
     return folder
 
@@ -302,6 +304,7 @@ purls = st.fixed_dictionaries(
 CAMPAIGN_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "id": st.one_of(st.sampled_from(["a", "b", "spring-sale", "A B"]), short_text),
     "name": short_text,
+    "label": short_text,
     "slot": st.sampled_from(["hero", "side", "nope"]),
     "slots": st.lists(st.sampled_from(["hero", "side", "nope"]), max_size=3),
     "priority": integers,
@@ -378,6 +381,58 @@ TOP_VALUES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "segments": st.dictionaries(short_text, st.lists(json_scalars, max_size=3), max_size=2),
     "campaigns": st.lists(campaigns, max_size=3),
+    "recommendations": st.fixed_dictionaries(
+        {},
+        optional={
+            "feed": st.one_of(paths, st.sampled_from(["feed.csv", "feed.json", "hero.html"])),
+            "serendipity": st.one_of(st.floats(), json_scalars),
+            "strategies": st.dictionaries(
+                st.one_of(st.sampled_from(["popular", "for-you", "Bad Name", "top"]), short_text),
+                st.one_of(
+                    st.none(),
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "kind": st.sampled_from(["personal", "popular", "nope"]),
+                            "by": st.sampled_from(["city", "segment", "planet"]),
+                            "serendipity": st.floats(),
+                            "fill": json_scalars,
+                            "seeds": integers,
+                        },
+                    ),
+                    json_values,
+                ),
+                max_size=3,
+            ),
+        },
+    ),
+    "preferences": st.fixed_dictionaries(
+        {},
+        optional={
+            "offers": st.one_of(paths, st.sampled_from(["offers.csv", "hero.html"])),
+            "fields": st.dictionaries(
+                st.one_of(
+                    st.sampled_from(["size", "budget", "Bad Name", "favourites"]), short_text
+                ),
+                st.one_of(
+                    st.none(),
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "label": short_text,
+                            "type": st.sampled_from(["choice", "number", "colour"]),
+                            "values": st.lists(json_scalars, max_size=4),
+                            "min": json_scalars,
+                            "max": json_scalars,
+                            "column": st.sampled_from(["sizes", "price", "Sizes"]),
+                        },
+                    ),
+                    json_values,
+                ),
+                max_size=3,
+            ),
+        },
+    ),
 }
 assert set(TOP_VALUES) == set(TOP_KEYS)
 documents = st.one_of(
@@ -424,7 +479,7 @@ CAMPAIGN_PARTS = [
     ("purl",),
     ("audience",),
     ("frequency", "channels", "consent", "allocation", "goal", "id", "name", "slot", "slots"),
-    ("raw_utm",),
+    ("raw_utm", "label"),
 ]
 SITE_PARTS = [
     ("customers", "geo_database"),

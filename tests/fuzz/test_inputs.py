@@ -42,7 +42,13 @@ from opmaat.engine import Decision, Engine
 from opmaat.errors import ConditionError
 from opmaat.html_slots import OPTIONAL_END, VOID, Scanner, SlotElement
 from opmaat.middleware.page import BodyRewriter, PagePersonalization
-from opmaat.preferences import MAX_PREFERRED, PreferenceError, apply_patch, stored_prefs
+from opmaat.preferences import (
+    MAX_PREFERRED,
+    OWN_KEYS,
+    PreferenceError,
+    apply_patch,
+    stored_prefs,
+)
 from opmaat.profile import (
     MAX_META_CHARS,
     MAX_META_KEYS,
@@ -163,7 +169,8 @@ def test_apply_patch_gives_clean_preferences_or_preference_error(
         out = apply_patch(current, patch)
     except PreferenceError:
         return
-    assert set(out) == {"interests"}
+    assert "interests" in out
+    assert set(out) <= set(OWN_KEYS)
     interests = out["interests"]
     assert len(interests) <= MAX_PREFERRED
     for key, value in interests.items():
@@ -175,8 +182,10 @@ def test_apply_patch_gives_clean_preferences_or_preference_error(
 @given(record=st.one_of(json_objects, st.fixed_dictionaries({"prefs": json_values})))
 def test_stored_prefs_of_any_record(record: dict[str, Any]) -> None:
     out = stored_prefs(record)
-    assert set(out) == {"interests"}
+    assert "interests" in out
+    assert set(out) <= set(OWN_KEYS)
     assert all(v in ("more", "less") for v in out["interests"].values())
+    assert stored_prefs({"prefs": out}) == out  # what is read back is kept as it is
 
 
 # --- products and events ------------------------------------------------------------------

@@ -120,3 +120,42 @@ def test_text_and_join() -> None:
 )
 def test_a_city_that_is_its_own_region_is_named_once(geo: dict[str, Any], expected: str) -> None:
     assert compile_reason({"geo.country": {"$exists": True}})({"geo": geo}) == expected
+
+
+CHOSE: dict[str, Any] = {
+    "prefs": {
+        "interests": {"running": "more", "golf": "less"},
+        "favourites": ["tent"],
+        "ratings": {"tent": 5},
+        "size": "42",
+        "shoe_width": "wide",
+        "channels": {"email": {"personalized": True}},
+    },
+    "offers": [{"id": "shoe", "reason": "because you chose size 42"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ({"prefs.size": {"$exists": True}}, "you chose size 42"),
+        ({"prefs.shoe_width": "wide"}, "you chose shoe width wide"),
+        ({"prefs.interests.running": "more"}, "you asked to see more running"),
+        ({"prefs.interests.golf": "less"}, "you asked to see less of golf"),
+        ({"prefs.favourites": {"$in": ["tent"]}}, "you saved favourites"),
+        ({"prefs.ratings.tent": {"$gte": 4}}, "you gave tent 5 stars"),
+        ({"prefs.channels.email.personalized": True}, "of the channels and hours you chose"),
+        ({"offers.0": {"$exists": True}}, "you chose size 42"),
+        ({"offers.length": {"$gte": 1}}, "you chose size 42"),
+    ],
+)
+def test_what_the_visitor_chose_is_said_in_their_words(
+    audience: dict[str, Any], expected: str
+) -> None:
+    assert compile_reason(audience)(CHOSE) == expected
+
+
+def test_offers_without_a_reason_of_their_own_still_explain() -> None:
+    reason = compile_reason({"offers.0": {"$exists": True}})
+    assert reason({"offers": [{"id": "shoe", "reason": None}]}) == "of the offers picked for you"
+    assert reason({"offers": ["shoe"]}) == "of the offers picked for you"

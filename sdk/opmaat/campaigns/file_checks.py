@@ -1,8 +1,8 @@
 """The files a campaign file names, checked where the loader's sections do not: the geo
 database (an error for `opmaat check`: the edge cannot start without it), template files (their
-errors are put at the template file's own line), and the data files the opmaat commands write
-(a note while they are missing, a warning when one looks misspelt: the edge runs without
-them)."""
+errors are put at the template file's own line), and the data files the opmaat commands (or the
+shop, for the product feed) write (a note while they are missing, a warning when one looks
+misspelt: the edge runs without them)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ _DATA_FILES = {
     "recipients": (
         "`opmaat purl create` writes it",
         "the edge knows none of this campaign's personal links",
+    ),
+    "feed": (
+        "the product feed: docs/recommendations.md#the-feed",
+        "no product is recommended",
     ),
 }
 
@@ -85,6 +89,10 @@ def data_files(warn: Checker, note: Checker, data: Any, base_dir: Path) -> None:
     site: dict[str, Any] = found if isinstance(found, dict) else {}
     path: YPath = ("site", "customers")
     _data_file(warn, note, site.get("customers"), path, base_dir, "customers")
+    found = data.get("recommendations")
+    if isinstance(found, dict):
+        feed: YPath = ("recommendations", "feed")
+        _data_file(warn, note, found.get("feed"), feed, base_dir, "feed")
     campaigns = data.get("campaigns")
     for index, campaign in enumerate(campaigns if isinstance(campaigns, list) else ()):
         purl = campaign.get("purl") if isinstance(campaign, dict) else None

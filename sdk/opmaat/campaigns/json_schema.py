@@ -22,6 +22,14 @@ from opmaat.campaigns.model import (
     CONSENT_TIERS,
     DEFAULT_INTENT_WEIGHTS,
 )
+from opmaat.campaigns.preference_section import SCHEMA_TOP as PREFERENCES
+from opmaat.campaigns.preference_section import schema_defs as preference_defs
+from opmaat.campaigns.recommendations import (
+    FEED_SUFFIXES,
+    MAX_STRATEGIES,
+    SECTION_KEYS,
+    STRATEGY_NAME,
+)
 from opmaat.campaigns.schema import (
     CAMPAIGN_ID,
     CAMPAIGN_KEYS,
@@ -43,6 +51,7 @@ from opmaat.campaigns.site_data import (
 )
 from opmaat.conditions import LOGICAL_OPERATORS, TYPE_NAMES, VALUE_OPERATORS
 from opmaat.profile_reference import ATTRIBUTES, Attribute, notes, type_text
+from opmaat.recommend.strategies import BY, KINDS, MAX_SEEDS, OPTIONS
 
 Schema = dict[str, Any]
 FILE_NAME = "campaign-file.schema.json"
@@ -219,6 +228,35 @@ PURL: dict[str, Schema] = {
     "expose": _described("recipients columns shown as purl.<column>", _TEXTS),
 }
 
+_SHARE: Schema = {"type": "number", "minimum": 0, "maximum": 0.5}
+RECOMMENDATIONS: dict[str, Schema] = {
+    "feed": _described(
+        f"the product feed ({', '.join(FEED_SUFFIXES)}), relative to this file; without it the "
+        "catalogue is learned from the product pages visitors view",
+        _TEXT,
+    ),
+    "serendipity": {
+        **_SHARE,
+        "description": "the share of each list drawn from outside the visitor's interests "
+        "(default 0.2)",
+    },
+    "strategies": {
+        "type": "object",
+        "maxProperties": MAX_STRATEGIES,
+        "propertyNames": {"pattern": _anchored(STRATEGY_NAME), "not": {"const": "top"}},
+        "additionalProperties": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/strategy"}]},
+        "description": "the strategies templates name, each with its options (default: one "
+        "of each kind, named after it)",
+    },
+}
+STRATEGY: dict[str, Schema] = {
+    "kind": {"enum": list(KINDS), "description": "what it lists (default: its name)"},
+    "by": {"enum": list(BY), "description": "popular and trending: the visitor's own list"},
+    "serendipity": {**_SHARE, "description": "its own share (recently-viewed: default 0)"},
+    "fill": {"type": "boolean", "description": "top a short list up with popular products"},
+    "seeds": _whole(1, MAX_SEEDS, "recently viewed products that seed it (default 3)"),
+}
+
 
 def _object(keys: Iterable[str], fields: Mapping[str, Schema], **more: Any) -> Schema:
     # Every key the loader knows, described or not, and no other.
@@ -345,6 +383,12 @@ def campaign_file_schema() -> Schema:
             "items": {"$ref": "#/$defs/campaign"},
             "description": "who sees what in which slot, highest priority first",
         },
+        "recommendations": {
+            "$ref": "#/$defs/recommendations",
+            "description": "the product feed and the strategies templates call "
+            "recommendations(...) with (docs/recommendations.md)",
+        },
+        "preferences": PREFERENCES,
     }
     slot = _object(SLOT_KEYS, SLOT)
     slot["not"] = {"required": list(SLOT_KEYS)}
@@ -366,6 +410,9 @@ def campaign_file_schema() -> Schema:
             "schedule": _object(SCHEDULE_KEYS, SCHEDULE),
             "frequency": _object(FREQUENCY_KEYS, FREQUENCY, required=list(FREQUENCY_KEYS)),
             "purl": _object(PURL_KEYS, PURL, required=["recipients"]),
+            "recommendations": _object(SECTION_KEYS, RECOMMENDATIONS),
+            "strategy": _object(OPTIONS, STRATEGY),
+            **preference_defs(),
             "condition": {
                 "type": "object",
                 "description": "a condition on the visitor's profile (docs/profile.md)",

@@ -130,6 +130,7 @@ def _build(
             base_dir=base_dir,
             version=hashlib.sha256(data).hexdigest()[:12],
             load_data=load_data,
+            shown_dir=shown_dir,
         )
     except RecursionError:
         # An alias inside its own anchor, or nesting hundreds deep: no campaign file is that.

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Template
 
 from opmaat.consent import TIERS
+from opmaat.preference_fields import Preferences
 from opmaat.templates import TemplateRenderer
 
 if TYPE_CHECKING:
     from opmaat.purl import Recipient
+    from opmaat.recommend.feed import Feed
+    from opmaat.recommend.strategies import Strategy
 CONSENT_TIERS = TIERS
 
 CHANNELS = ("web", "email", "app", "server", "contact_center")
@@ -44,6 +47,9 @@ BUILTIN_EVENTS = (
     "purchase",
     "search",
     "signup",
+    "favourite",
+    "unfavourite",
+    "rate",
 )
 DEFAULT_INTENT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {
@@ -167,6 +173,15 @@ class Purl:
 
 
 @dataclass(frozen=True, slots=True)
+class Recommendations:
+    """The file's ``recommendations`` section: the product feed file (None: the catalogue is
+    learned from the product pages visitors view) and the strategies templates may name."""
+
+    feed: Path | None
+    strategies: Mapping[str, Strategy]
+
+
+@dataclass(frozen=True, slots=True)
 class CampaignSet:
     """Everything one campaign file defines. ``version`` is a short hash of the file's bytes."""
 
@@ -177,9 +192,14 @@ class CampaignSet:
     source: str
     version: str
     templates: TemplateRenderer = field(default_factory=TemplateRenderer, compare=False)
-    # Loaded with the file: the customer table (customer id -> entry) and the PURL recipients
-    # (link key -> campaign id, recipient). ``data_files`` are watched like the file itself.
+    recommendations: Recommendations | None = None
+    # Loaded with the file: the customer table (customer id -> entry), the PURL recipients
+    # (link key -> campaign id, recipient) and the product feed. ``data_files`` are watched
+    # like the file itself.
     customers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False)
     recipients: Mapping[str, tuple[str, Recipient]] = field(default_factory=dict, compare=False)
+    feed: Feed | None = field(default=None, compare=False)
+    # The preference fields visitors may set, and the offers file they filter (read with it).
+    preferences: Preferences = field(default_factory=Preferences, compare=False)
     data_files: tuple[Path, ...] = ()
     data_mtimes: tuple[float | None, ...] = ()

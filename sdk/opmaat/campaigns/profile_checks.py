@@ -25,7 +25,7 @@ from opmaat.conditions import TYPE_NAMES
 from opmaat.errors import Problem
 from opmaat.predicates import is_operator_object, to_number, type_name
 from opmaat.profile_reference import SECTIONS, WILDCARDS, Format, Found, lookup, suggest
-from opmaat.templates import PROFILE, RAW_UTM, RENDER_OBJECTS, template_reads
+from opmaat.templates import PROFILE, RAW_UTM, RECOMMENDATIONS, RENDER_OBJECTS, template_reads
 
 _JSON_TYPES = {
     "string": ("string",),
@@ -63,6 +63,7 @@ class FileFacts:
     site: frozenset[str] = frozenset()
     purl: bool = False
     groups: Mapping[str, Any] | None = None
+    preferences: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, data: Any) -> FileFacts:
@@ -79,6 +80,7 @@ class FileFacts:
             site=frozenset(k for k, v in site.items() if v is not None and v != []),
             purl=bool(purls),
             groups=_mapping(top.get("segments")),
+            preferences=_texts(_mapping(_mapping(top.get("preferences")).get("fields"))),
         )
 
 
@@ -173,6 +175,7 @@ class ProfileChecks:
                 "name": self.facts.events,
                 "campaign": self.facts.campaigns,
                 "column": self.facts.columns,
+                "preference": self.facts.preferences,
             }.get(name)
             if known is not None and value not in known:
                 return (
@@ -314,6 +317,8 @@ class ProfileChecks:
 
     def _read_problem(self, path: tuple[str, ...], source: TemplateSource, web: bool) -> str | None:
         root, keys = path[0], path[1:]
+        if root == RECOMMENDATIONS:
+            return None  # a function: the loader checks its calls
         if root == PROFILE:
             if not keys:
                 return None
@@ -326,7 +331,7 @@ class ProfileChecks:
         if root == RAW_UTM and not source.raw_utm:
             return None  # a load error already
         if root not in SECTIONS and not keys:
-            near = _close(root, (*SECTIONS, PROFILE, *RENDER_OBJECTS))
+            near = _close(root, (*SECTIONS, PROFILE, *RENDER_OBJECTS, RECOMMENDATIONS))
             return f"unknown name '{root}'" + (f"; did you mean '{near}'?" if near else "")
         return self.path_problem(".".join((root, *keys)), web=web)[1]
 
@@ -346,6 +351,8 @@ def _unknown(wildcard: str, value: str) -> str:
         return f"'{value}' is not an event this file knows (built in, site.events or a goal)"
     if wildcard == "campaign":
         return f"there is no campaign '{value}' in this file"
+    if wildcard == "preference":
+        return f"preferences.fields has no field '{value}'"
     return f"no campaign's purl.expose lists '{value}'"
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from opmaat.adaptive import DEFAULT_FLOOR
-from opmaat.campaigns import sections, site_data
+from opmaat.campaigns import preference_section, recommendations, sections, site_data
 from opmaat.campaigns.checker import Checker, describe, field_name, hint, is_int, is_number
 from opmaat.campaigns.model import (
     ALLOCATIONS,
@@ -33,7 +33,7 @@ from opmaat.purl import Recipient
 from opmaat.reasons import compile_reason
 from opmaat.templates import TemplateRenderer
 
-TOP_KEYS = ("site", "slots", "segments", "campaigns")
+TOP_KEYS = ("site", "slots", "segments", "campaigns", "recommendations", "preferences")
 CAMPAIGN_KEYS = (
     "id",
     "name",
@@ -68,10 +68,17 @@ _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def build(
-    parsed: Parsed, *, filename: str, base_dir: Path, version: str, load_data: bool = True
+    parsed: Parsed,
+    *,
+    filename: str,
+    base_dir: Path,
+    version: str,
+    load_data: bool = True,
+    shown_dir: Path | None = None,
 ) -> tuple[CampaignSet | None, list[Problem]]:
     """The campaign set, or None with every problem found (never just the first). Without
-    ``load_data`` the data files it names (customers, PURL recipients) are not read."""
+    ``load_data`` the data files it names (customers, PURL recipients, the product feed) are
+    not read. ``shown_dir``: the folder as messages name it (default ``base_dir``)."""
     check = Checker(filename, parsed.lines)
     for issue in parsed.issues:
         field = field_name(issue.path) if issue.path else "yaml"
@@ -86,27 +93,39 @@ def build(
         return None, sorted(check.problems, key=lambda problem: problem.line)
     renderer = TemplateRenderer()
     site = sections.site_settings(check, top.get("site"), base_dir)
+    recommending = recommendations.section(check, top.get("recommendations"), base_dir)
+    preferences = preference_section.section(check, top.get("preferences"), base_dir)
     slots = sections.slots(check, top.get("slots"), base_dir, renderer)
     groups = sections.segments(check, top.get("segments"))
     declared = _declared_slots(top.get("slots"))
     context = _Context(check, declared, groups, base_dir, renderer, site.landing_hosts)
     campaigns = _campaigns(context, top.get("campaigns"))
+    calls = recommendations.Calls(check)
+    known = recommendations.strategy_names(top.get("recommendations"))
+    calls.check_templates(data, known, shown_dir or base_dir, base_dir)
     if check.problems:
         return None, sorted(check.problems, key=lambda problem: problem.line)
     purls = [(c.id, c.purl) for c in campaigns if c.purl is not None]
-    data_files = tuple(
-        path for path in (site.customers, *(p.recipients for _, p in purls)) if path is not None
-    )
+    feed_file = recommending.feed if recommending is not None else None
+    named = (site.customers, *(p.recipients for _, p in purls), feed_file, preferences.offers_file)
+    data_files = tuple(path for path in named if path is not None)
     # Stamped before reading: a file written meanwhile is seen as changed at the next check.
     stamps = data_mtimes(data_files)
     customers: Mapping[str, Mapping[str, Any]] = {}
     recipients: Mapping[str, tuple[str, Recipient]] = {}
+    feed = None
     if load_data:
         try:
             customers = site_data.load_customers(site.customers)
             recipients = site_data.load_purl_recipients(purls)
+            feed = site_data.load_feed(feed_file) if feed_file is not None else None
+            preferences = preference_section.load_offers(preferences)
         except ConfigError as exc:
             return None, list(exc.problems)
+        if feed is not None:
+            calls.check_products(feed)
+            if check.problems:
+                return None, sorted(check.problems, key=lambda problem: problem.line)
     return CampaignSet(
         site=site,
         slots=slots,
@@ -115,8 +134,11 @@ def build(
         source=filename,
         version=version,
         templates=renderer,
+        recommendations=recommending,
         customers=customers,
         recipients=recipients,
+        feed=feed,
+        preferences=preferences,
         data_files=data_files,
         data_mtimes=stamps,
     ), []

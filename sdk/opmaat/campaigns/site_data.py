@@ -1,5 +1,6 @@
 """The site settings that name data: events, the customer table, locations, intent weights,
-and each campaign's PURL section; plus loading the data files they name."""
+and each campaign's PURL section; plus loading the data files they name (the product feed of
+the recommendations section too)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from opmaat.campaigns.yamlines import Path as YPath
 from opmaat.customers import load_table
 from opmaat.errors import ConfigError, Problem
 from opmaat.purl import Recipient, load_recipients, normalize_header
+from opmaat.recommend.feed import Feed
+from opmaat.recommend.feed import load_feed as read_feed
 
 T = TypeVar("T")
 EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -234,6 +237,18 @@ def load_customers(path: Path | None) -> Mapping[str, Mapping[str, Any]]:
     if path is None or not _exists(path):
         return {}
     return _cached("customers", path, load_table)
+
+
+def load_feed(path: Path) -> Feed:
+    """The product feed in ``path``; none yet is an empty feed (nothing is recommended until
+    it is written, and watched, it is read). Raises ConfigError naming file:line: field."""
+    if not _exists(path):
+        return Feed(source=str(path))
+    try:
+        return _cached("feed", path, read_feed)
+    except OSError as exc:  # gone, or not readable, before it was read
+        message = f"cannot read the file: {exc.strerror or exc}"
+        raise ConfigError([Problem(str(path)[:200], 1, "file", message)]) from None
 
 
 def _exists(path: Path) -> bool:

@@ -21,6 +21,13 @@ def local_time(now: datetime, timezone: str | None) -> dict[str, Any]:
     """
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
+    name = timezone if isinstance(timezone, str) and len(timezone) <= MAX_ZONE_CHARS else None
+    return dict(_local_time(now.replace(microsecond=0), name))
+
+
+# Requests of the same second in the same zone (a busy site has many) share one answer.
+@lru_cache(maxsize=1024)
+def _local_time(now: datetime, timezone: str | None) -> dict[str, Any]:
     local = now.astimezone(zone(timezone))
     return {
         "hour": local.hour,

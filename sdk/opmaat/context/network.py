@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from ipaddress import ip_address, ip_network
 from typing import NamedTuple
 
@@ -121,6 +122,24 @@ def client_ip(
     is the client. An entry that is not an address ends the walk: the last good hop (or the
     peer) is the answer, so a client cannot hide behind garbage it wrote itself.
     """
+    if (
+        isinstance(peer, str)
+        and (x_forwarded_for is None or isinstance(x_forwarded_for, str))
+        and len(x_forwarded_for or "") <= MAX_CACHED_HEADER
+    ):
+        return _cached_client_ip(peer, x_forwarded_for, trusted_proxies)
+    return _client_ip(peer, x_forwarded_for, trusted_proxies)
+
+
+# A visitor sends the same peer and X-Forwarded-For on every request; parsing them takes a few
+# microseconds. Only ordinary header lengths are kept, so a padded header costs no memory.
+CACHE_SIZE = 4096
+MAX_CACHED_HEADER = 256
+
+
+def _client_ip(
+    peer: str | None, x_forwarded_for: str | None, trusted_proxies: TrustedProxies
+) -> str | None:
     peer_address = parse_ip(peer)
     if peer_address is None:
         return None
@@ -136,3 +155,6 @@ def client_ip(
         if address not in trusted_proxies:
             break
     return candidate.text
+
+
+_cached_client_ip = lru_cache(maxsize=CACHE_SIZE)(_client_ip)

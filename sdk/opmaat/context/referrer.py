@@ -10,7 +10,14 @@ from collections.abc import Collection
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from opmaat.context._urls import CACHE_SIZE, Url, clean_text, query_params, split_url
+from opmaat.context._urls import (
+    CACHE_SIZE,
+    MAX_URL_CHARS,
+    Url,
+    clean_text,
+    query_params,
+    split_url,
+)
 from opmaat.context.referrer_table import MEDIUMS as MEDIUMS
 from opmaat.context.referrer_table import Candidate, KnownSource, load_table, pick
 from opmaat.context.referrer_table import ReferrerTable as ReferrerTable
@@ -70,6 +77,21 @@ def classify_referrer(
     text=, wd=, ...); at most 200 characters. ``utm_source`` and ``utm_term`` as written stay in
     ``utm.*`` (``parse_utm``).
     """
+    # Only the URLs' first MAX_URL_CHARS count (split_url), which also bounds the cache's keys.
+    return dict(
+        _classified(
+            referrer[:MAX_URL_CHARS] if isinstance(referrer, str) else None,
+            page_url[:MAX_URL_CHARS] if isinstance(page_url, str) else None,
+            site_hosts if isinstance(site_hosts, frozenset) else frozenset(site_hosts),
+        )
+    )
+
+
+# A visitor's landing page and referrer are the same on every page of the session.
+@lru_cache(maxsize=CACHE_SIZE)
+def _classified(
+    referrer: str | None, page_url: str | None, site_hosts: frozenset[str]
+) -> dict[str, str | None]:
     ref = split_url(referrer)
     page = split_url(page_url)
     params = query_params(page.query) if page is not None else {}
