@@ -124,9 +124,9 @@ class Engine:
         self.goals = frozenset(self._by_goal)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
         for slot in campaigns.slots:
-            in_slot = [flattened[c.id] for _, c in ranked if slot in c.slots]
+            in_slot = [c for _, c in ranked if slot in c.slots]
             self._candidates[slot] = {
-                channel: _Slate([c for c in in_slot if channel in self._by_id[c.id].channels])
+                channel: _Slate([flattened[c.id] for c in in_slot if channel in c.channels])
                 for channel in CHANNELS
             }
 

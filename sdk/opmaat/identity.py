@@ -91,13 +91,15 @@ class CookieCodec:
         """Identity from a cookie value; anything wrong with it gives a fresh visitor."""
         if not value:
             return self.fresh()
-        # Only values that passed every check below are kept, so a known one needs none.
-        known = self._verified.get(value) if type(value) is str else None
+        if len(value) > MAX_COOKIE_CHARS:
+            return self.fresh(rejected=True)
+        # Only values that passed every check below are kept, so a known one needs no more.
+        known = self._verified.get(value)
         if known is not None:
             visitor, session, issued = known
             if time.time() - issued <= self.max_age:
                 return Identity(visitor, session, issued, value=value)
-        if len(value) > MAX_COOKIE_CHARS or not _TOKEN.fullmatch(value):
+        if not _TOKEN.fullmatch(value):
             return self.fresh(rejected=True)
         try:
             payload, issued = self._serializer.loads(

@@ -401,7 +401,7 @@ class Visit:
             return False
         if not (self.consent.stores and self.record) or self.server_only:
             return True
-        if not self._admit():
+        if not await self._admit():
             return True  # nothing kept, as with consent "none"
         store = self.personalizer.store
         most = self.personalizer.limits.max_record_bytes
@@ -435,7 +435,7 @@ class Visit:
             log.exception("profile store: write failed; this request's changes are lost")
         return False
 
-    def _admit(self) -> bool:
+    async def _admit(self) -> bool:
         # A visitor without a profile starts one only within their address's budget
         # (Limits.admit_new_profile, asked once a request); past it they still get decisions,
         # but nothing is kept and no cookie set: one client cannot fill the store or push
@@ -444,7 +444,9 @@ class Visit:
             return True
         if self.admitted is None:
             address = self.runtime.context.client_ip(self.facts(None, None, None))
-            self.admitted = self.personalizer.limits.admit_new_profile(address)
+            self.admitted = await self.personalizer.limits.admit_new_profile_in(
+                self.personalizer.store, address
+            )
             if not self.admitted:
                 self.consent = replace(self.consent, tier="none")
                 self.record, self.changes = {}, []
