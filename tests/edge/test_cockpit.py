@@ -483,3 +483,16 @@ def test_the_previewed_page_decides_as_the_preview_table_not_as_this_browser(
         assert f'data-campaign="{page[name]["campaign"] or ""}"' in row, name
     assert page["hero"]["campaign"] != "amsterdam-hero"
     assert page["store"]["campaign"] is None
+
+
+def test_the_cockpit_shows_bot_requests_and_decisions_held_back_by_the_customer(
+    cockpit: TestClient,
+) -> None:
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    for _ in range(3):
+        cockpit.post("/v1/decide", content='{"slots": ["hero"]}', headers={"User-Agent": bot})
+    cockpit.app.state.edge.personalizer.stats.held_back["email"] = 2  # type: ignore[attr-defined]
+    assert login(cockpit) == 303
+    page = cockpit.get("/cockpit").text
+    assert re.search(r'data-field="bots">3<', page)
+    assert re.search(r'data-field="held-back-email">2<', page)

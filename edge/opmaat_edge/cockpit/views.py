@@ -251,6 +251,12 @@ async def _campaigns(request: Request, caller: Caller) -> Response:
             "done": _done(state, request.query_params),
             "version": state.runtime.current.campaigns.version,
             "store": "shared" if state.shared_store else "memory",
+            # Since this process started: crawlers given the standard content, and decisions
+            # the visitor's own channel choices held back (per channel).
+            "left_out": {
+                "bots": state.personalizer.stats.bots,
+                "held_back": dict(sorted(state.personalizer.stats.held_back.items())),
+            },
         },
         status=503 if problem else 200,
     )
