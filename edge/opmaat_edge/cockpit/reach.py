@@ -182,17 +182,23 @@ def _three(cond: Cond, groups: Mapping[str, Any], depends: set[str]) -> Three:
     return _all([_entry_three(entry, groups, depends) for entry in cond.entries])
 
 
-def _any(parts: list[Three]) -> Three:
-    def any_of(profile: Mapping[str, Any]) -> bool | None:
+def _deciding(parts: list[Three], decisive: bool) -> Three:
+    # Three-valued any (decisive True) / all (decisive False): one decisive answer settles it;
+    # otherwise an unknown part leaves it unknown.
+    def judged(profile: Mapping[str, Any]) -> bool | None:
         unknown = False
         for part in parts:
             said = part(profile)
-            if said is True:
-                return True
+            if said is decisive:
+                return decisive
             unknown = unknown or said is None
-        return None if unknown else False
+        return None if unknown else not decisive
 
-    return any_of
+    return judged
+
+
+def _any(parts: list[Three]) -> Three:
+    return _deciding(parts, True)
 
 
 def _not(part: Three) -> Three:
@@ -222,16 +228,7 @@ def _entry_three(entry: Entry, groups: Mapping[str, Any], depends: set[str]) -> 
 
 
 def _all(parts: list[Three]) -> Three:
-    def all_of(profile: Mapping[str, Any]) -> bool | None:
-        unknown = False
-        for part in parts:
-            said = part(profile)
-            if said is False:
-                return False
-            unknown = unknown or said is None
-        return None if unknown else True
-
-    return all_of
+    return _deciding(parts, False)
 
 
 def estimate(cond: Cond, sample: Sample, groups: Mapping[str, Any]) -> Estimate:
