@@ -15,6 +15,7 @@ from opmaat.runtime import Runtime
 from opmaat_edge.cockpit.preview import (
     PreviewError,
     PreviewVisitor,
+    live_recommend_for,
     parse_preview,
     preview_decisions,
 )
@@ -58,6 +59,7 @@ PREVIEW_FIELDS = (
     "utm_campaign",
     "segments",
     "interests",
+    "viewed",
     "time",
 )
 
@@ -84,14 +86,26 @@ async def preview_draft(
     """Every slot decided for ``visitor`` with ``candidate`` as the campaign file (the
     campaign being edited counts even while paused); None when the candidate does not load."""
 
-    def decide() -> list[dict[str, Any]] | None:
+    def load() -> Runtime | None:
         config = Path(state.settings.config)
         try:
-            runtime = Runtime.load(config, previous=state.runtime.current, text=candidate)
+            return Runtime.load(config, previous=state.runtime.current, text=candidate)
         except (ConfigError, OSError, ValueError) as exc:
             log.info("cockpit: the preview could not load the draft: %s", exc)
             return None
-        paused = state.personalizer.paused - {campaign}
-        return preview_decisions(runtime, paused, visitor, "web", base_url.rstrip("/") + "/")
 
-    return await asyncio.to_thread(decide)
+    runtime = await asyncio.to_thread(load)
+    if runtime is None:
+        return None
+    paused = state.personalizer.paused - {campaign}
+    # Recommendations come from what the site learned, by the published file's strategies
+    # (decided here, on the loop, where the recommender's lists are updated).
+    published = state.runtime.current.campaigns
+    return preview_decisions(
+        runtime,
+        paused,
+        visitor,
+        "web",
+        base_url.rstrip("/") + "/",
+        live_recommend_for(state.personalizer.recommender, published),
+    )

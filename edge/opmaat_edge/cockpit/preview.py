@@ -9,7 +9,7 @@ that visitor (the "open the demo as this visitor" link); nothing is kept or coun
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -18,13 +18,17 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadData
 
+from opmaat.campaigns.model import CampaignSet
 from opmaat.cart import cart_attributes
 from opmaat.consent import Consent
 from opmaat.context import classify_referrer, local_time, parse_device, parse_utm
 from opmaat.context.nearby import Nearby
 from opmaat.interests import category_key
 from opmaat.profile import RequestFacts, build_profile
+from opmaat.recommend.live import LiveRecommender, visitor_for
+from opmaat.recommend.recommender import Recommender
 from opmaat.runtime import Runtime
+from opmaat.templates import no_recommendations
 from opmaat_edge.signing import sign, unsign
 
 PREVIEW_COOKIE = "opmaat_preview"
@@ -51,6 +55,7 @@ _WORD = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_TEXT = 300
 MAX_LIST = 20
 MAX_PRODUCT = 80
+PREVIEW_ITEMS = 6  # items per strategy in the preview's recommendations table
 INTEREST_SCORE = 5.0  # a clear interest: several recent views of the category
 
 
@@ -76,6 +81,7 @@ class PreviewVisitor:
     cart_value: float = 0.0
     cart_abandoned: bool = False
     time: str = ""
+    viewed: str = ""
 
     @property
     def products(self) -> list[str]:
@@ -107,6 +113,8 @@ class PreviewVisitor:
             parts.append(
                 f"{len(self.products)} in cart" + (" (abandoned)" if self.cart_abandoned else "")
             )
+        if self.viewed:
+            parts.append(f"viewed {self.viewed}")
         if self.time:
             parts.append(f"at {self.time}")
         return "; ".join(parts)
@@ -129,12 +137,11 @@ def _words(form: Mapping[str, str], name: str) -> str:
     return ", ".join(items)
 
 
-def _products(form: Mapping[str, str]) -> str:
-    items = [item.strip() for item in _text(form, "cart_products").split(",") if item.strip()]
+def _products(form: Mapping[str, str], name: str, what: str) -> str:
+    items = [item.strip() for item in _text(form, name).split(",") if item.strip()]
     if len(items) > MAX_LIST or any(len(item) > MAX_PRODUCT for item in items):
         raise PreviewError(
-            f"cart products: at most {MAX_LIST} names of at most {MAX_PRODUCT} characters, "
-            "separated by commas"
+            f"{what}: at most {MAX_LIST} of at most {MAX_PRODUCT} characters, separated by commas"
         )
     return ", ".join(items)
 
@@ -173,10 +180,11 @@ def parse_preview(form: Mapping[str, str]) -> PreviewVisitor:
         segments=_words(form, "segments"),
         interests=_words(form, "interests"),
         cart_items=items,
-        cart_products=_products(form),
+        cart_products=_products(form, "cart_products", "cart products"),
         cart_value=value,
         cart_abandoned=form.get("cart_abandoned", "") in ("1", "on", "true"),
         time=moment,
+        viewed=_products(form, "viewed", "viewed products"),
     )
 
 
@@ -253,6 +261,8 @@ def preview_attributes(
             "abandoned_items": [dict(item) for item in items] if visitor.cart_abandoned else [],
             "minutes_since_update": 60 if visitor.cart_abandoned else 1,
         }
+    viewed = [v.strip() for v in visitor.viewed.split(",") if v.strip()]
+    out["viewed_products"] = [{"id": product} for product in viewed]
     # The described visitor has said yes to personalization: every campaign may apply.
     out["consent"] = {"tier": "full", "personalized": True, "source": "preview"}
     return out
@@ -284,15 +294,8 @@ def read_preview_cookie(keys: tuple[str, ...], value: str | None) -> PreviewVisi
         return None
 
 
-def preview_decisions(
-    runtime: Runtime,
-    paused: Collection[str],
-    visitor: PreviewVisitor,
-    channel: str,
-    page_url: str,
-) -> list[dict[str, Any]]:
-    """Every slot of the campaign file decided for ``visitor`` (campaigns in ``paused`` left
-    out): the slot, the decision and its campaign, in the file's slot order."""
+def preview_profile(runtime: Runtime, visitor: PreviewVisitor, page_url: str) -> dict[str, Any]:
+    """The profile the engine sees for ``visitor`` on ``page_url``."""
     facts = RequestFacts(
         peer=None, headers={"user-agent": AGENTS[visitor.device]}, page_url=page_url
     )
@@ -300,7 +303,7 @@ def preview_decisions(
     profile = build_profile(
         context, {}, visitor_id=None, consent=Consent("full"), sources=runtime.sources
     )
-    profile = {
+    return {
         **profile,
         **preview_attributes(
             visitor,
@@ -309,9 +312,44 @@ def preview_decisions(
             nearby=runtime.context.nearby,
         ),
     }
+
+
+RecommendFor = Callable[[Mapping[str, Any]], Callable[..., Any]]
+
+
+def live_recommend_for(live: LiveRecommender, campaigns: CampaignSet) -> RecommendFor:
+    """Templates' ``recommendations(...)`` for a previewed profile: what the running site
+    learned, by the strategies of ``campaigns`` (the published file), nothing kept."""
+    return lambda profile: live.function(campaigns, profile, None)
+
+
+def unknown_viewed(visitor: PreviewVisitor, recommender: Recommender | None) -> str | None:
+    """The form's error when a viewed product is not in the product feed (a feed that learns
+    from pages takes any id)."""
+    if recommender is None or recommender.feed.learns:
+        return None
+    for product in (v.strip() for v in visitor.viewed.split(",")):
+        if product and product not in recommender.feed:
+            return f"viewed: '{product[:40]}' is not in the product feed"
+    return None
+
+
+def preview_decisions(
+    runtime: Runtime,
+    paused: Collection[str],
+    visitor: PreviewVisitor,
+    channel: str,
+    page_url: str,
+    recommend_for: RecommendFor | None = None,
+) -> list[dict[str, Any]]:
+    """Every slot of the campaign file decided for ``visitor`` (campaigns in ``paused`` left
+    out): the slot, the decision and its campaign, in the file's slot order. Templates call
+    ``recommendations(...)`` through ``recommend_for(profile)`` (none without it)."""
+    profile = preview_profile(runtime, visitor, page_url)
     engine = runtime.engine
     slots = list(runtime.campaigns.slots)
-    decisions = engine.decide(profile, slots, channel=channel, exclude=paused)
+    recommend = recommend_for(profile) if recommend_for is not None else no_recommendations
+    decisions = engine.decide(profile, slots, channel=channel, exclude=paused, recommend=recommend)
     out = []
     for slot in slots:
         decision = decisions[slot]
@@ -326,6 +364,21 @@ def preview_decisions(
             }
         )
     return out
+
+
+def preview_recommendations(
+    recommender: Recommender | None, runtime: Runtime, visitor: PreviewVisitor, page_url: str
+) -> list[dict[str, Any]]:
+    """Each configured strategy's list for ``visitor`` (as many items as the visitor's privacy
+    page shows), with each item's reason; empty without a recommendations section."""
+    if recommender is None:
+        return []
+    profile = preview_profile(runtime, visitor, page_url)
+    for_visitor = visitor_for(profile, None)
+    return [
+        {"strategy": strategy, "items": recommender.recommend(name, for_visitor, PREVIEW_ITEMS)}
+        for name, strategy in recommender.strategies.items()
+    ]
 
 
 class _Text(HTMLParser):

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -52,9 +53,12 @@ from opmaat_edge.cockpit.preview import (
     PREVIEW_SECONDS,
     PreviewError,
     PreviewVisitor,
+    live_recommend_for,
     parse_preview,
     preview_cookie,
     preview_decisions,
+    preview_recommendations,
+    unknown_viewed,
 )
 from opmaat_edge.cockpit.users import SHARED_NAME
 from opmaat_edge.demo_site import catalog
@@ -308,7 +312,11 @@ async def _preview(request: Request, caller: Caller) -> Response:
     page = query.pop("page", "/") or "/"
     error = None
     results = None
+    recommended: list[dict[str, Any]] = []
     visitor = PreviewVisitor()
+    runtime = state.runtime.current
+    live = state.personalizer.recommender
+    recommender = live.current(runtime.campaigns)
     if channel not in CHANNELS:
         error = f"channel: one of {', '.join(CHANNELS)}"
     elif not local_path(page):
@@ -319,14 +327,22 @@ async def _preview(request: Request, caller: Caller) -> Response:
         except PreviewError as exc:
             error = str(exc)
         else:
+            error = unknown_viewed(visitor, recommender)
+        if error is None:
             if state.settings.demo and visitor.cart_items and not visitor.cart_products:
                 # The demo's own products, as its pages would have put in the cart.
                 products = [p["name"] for p in catalog().products.values()]
                 visitor = replace(visitor, cart_products=", ".join(products[: visitor.cart_items]))
             page_url = str(request.base_url).rstrip("/") + page
             results = preview_decisions(
-                state.runtime.current, state.personalizer.paused, visitor, channel, page_url
+                runtime,
+                state.personalizer.paused,
+                visitor,
+                channel,
+                page_url,
+                live_recommend_for(live, runtime.campaigns),
             )
+            recommended = preview_recommendations(recommender, runtime, visitor, page_url)
     return pages.page(
         request,
         "preview.html",
@@ -338,6 +354,7 @@ async def _preview(request: Request, caller: Caller) -> Response:
             "page": page,
             "error": error,
             "results": results,
+            "recommended": recommended,
             "open_query": urlencode({"page": page}) + "&" + visitor.query()
             if results is not None
             else None,
