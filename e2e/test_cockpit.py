@@ -300,6 +300,18 @@ def test_preview_as_a_visitor_and_open_the_demo_as_them(
     expect(reason).to_contain_text("you came from a Google search for 'tent'")
     expect(page.locator("#preview-results")).to_contain_text("Utrecht, NL")
 
+    # A visitor who viewed the Trail Runner 3: the demo's "viewed together" slot and each
+    # strategy's list, with the reason per item.
+    page.get_by_label("Viewed products (ids, newest first)").fill("trail-runner")
+    page.get_by_role("button", name="Show what they would see").click()
+    related = page.locator("#preview-results tr[data-slot=related]")
+    expect(related).to_have_attribute("data-campaign", "viewed-together")
+    expect(related.locator("[data-cell=content]")).to_contain_text("Viewed together")
+    together = page.locator("[data-strategy-items=viewed-together] li").first
+    expect(together).to_contain_text("people who viewed Trail Runner 3 also viewed this")
+    page.get_by_label("Viewed products (ids, newest first)").fill("")
+    page.get_by_role("button", name="Show what they would see").click()
+
     tabs: list[list[str]] = []
     context.on("page", lambda tab: tabs.append(console_of(tab)))
     with context.expect_page() as opened:

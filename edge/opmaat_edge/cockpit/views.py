@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from opmaat.campaigns.model import CHANNELS
 from opmaat.campaigns.site_data import local_path
 from opmaat.profile import RequestFacts
-from opmaat_edge import demo_traffic
+from opmaat_edge import demo_recommendations, demo_traffic
 from opmaat_edge.cockpit import (
     draft_views,
     editor_views,
@@ -314,6 +314,8 @@ async def _preview(request: Request, caller: Caller) -> Response:
     results = None
     recommended: list[dict[str, Any]] = []
     visitor = PreviewVisitor()
+    if state.settings.demo:  # the shop's made-up history, as its pages would have seeded it
+        await demo_recommendations.seed_once(state.personalizer)
     runtime = state.runtime.current
     live = state.personalizer.recommender
     recommender = live.current(runtime.campaigns)
