@@ -393,12 +393,15 @@ def _store(args: argparse.Namespace) -> str:
 def _stats(config: str, url: str) -> int:
     import json
 
+    from opmaat.store import HELD_BACK
+
     opened = _open_store(config, url)
     if opened is None:
         return 2
     campaigns, store = opened
     try:
-        tallies = _using(store, lambda: store.tallies(c.id for c in campaigns.campaigns))
+        names = [*(c.id for c in campaigns.campaigns), HELD_BACK]
+        tallies = _using(store, lambda: store.tallies(names))
     except Unreachable:
         return 1
     print(json.dumps(tallies, indent=2, sort_keys=True))

@@ -50,7 +50,7 @@ from opmaat.profile import RequestFacts, build_profile
 from opmaat.recommend.events import Event
 from opmaat.recommend.live import LiveRecommender
 from opmaat.runtime import Runtime, RuntimeHolder
-from opmaat.store import MemoryStore, ProfileStore, Record
+from opmaat.store import HELD_BACK, MemoryStore, ProfileStore, Record
 from opmaat.tracking import EventError, Tally, apply_event, check_event, credit_goal, page_product
 from opmaat.visits import record_pageview
 
@@ -631,6 +631,7 @@ class Visit:
             if adaptive:
                 self.change(lambda r: _mutated(r, note_adaptive, adaptive))
             await self.save_and_tally(arms)
+        await self._count_held_back(channel)
         return decisions
 
     async def decide_for_channel(
@@ -652,7 +653,14 @@ class Visit:
             self.change(contacts_change(decisions, channel, now, self.held_back))
             self.change(self._arms(decisions, arms))
             await self.save_and_tally(arms)
+        await self._count_held_back(channel)
         return decisions
+
+    async def _count_held_back(self, channel: str) -> None:
+        # In the shared tallies, so the cockpit counts what every node held back (a preview
+        # counts nothing).
+        if self.held_back is not None and self.preview is None:
+            await self.tally([(HELD_BACK, channel, "held_back")])
 
     def _decide(
         self,

@@ -22,8 +22,11 @@ Record = dict[str, Any]
 # Per campaign and arm (a variant's key, or HOLDOUT_ARM): impressions, clicks and goal
 # conversions as they happen; visitors assigned to the arm when decided, and how many of those
 # reached the goal at least once (what uplift against the holdout compares).
-TALLY_FIELDS = ("impressions", "clicks", "conversions", "visitors", "converted")
+# ``held_back`` counts decisions the visitor's own channel choices held back: under the name
+# HELD_BACK (no campaign id starts with "_"), with the channel as the arm.
+TALLY_FIELDS = ("impressions", "clicks", "conversions", "visitors", "converted", "held_back")
 HOLDOUT_ARM = "(holdout)"
+HELD_BACK = "_held-back"
 # Daily counts are kept this many days (the cockpit's charts show fewer).
 DAILY_DAYS = 35
 

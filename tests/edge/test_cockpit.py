@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from opmaat.store import HOLDOUT_ARM, MemoryStore
+from opmaat.store import HELD_BACK, HOLDOUT_ARM, MemoryStore
 from opmaat_edge.cockpit.auth import hash_password
 from opmaat_edge.cockpit.preview import PREVIEW_COOKIE
 from tests.edge.conftest import MakeClient
@@ -491,8 +491,11 @@ def test_the_cockpit_shows_bot_requests_and_decisions_held_back_by_the_customer(
     bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
     for _ in range(3):
         cockpit.post("/v1/decide", content='{"slots": ["hero"]}', headers={"User-Agent": bot})
-    cockpit.app.state.edge.personalizer.stats.held_back["email"] = 2  # type: ignore[attr-defined]
+    store = cockpit.app.state.edge.personalizer.store  # type: ignore[attr-defined]
+    for channel in ("email", "email", "app"):  # as the nodes on a shared store count them
+        asyncio.run(store.tally(HELD_BACK, channel, "held_back"))
     assert login(cockpit) == 303
     page = cockpit.get("/cockpit").text
     assert re.search(r'data-field="bots">3<', page)
     assert re.search(r'data-field="held-back-email">2<', page)
+    assert re.search(r'data-field="held-back-app">1<', page)

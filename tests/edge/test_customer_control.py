@@ -20,6 +20,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from opmaat.channels import customer_visitor_id
+from opmaat_edge.cockpit.campaign_list import held_back_counts
 from tests.edge.conftest import KEYS, MakeClient
 from tests.edge.test_server_api import AUTH, KEY, no_cookies, record, state, store
 
@@ -237,6 +238,11 @@ def test_no_email_offers_holds_the_email_back_and_says_why(edge: TestClient) -> 
     assert web_decide(edge, ["mail"])["mail"]["campaign"] == "mail-offer"
     assert state(edge).personalizer.stats.held_back == {"email": 1}
     assert edge.get("/healthz").json()["counters"]["held_back"] == {"email": 1}
+    # In the shared tallies too, which the cockpit reads: every node counts together.
+    portal = edge.portal
+    assert portal is not None
+    held_back = portal.call(held_back_counts, store(edge))
+    assert held_back == {"email": 1}
 
 
 def test_quiet_hours_hold_back_in_the_customers_time_zone(edge: TestClient) -> None:

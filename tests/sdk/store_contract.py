@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from opmaat.store import MAX_SCOPE_VISITORS, TALLY_FIELDS, ProfileStore, SharedConfig, tally_day
+from opmaat.store import (
+    HELD_BACK,
+    MAX_SCOPE_VISITORS,
+    TALLY_FIELDS,
+    ProfileStore,
+    SharedConfig,
+    tally_day,
+)
 from tests.sdk.test_concurrent_saves import two_at_once
 from tests.sdk.test_store_expiring import expiring_values
 
@@ -65,10 +72,13 @@ async def tallies(store: ProfileStore, brief: float) -> None:
     await store.tally("hero-a", "b", "clicks")
     await store.tally("hero-a", None, "conversions")
     await store.tally("other", "a", "visitors")
-    found = await store.tallies(["hero-a", "never-shown"])
+    for channel in ("email", "email", "app"):
+        await store.tally(HELD_BACK, channel, "held_back")
+    found = await store.tallies(["hero-a", "never-shown", HELD_BACK])
     assert found == {
         "hero-a": {"b": {**ZERO, "impressions": 3, "clicks": 1}, "-": {**ZERO, "conversions": 1}},
         "never-shown": {},
+        HELD_BACK: {"email": {**ZERO, "held_back": 2}, "app": {**ZERO, "held_back": 1}},
     }
     daily = await store.daily_tallies(["hero-a", "never-shown"], days=3)
     assert daily == {"hero-a": {tally_day(): found["hero-a"]}, "never-shown": {}}

@@ -9,7 +9,7 @@ from typing import Any
 from opmaat.adaptive import traffic_shares
 from opmaat.campaigns.model import CHANNELS, Campaign
 from opmaat.personalizer import Personalizer
-from opmaat.store import HOLDOUT_ARM
+from opmaat.store import HELD_BACK, HOLDOUT_ARM, ProfileStore
 from opmaat_edge.cockpit.audience import describe_audience
 from opmaat_edge.cockpit.charts import rate_bars, sparkline
 from opmaat_edge.cockpit.report import CampaignNumbers, campaign_numbers, daily_series, wilson
@@ -36,6 +36,12 @@ def _schedule_text(campaign: Campaign) -> str:
     if schedule.end is not None:
         parts.append(f"until {schedule.end:%d %b %Y %H:%M %Z}".strip())
     return " ".join(parts) or "always"
+
+
+async def held_back_counts(store: ProfileStore) -> dict[str, int]:
+    """Decisions the visitors' own channel choices held back, per channel, on every node."""
+    arms = (await store.tallies([HELD_BACK])).get(HELD_BACK, {})
+    return {channel: row["held_back"] for channel, row in sorted(arms.items()) if row["held_back"]}
 
 
 async def campaign_rows(personalizer: Personalizer, days: int) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ from opmaat_edge.cockpit.access import (
 )
 from opmaat_edge.cockpit.audit import record_or_log
 from opmaat_edge.cockpit.auth import check_password
-from opmaat_edge.cockpit.campaign_list import campaign_rows
+from opmaat_edge.cockpit.campaign_list import campaign_rows, held_back_counts
 from opmaat_edge.cockpit.ledger import LedgerUnavailable, UserRecord
 from opmaat_edge.cockpit.preview import (
     DEVICES,
@@ -232,10 +232,12 @@ async def _campaigns(request: Request, caller: Caller) -> Response:
     state = edge_state(request)
     try:
         rows = await campaign_rows(state.personalizer, CHART_DAYS)
+        held_back = await held_back_counts(state.personalizer.store)
         problem = None
     except Exception:
         log.exception("cockpit: could not read the numbers")
-        rows, problem = [], "The numbers could not be read from the store; try again shortly."
+        rows, held_back = [], {}
+        problem = "The numbers could not be read from the store; try again shortly."
     drafts = {d.campaign: d for d in await caller.ledger.drafts()}
     engine = state.runtime.current.engine
     return pages.page(
@@ -255,12 +257,9 @@ async def _campaigns(request: Request, caller: Caller) -> Response:
             "done": _done(state, request.query_params),
             "version": state.runtime.current.campaigns.version,
             "store": "shared" if state.shared_store else "memory",
-            # Since this process started: crawlers given the standard content, and decisions
-            # the visitor's own channel choices held back (per channel).
-            "left_out": {
-                "bots": state.personalizer.stats.bots,
-                "held_back": dict(sorted(state.personalizer.stats.held_back.items())),
-            },
+            # Crawlers given the standard content since this process started, and decisions
+            # the visitors' own channel choices held back (per channel, on every node).
+            "left_out": {"bots": state.personalizer.stats.bots, "held_back": held_back},
         },
         status=503 if problem else 200,
     )
