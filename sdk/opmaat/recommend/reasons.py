@@ -23,6 +23,7 @@ _PHRASES: dict[str, tuple[str, str]] = {
     "recently-viewed": ("you viewed this recently", "you viewed this recently"),
     "interest": ("because you like {}", "because of what you like"),
     "favourite": ("because you like {}", "because of what you like"),
+    "rated": ("because you rated {} highly", "because of what you rated highly"),
     "viewed": ("because you viewed {}", "because of what you viewed"),
     "different": ("something different", "something different"),
 }

@@ -142,7 +142,7 @@ class Recommender:
         if not 0 <= n <= MAX_N:
             raise ValueError(f"n must be from 0 to {MAX_N}")
         seeds = self._seeds(chosen, visitor, seed_products)
-        skip = {*visitor.bought, *visitor.cart, *seeds}
+        skip = {*visitor.bought, *visitor.cart, *visitor.disliked, *seeds}
         products, less = self.feed.products, visitor.less
         out: list[Item] = []
 
@@ -179,7 +179,8 @@ class Recommender:
         if chosen.kind in FAMILY:
             return tuple(given[: chosen.seeds]) or visitor.viewed[: chosen.seeds]
         if chosen.kind == "personal":
-            return (*visitor.favourites[: chosen.seeds], *visitor.viewed[: chosen.seeds])
+            n = chosen.seeds
+            return (*visitor.favourites[:n], *visitor.liked[:n], *visitor.viewed[:n])
         return ()
 
     def _candidates(

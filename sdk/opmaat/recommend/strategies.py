@@ -9,9 +9,12 @@ Kinds:
   ``segment`` (their first segment that has a list);
 - ``recently-viewed``: what the visitor viewed, newest first;
 - ``personal``: a blend of the popular products of the visitor's top 3 interests (weighted by
-  interest), the neighbours of their favourites (viewed or bought together) and the products
-  viewed together with what they viewed last (at half weight), each source scaled to its best
-  item.
+  interest, together at most 1), the neighbours of their favourites and of the products they
+  rated 4 or 5 (viewed or bought together; each at 1.5, so what the visitor said outranks what
+  was inferred) and the products viewed together with what they viewed last (at 0.5), each
+  source scaled to its best item.
+
+Every list leaves out the products the visitor rated 1 or 2.
 
 Options: ``by`` (popular, trending), ``serendipity`` (the share of each list drawn from outside
 the visitor's interests, see serendipity.py; default 0.2, 0 for recently-viewed), ``fill``
@@ -52,6 +55,8 @@ SERENDIPITY = 0.2
 MAX_SEEDS = 5
 TOP_INTERESTS = 3
 RECENT_WEIGHT = 0.5
+# What the visitor said (favourites, ratings) outranks what was inferred (interests, at most 1).
+EXPLICIT_WEIGHT = 1.5
 
 Candidates = Iterator[tuple[str, str]]  # (product id, reason), best first
 
@@ -232,7 +237,12 @@ def personal(
         name = _name(feed, product_id)
         for table in (viewed, bought):
             if product_id in table:
-                add(table[product_id], 1.0, "favourite", name)
+                add(table[product_id], EXPLICIT_WEIGHT, "favourite", name)
+    for product_id in visitor.liked[:seeds]:
+        name = _name(feed, product_id)
+        for table in (viewed, bought):
+            if product_id in table:
+                add(table[product_id], EXPLICIT_WEIGHT, "rated", name)
     for product_id in visitor.viewed[:seeds]:
         if product_id in viewed:
             add(viewed[product_id], RECENT_WEIGHT, "viewed", _name(feed, product_id))

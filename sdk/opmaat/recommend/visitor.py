@@ -6,16 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opmaat.explicit import ratings
 from opmaat.recommend.events import ids_of
 
 MAX_VIEWED = 20
+LIKED = 4  # a rating from which the product seeds the visitor's personal list
+DISLIKED = 2  # a rating up to which the product is never recommended to them
 
 
 @dataclass(frozen=True, slots=True)
 class Visitor:
     """``viewed``: newest first. ``interests``: (category, score), highest first, without the
-    categories the visitor wants less of (``less``). ``session``: what makes the serendipity
-    draw the same on every page of one session."""
+    categories the visitor wants less of (``less``). ``liked``: products they rated 4 or 5,
+    the best first; ``disliked``: those they rated 1 or 2 (never recommended to them).
+    ``session``: what makes the serendipity draw the same on every page of one session."""
 
     viewed: tuple[str, ...] = ()
     bought: frozenset[str] = frozenset()
@@ -23,6 +27,8 @@ class Visitor:
     interests: tuple[tuple[str, float], ...] = ()
     less: frozenset[str] = frozenset()
     favourites: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    disliked: frozenset[str] = frozenset()
     segments: tuple[str, ...] = ()
     city: str | None = None
     country: str | None = None
@@ -58,6 +64,11 @@ def visitor_of(profile: Mapping[str, Any], record: Mapping[str, Any] | None = No
     else:
         viewed = ids_of(profile.get("viewed_products"))
         bought = frozenset()
+    rated = ratings(prefs)
+    # The best rated first; of equal ratings the newest (ratings are kept oldest first).
+    liked = sorted(
+        (p for p, stars in reversed(rated.items()) if stars >= LIKED), key=lambda p: -rated[p]
+    )
     geo = _section(profile, "geo")
     session = _text(_section(profile, "session").get("id"))
     return Visitor(
@@ -67,6 +78,8 @@ def visitor_of(profile: Mapping[str, Any], record: Mapping[str, Any] | None = No
         interests=tuple(interests),
         less=less,
         favourites=tuple(ids_of(prefs.get("favourites"))),
+        liked=tuple(liked),
+        disliked=frozenset(p for p, stars in rated.items() if stars <= DISLIKED),
         segments=tuple(ids_of(profile.get("segments"))),
         city=_text(geo.get("city")),
         country=_text(geo.get("country")),

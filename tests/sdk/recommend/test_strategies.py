@@ -249,3 +249,22 @@ def test_an_item_as_data() -> None:
         "reason": "people who viewed Trail Runner 3 also viewed this",
         "serendipitous": False,
     }
+
+
+def test_ratings_lead_the_personal_list_and_low_ones_are_never_recommended() -> None:
+    rec = recommender(
+        view("helmet", visitor="x"),
+        view("light", "helmet", visitor="y"),
+        view("tent", visitor="z"),
+        view("jacket", "tent", visitor="z"),
+        strategies={"personal": {"fill": False}, "popular": {}},
+    )
+    fan = Visitor(liked=("helmet",), interests=(("outdoor", 5.0),))
+    items = rec.recommend("personal", fan, 4)
+    assert ids(items)[0] == "light"  # a rating outranks an inferred interest
+    assert items[0].reason == "because you rated City helmet highly"
+    assert "helmet" not in ids(items)  # what they rated is not recommended back
+    critic = Visitor(disliked=frozenset({"tent", "light"}))
+    for strategy in ("popular", "personal"):
+        assert not {"tent", "light"} & set(ids(rec.recommend(strategy, critic, 10)))
+    assert {"tent", "light"} <= set(ids(rec.recommend("popular", Visitor(), 10)))  # for others

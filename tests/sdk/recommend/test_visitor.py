@@ -31,7 +31,11 @@ def shopper() -> dict[str, Any]:
     add_to_cart(record, {"id": "socks", "price": 15}, NOW, record["session"]["id"])
     record["bought"] = ["helmet"]
     record["segments"] = ["vip"]
-    record["prefs"] = {"interests": {"yoga": "less"}, "favourites": ["light", {"id": "mat"}]}
+    record["prefs"] = {
+        "interests": {"yoga": "less"},
+        "favourites": ["light", {"id": "mat"}],
+        "ratings": {"road": 4, "trail": 5, "tent": 1, "socks": 2, "jacket": 3, "mat": 5},
+    }
     return record
 
 
@@ -51,6 +55,8 @@ def test_the_visitor_as_the_profile_and_record_show_them() -> None:
     assert [category for category, _ in visitor.interests] == ["running"]
     assert visitor.less == frozenset({"yoga"})
     assert visitor.favourites == ("light", "mat")
+    assert visitor.liked == ("mat", "trail", "road")  # best first, then the newest
+    assert visitor.disliked == frozenset({"tent", "socks"})
     assert visitor.segments == ("vip",)
     assert (visitor.city, visitor.country) == ("Utrecht", "NL")
     assert visitor.session == record["session"]["id"]
