@@ -141,7 +141,14 @@ def test_events_are_tallied_per_variant_and_streamed(client: TestClient) -> None
     tallies = asyncio.run(store.tallies(["search-hero"]))
     assert tallies == {
         "search-hero": {
-            "a": {"impressions": 1, "clicks": 1, "conversions": 1, "visitors": 1, "converted": 1}
+            "a": {
+                "impressions": 1,
+                "clicks": 1,
+                "conversions": 1,
+                "visitors": 1,
+                "converted": 1,
+                "held_back": 0,
+            }
         }
     }
     kinds = [(e["type"], e.get("campaign"), e.get("variant")) for e in store.events]
@@ -180,7 +187,14 @@ def test_a_goal_is_tallied_for_the_variant_the_visitor_saw(
     tallies = asyncio.run(store.tallies(["sale"]))
     assert tallies == {
         "sale": {
-            "b": {"impressions": 1, "clicks": 0, "conversions": 1, "visitors": 1, "converted": 1}
+            "b": {
+                "impressions": 1,
+                "clicks": 0,
+                "conversions": 1,
+                "visitors": 1,
+                "converted": 1,
+                "held_back": 0,
+            }
         }
     }
     assert client.get("/v1/me").json()["response"]["sale"]["conversions"] == 1

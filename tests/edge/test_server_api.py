@@ -768,7 +768,14 @@ def test_impressions_and_clicks_with_the_token_are_counted_for_the_customer(
         assert r.json() == {"ok": True, "counted": 1}
         assert "no-store" in r.headers["cache-control"]
     assert tallies(edge, "mail-sale") == {
-        variant: {"impressions": 1, "clicks": 1, "conversions": 0, "visitors": 1, "converted": 0}
+        variant: {
+            "impressions": 1,
+            "clicks": 1,
+            "conversions": 0,
+            "visitors": 1,
+            "converted": 0,
+            "held_back": 0,
+        }
     }
     daily = call(edge, store(edge).daily_tallies, ["mail-sale"])["mail-sale"]
     assert daily[tally_day()][variant]["impressions"] == 1
@@ -911,7 +918,14 @@ def test_a_goal_counts_a_conversion_and_a_converted_visitor(edge: TestClient) ->
     assert r.status_code == 200, r.text
     assert r.json() == {"ok": True, "counted": 2}
     assert tallies(edge, "mail-sale") == {
-        variant: {"impressions": 1, "clicks": 0, "conversions": 1, "visitors": 1, "converted": 1}
+        variant: {
+            "impressions": 1,
+            "clicks": 0,
+            "conversions": 1,
+            "visitors": 1,
+            "converted": 1,
+            "held_back": 0,
+        }
     }
     # A second purchase is a second conversion, by a visitor already converted.
     send_event(edge, type="goal", name="purchase", customer_id=customer)

@@ -169,7 +169,14 @@ def test_two_nodes_share_one_visitor_tallies_and_campaigns(
         check=True,
     ).stdout
     assert json.loads(out)["search-hero"] == {
-        "a": {"impressions": 3, "clicks": 1, "conversions": 1, "visitors": 1, "converted": 1}
+        "a": {
+            "impressions": 3,
+            "clicks": 1,
+            "conversions": 1,
+            "visitors": 1,
+            "converted": 1,
+            "held_back": 0,
+        }
     }
 
     # A campaign file changed on node A only reaches node B within two seconds.
