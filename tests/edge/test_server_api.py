@@ -999,6 +999,7 @@ def test_the_holdout_arm_gets_visitors_and_conversions(edge: TestClient) -> None
             "conversions": 0,
             "visitors": 1,
             "converted": 0,
+            "held_back": 0,
         }
     }
     r = send_event(edge, type="goal", name="purchase", customer_id=customer)
@@ -1010,6 +1011,7 @@ def test_the_holdout_arm_gets_visitors_and_conversions(edge: TestClient) -> None
             "conversions": 0,
             "visitors": 1,
             "converted": 1,
+            "held_back": 0,
         }
     }
     shown = customer_in("held", 0.5, held_out=False)
