@@ -1,10 +1,11 @@
 """What a User-Agent says before ua-parser reads it: a crawler, or a device type ua-parser gets
-wrong (Firefox on an Android tablet, consoles and TVs that pass for phones).
+wrong (consoles and TVs that pass for phones, tablets whose browsers say "Mobile").
 
 The crawler patterns are the ``crawler-user-agents`` package's (a maintained public list, MIT
 licence), less the few that real browsers match, plus some of ours; the type corrections are a
-small table. Both live in ``agent_rules.yaml`` beside this module and are compiled at import into
-one RE2 set: one pass over the header, in time linear in its length, answers both.
+table (tablets by what their model names say: Pad, Tab, a maker's tablet model codes). Both
+live in ``agent_rules.yaml`` beside this module and are compiled at import into one RE2 set:
+one pass over the header, in time linear in its length, answers both.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the visitor browses with: device type, OS and browser from the User-Agent header.
 
 OS and browser are ua-parser's; the type is ``agent_rules``' when it knows (a crawler from a
-maintained list, or a correction: Firefox on Android tablets, consoles, TVs), else the
+maintained list, or a correction: consoles, TVs, tablets known by model name), else the
 ``user-agents`` library's classification. ``user-agents`` parses through ua-parser's old
 pure-Python API, close to a millisecond for every string it has not seen: a bot sending a new
 User-Agent per request would make that the edge's limit. So it is fed here by ua-parser 1.x's
@@ -70,7 +70,8 @@ def parse_device(ua: str | None) -> dict[str, str | None]:
 
     ``type`` is always present: ``bot`` (ua-parser's crawlers and the crawler-user-agents
     list's), a correction of ``agent_rules.yaml`` (``other`` for consoles and TVs, ``tablet``
-    for Firefox's ``Android 14; Tablet;``, ...), else ``tablet``, ``mobile`` or ``desktop``
+    for Firefox's ``Android 14; Tablet;`` and models such as ``SM-T510`` or ``Xiaomi Pad 6``
+    whose browsers say "Mobile", ...), else ``tablet``, ``mobile`` or ``desktop``
     (checked in that order), and ``other`` when none fits (empty or missing header, curl, junk).
     ``os`` and ``browser`` are family names as ua-parser spells them (``iOS``, ``Android``,
     ``Windows``, ``Mac OS X``; ``Chrome Mobile``, ``Mobile Safari``, ``Firefox``), or None when

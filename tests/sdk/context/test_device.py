@@ -223,6 +223,136 @@ def test_types_ua_parser_got_wrong(ua: str, kind: str) -> None:
     assert parse_device(ua)["type"] == kind
 
 
+def chrome(model: str) -> str:
+    """What Chrome on Android sent before it cut the model out: "Mobile" on tablets too."""
+    return (
+        f"Mozilla/5.0 (Linux; Android 9; {model}) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/96.0.4664.104 Mobile Safari/537.36"
+    )
+
+
+# Tablets whose browsers say "Mobile", known by what their model names say (agent_rules.yaml).
+@pytest.mark.parametrize(
+    "model",
+    [
+        # Named Pad, Tab, MID or TPC (tablet PC).
+        "Xiaomi Pad 6",
+        "Redmi Pad SE",
+        "ImPAD 9213",
+        "Xtab 7",
+        "VTAB7",
+        "PMID705",
+        "TPC-7100",
+        # Samsung's Galaxy Note tablets, Huawei's and Honor's tablets.
+        "GT-N5110",
+        "GT-N8010",
+        "AGS3-L09",
+        "KOB2-L09",
+        "JDN2-AL00",
+        "BZT-AL00",
+        "HUAWEI M2-801L",
+        # Wi-Fi-only models.
+        "BVE-W10",
+        "ROD-W09",
+        "Honor V6 Wi-Fi",
+        # Lenovo, Xiaomi, OnePlus and Oppo by model code.
+        "TB3-710F",
+        "TB328FU",
+        "YT3-X50F",
+        "Lenovo B8000-H",
+        "23073RPBFG",
+        "2405CRPFDG",
+        "OPD2303",
+        # LG, Asus, Sony, Acer.
+        "LG-V500",
+        "Transformer Prime TF201",
+        "SGP521",
+        "B1-790",
+        "A1-734",
+        # Tablet lines of smaller makers.
+        "PMT3277_3G",
+        "PMP5080B",
+        "TZ716",
+        "Nomi C101044",
+        "RCT6873W42",
+        "MFC157FR",
+        "Micromax P802",
+        "Ginzzu GT-W170",
+        "verykool T7440",
+        "Readboy_G50",
+        "iPlay_50",
+        "iBall Slide Brace-X1",
+        # Makers that number models by screen size: Digma, BQ, Texet, Archos, Arnova, Alcatel.
+        "Optima 8027 3G TS8211PG",
+        "CITI 1903 4G CS1062ML",
+        "BQ-1083G",
+        "BQ-7098G",
+        "TM-7055HD",
+        "Archos 101 Oxygen",
+        "Archos Access 70 3G",
+        "AN10G2",
+        "9032X",
+        "8094M",
+    ],
+)
+def test_tablets_known_by_model(model: str) -> None:
+    app = f"Dalvik/2.1.0 (Linux; U; Android 9; {model} Build/PPR1.180610.011)"
+    assert parse_device(chrome(model))["type"] == "tablet"
+    assert parse_device(app)["type"] == "tablet"
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "iTunes-iPad/7.2 (6; 64GB; dt:81)",
+        "com.example.reader/2.3 iPad/16.5 hw/iPad13_1",
+        "Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10_6_3; en-us; Silk/1.1.0-80) "
+        "AppleWebKit/533.16 (KHTML, like Gecko) Version/5.0 Safari/533.16 Silk-Accelerated=true",
+        "Mozilla/5.0 (Linux; Android 8.0.0; ru_RU) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/65.0.3325.230 Mobile Safari/537.36 PocketBook/740 (screen 1404x1872; FW U740.5)",
+        "Mozilla/5.0 (Linux; U; Android 2.0; en-us;) AppleWebKit/538.1 (KHTML, like Gecko) "
+        "Version/4.0 Mobile Safari/538.1 (Kobo Touch 0377/4.20.14622)",
+        "Mozilla/5.0 (Linux; U; Android 2.3.4; en-us; NOOK BNTV250A Build/GINGERBREAD 1.4.3) "
+        "AppleWebKit/533.1 (KHTML, like Gecko) Version/4.0 Mobile Safari/533.1",
+        "Mozilla/5.0 (hp-tablet; Linux; hpwOS/3.0.5; U; en-US) AppleWebKit/534.6 (KHTML, like "
+        "Gecko) wOSBrowser/234.83 Safari/534.6 TouchPad/1.0",
+        "Mozilla/5.0 (Linux; U; Android 2.3.4; en-us; HTC Flyer P510e Build/GRJ22) "
+        "AppleWebKit/533.1 (KHTML, like Gecko) Version/4.0 Mobile Safari/533.1",
+        "Dalvik/2.1.0 (Linux; U; Android 8.1.0; Pixel C Build/OPM8.190605.005)",
+    ],
+)
+def test_tablets_that_name_themselves(ua: str) -> None:
+    assert parse_device(ua)["type"] == "tablet"
+
+
+# Phones close to a tablet rule: a maker named "pad", a "tab" inside a word, phone-sized model
+# numbers of makers that number by size, phones' model codes, a Symbian build number.
+@pytest.mark.parametrize(
+    "ua",
+    [
+        chrome("Coolpad 5370"),
+        chrome("GLX Taban"),
+        chrome("BQ-5515L"),
+        chrome("BQ-6040L"),
+        chrome("VOX S513 4G VS5036PL"),
+        chrome("TM-5577"),
+        chrome("Archos 50 Platinum"),
+        chrome("5033D"),
+        chrome("VOG-L29"),
+        chrome("ANE-LX1"),
+        chrome("2201117TG"),
+        chrome("SM-G991B"),
+        chrome("Lenovo A7000-a"),
+        chrome("PSP5530DUO"),
+        chrome("Pixel 8"),
+        "Mozilla/4.0 (compatible; MSIE 6.0; Symbian OS; Nokia 6680/2.04.15; 9399) Opera 8.65 [en]",
+        "Dalvik/2.1.0 (Linux; U; Android 10; RMX2021 Build/QP1A.190711.020)",
+    ],
+)
+def test_phones_stay_phones(ua: str) -> None:
+    assert parse_device(ua)["type"] == "mobile"
+
+
 CASES = json.loads((DATA.parent / "device-detector-cases.json").read_text(encoding="utf-8"))
 
 
@@ -242,10 +372,11 @@ def test_at_most_one_bot_in_a_hundred_is_taken_for_a_person() -> None:
     assert sum(got[kind] for kind in ("mobile", "tablet", "desktop")) / got.total() <= 0.01
 
 
-@pytest.mark.parametrize(("kind", "least"), [("mobile", 0.9), ("desktop", 0.9), ("tablet", 0.8)])
+@pytest.mark.parametrize(("kind", "least"), [("mobile", 0.9), ("desktop", 0.9), ("tablet", 0.85)])
 def test_people_are_typed_right(kind: str, least: float) -> None:
-    # Tablets fall short of the issue's 90%: most of the rest are no-name Android tablets whose
-    # browsers say "Mobile", which only a database of device models can tell from phones.
+    # The 150 tablets kept here give 88.7%, all 6,998 of the fixtures 90.6% (`make accuracy`);
+    # the rest are no-name Android tablets whose browsers say "Mobile" and whose model names
+    # say nothing a rule could read: only a database of device models tells them from phones.
     got = typed(kind)
     assert got[kind] / got.total() >= least
 
