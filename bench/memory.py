@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import gc
+import inspect
 import json
 import random
 import subprocess
@@ -49,6 +50,7 @@ from opmaat_edge.api import _record_response
 from opmaat_edge.resources import DEMO_CAMPAIGNS, DEMO_GEO
 
 BUDGET = 2048
+HOT_RECORDS = inspect.signature(MemoryStore).parameters["max_hot"].default
 TRACED_VISITORS = 20_000
 NOW = 1_780_000_000.0  # 2026-05-28: the fill's clock, so every run builds the same records
 DAY = 86400.0
@@ -346,7 +348,8 @@ def _encoded_shares(store: MemoryStore) -> dict[str, Any]:
 
 def child_rss(visitors: int) -> dict[str, Any]:
     """In a fresh process: RSS before and after filling the store, then the encoded sizes."""
-    store = MemoryStore(max_profiles=max(100_000, visitors))
+    # The packed profiles alone: the hot tier's JSON is bounded and counted apart (hot_tier).
+    store = MemoryStore(max_profiles=max(100_000, visitors), max_hot=0)
     filler = Filler(store)
     asyncio.run(filler.fill(min(visitors, 50)))  # warm every code path and lazy cache
     asyncio.run(store.close())
@@ -386,7 +389,7 @@ def _encode_lines() -> tuple[str, range]:
 def child_tracemalloc(visitors: int) -> dict[str, Any]:
     """In a fresh process: bytes tracemalloc traces before and after filling the store, the
     lines that allocated what stays, and how much of it holds the encoded records."""
-    store = MemoryStore(max_profiles=max(100_000, visitors))
+    store = MemoryStore(max_profiles=max(100_000, visitors), max_hot=0)
     filler = Filler(store)
     asyncio.run(filler.fill(min(visitors, 50)))
     asyncio.run(store.close())
@@ -453,6 +456,9 @@ def run(visitors: int = 100_000, traced_visitors: int = TRACED_VISITORS) -> dict
     return {
         **rss,
         **traced,
+        # The memory store's hot tier: at most HOT_RECORDS records as plain JSON, on top of
+        # their packed copies' share above.
+        "hot_tier": HOT_RECORDS * (rss["encoded_mean"] - traced["encoded_length_per_profile"]),
         # Besides the stored bytes objects: keys, tuples, the TLRUCache's bookkeeping.
         "overhead_per_profile": traced["traced_per_profile"]
         - traced["encoded_allocated_per_profile"],
@@ -464,6 +470,11 @@ def _print(result: dict[str, Any]) -> None:
     print(
         f"memory store, {result['stored']} stored profiles ({result['writes']} writes): "
         f"{result['rss_per_profile']:.0f} bytes resident per profile (budget {BUDGET})"
+    )
+    print(
+        f"memory store, hot tier: at most {HOT_RECORDS:,} records as plain JSON, "
+        f"{result['hot_tier'] / 2**20:.1f} MiB beyond their packed copies (bounded, apart from "
+        "the per-profile figures)"
     )
     print(
         f"memory store, tracemalloc over {result['traced_visitors']} profiles: "

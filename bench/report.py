@@ -245,7 +245,8 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
         f"- resident: {mem['rss_per_profile']:,.0f} B per profile; tracemalloc "
         f"{mem['traced_per_profile']:,.0f} B; mean profile JSON {mem['encoded_mean']:,.0f} B, "
         f"kept packed (zlib with a preset dictionary) in "
-        f"{mem['encoded_length_per_profile']:,.0f} B",
+        f"{mem['encoded_length_per_profile']:,.0f} B; the hot tier (the most recently used "
+        f"records as plain JSON, bounded) {mem['hot_tier'] / 2**20:,.1f} MiB on top",
         "",
         "### SQLite and Redis against memory, in-process",
         "",

@@ -60,6 +60,7 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
             "traced_per_profile": 990.0,
             "encoded_mean": 2565.0,
             "encoded_length_per_profile": 646.0,
+            "hot_tier": 18_000_000.0,
         },
         "snippet": {"raw": 4486, "gzip": 1832, "brotli": 1581, "budget": 2048},
         "middleware": {"bare": 1.0, "middleware": 1.5, "added": 0.5},

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from cachetools import TTLCache
 
-from opmaat.store import ProfileStore, Record
+from opmaat.store import ProfileStore, Record, encode_record
 
 MAX_RECORD_BYTES = 16 * 1024  # a profile's JSON; a real one is 1-3 KB
 NEW_PROFILES_PER_MINUTE = 60  # per address (an IPv6 /64 counts as one)
@@ -137,17 +137,19 @@ _SHEDDING: tuple[Callable[[Record], int], ...] = (
 )
 
 
-def fit_record(record: Record, most: int) -> bool:
+def fit_record(record: Record, most: int) -> bytes | None:
     """Shrink ``record`` in place until its JSON takes at most ``most`` bytes, dropping the
-    oldest page history first (``_SHEDDING``); False when even that is not enough (the caller
-    keeps what is stored)."""
-    size = len(orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS))
+    oldest page history first (``_SHEDDING``); the JSON (``encode_record``'s bytes, for the
+    store), or None when even that is not enough (the caller keeps what is stored)."""
+    data = encode_record(record)
+    size = len(data)
+    if size <= most:
+        return data
     for shed in _SHEDDING:
         while size > most:
             freed = shed(record)
             if not freed:
                 break
             size -= freed
-    if size > most:  # the estimate can be off by a separator or two: measure again
-        size = len(orjson.dumps(record, option=orjson.OPT_NON_STR_KEYS))
-    return size <= most
+    data = encode_record(record)  # the estimate can be off by a separator or two
+    return data if len(data) <= most else None

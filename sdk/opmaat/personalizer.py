@@ -410,11 +410,12 @@ class Visit:
                 if not self.consent.persistent:
                     self.record.pop("customer", None)  # kept with full consent only
                     self.record.pop("links", None)
-                if not fit_record(self.record, most):
+                encoded = fit_record(self.record, most)
+                if encoded is None:
                     log.warning("a profile would be over %d bytes; this request's is lost", most)
                     return False
                 written = await store.store_if(
-                    self.ident.visitor_id, self.record, self.ttl_seconds(), self.token
+                    self.ident.visitor_id, self.record, self.ttl_seconds(), self.token, encoded
                 )
                 if written is not None:
                     self.token = written

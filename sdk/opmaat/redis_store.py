@@ -164,9 +164,14 @@ class RedisStore:
         return decode_record(raw), raw
 
     async def store_if(
-        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+        self,
+        visitor_id: str,
+        record: Record,
+        ttl_seconds: float,
+        expected: bytes | None,
+        encoded: bytes | None = None,
     ) -> bytes | None:
-        data = encode_record(record)
+        data = encode_record(record) if encoded is None else encoded
         args = [expected or b"", b"absent" if expected is None else b"present", data]
         written = await self._call(
             lambda: self._store_if(

@@ -341,9 +341,14 @@ class SQLiteStore:
         return decode_record(data), data
 
     async def store_if(
-        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+        self,
+        visitor_id: str,
+        record: Record,
+        ttl_seconds: float,
+        expected: bytes | None,
+        encoded: bytes | None = None,
     ) -> bytes | None:
-        data = encode_record(record)
+        data = encode_record(record) if encoded is None else encoded
 
         def write(db: sqlite3.Connection) -> bool:
             now = time.time()

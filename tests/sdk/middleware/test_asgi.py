@@ -498,11 +498,16 @@ class FailingStore:
         return await self.memory.load(visitor_id)
 
     async def store_if(
-        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+        self,
+        visitor_id: str,
+        record: Record,
+        ttl_seconds: float,
+        expected: bytes | None,
+        encoded: bytes | None = None,
     ) -> bytes | None:
         if self.fail_put:
             raise ConnectionError("store down")
-        return await self.memory.store_if(visitor_id, record, ttl_seconds, expected)
+        return await self.memory.store_if(visitor_id, record, ttl_seconds, expected, encoded)
 
     async def delete(self, visitor_id: str) -> bool:
         return await self.memory.delete(visitor_id)

@@ -407,9 +407,14 @@ class FailingStore:
         raise ConnectionError("store down")
 
     async def store_if(
-        self, visitor_id: str, record: Record, ttl_seconds: float, expected: bytes | None
+        self,
+        visitor_id: str,
+        record: Record,
+        ttl_seconds: float,
+        expected: bytes | None,
+        encoded: bytes | None = None,
     ) -> bytes | None:
-        return await self.memory.store_if(visitor_id, record, ttl_seconds, expected)
+        return await self.memory.store_if(visitor_id, record, ttl_seconds, expected, encoded)
 
     async def delete(self, visitor_id: str) -> bool:
         return await self.memory.delete(visitor_id)

@@ -159,7 +159,9 @@ def test_an_order_teaches_its_products_as_bought_together(tmp_path: Path) -> Non
 
 
 class FailingWrites(MemoryStore):
-    async def store_if(self, visitor_id: str, record: Record, ttl: float, token: Any) -> Any:
+    async def store_if(
+        self, visitor_id: str, record: Record, ttl: float, token: Any, encoded: Any = None
+    ) -> Any:
         raise ConnectionError("the store is down")
 
 
