@@ -120,18 +120,22 @@ def session_count(record: Record, name: str) -> int:
 
 
 def event_attributes(
-    record: Record, now: float, names: Iterable[str] = ()
+    record: Record, now: float, names: Iterable[str] = (), *, only: Iterable[str] | None = None
 ) -> dict[str, dict[str, int]]:
     """``{name: {count_1d, count_7d, count_30d, session}}`` for every stored name (in the
-    record's history or the session's counters) and every name in ``names``."""
+    record's history or the session's counters) and every name in ``names``; with ``only``,
+    for those names alone."""
     now_hour = int(now // 3600)
     stored = record.get("events")
     if not isinstance(stored, dict):
         stored = {}
     counters = _session_events(record) or {}
-    wanted = [k for k in stored if isinstance(k, str)]
-    wanted += [k for k in counters if k not in stored]
-    wanted += [k for k in names if isinstance(k, str)]
+    if only is not None:
+        wanted = [k for k in only if isinstance(k, str)]
+    else:
+        wanted = [k for k in stored if isinstance(k, str)]
+        wanted += [k for k in counters if k not in stored]
+        wanted += [k for k in names if isinstance(k, str)]
     out: dict[str, dict[str, int]] = {}
     for name in wanted:
         if name in out:

@@ -47,6 +47,7 @@ from opmaat.identity import (
 from opmaat.interests import note_interest
 from opmaat.limits import Limits, fit_record
 from opmaat.profile import RequestFacts, build_profile
+from opmaat.profile_reads import EVERYTHING, ProfileReads
 from opmaat.recommend.events import Event
 from opmaat.recommend.live import LiveRecommender
 from opmaat.runtime import Runtime, RuntimeHolder
@@ -563,7 +564,11 @@ class Visit:
         sid = session.get("id") if isinstance(session, dict) else None
         return sid if isinstance(sid, str) else self.ident.session_id
 
-    def profile(self, context: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    def profile(
+        self, context: dict[str, Any], now: float | None = None, reads: ProfileReads = EVERYTHING
+    ) -> dict[str, Any]:
+        """The visitor's profile with this request's ``context``; a decision passes what the
+        campaign file ``reads`` of it (every section otherwise)."""
         session = self.record.get("session")
         if isinstance(session, dict):
             # referrer.* and utm.* describe how the visitor arrived in this session.
@@ -578,6 +583,7 @@ class Visit:
             consent=self.consent,
             now=now,
             sources=self.runtime.sources,
+            reads=reads,
         )
 
     async def page_view(
@@ -610,7 +616,7 @@ class Visit:
             self.interest_noted = True
             half_life = self.site.interest_half_life_days
             self.change(lambda r: _mutated(r, note_interest, category, now, half_life))
-        profile = self.profile(context, now)
+        profile = self.profile(context, now, self.runtime.reads)
         if self.preview is not None:
             profile = {**profile, **self.preview}  # whole sections: see the cockpit preview
         engine = self.runtime.engine
@@ -644,7 +650,7 @@ class Visit:
         facts = RequestFacts(peer=None, headers={}, now=datetime.now(UTC))
         now = facts.now.timestamp()
         context = self.runtime.context.build(facts)
-        profile = overlay(self.profile(context, now), attributes)
+        profile = overlay(self.profile(context, now, self.runtime.reads), attributes)
         decisions = self._decide(profile, slots, channel, facts.now, ())
         arms: list[Tally] = []
         if self.record and not self.server_only:

@@ -32,6 +32,7 @@ from opmaat.interests import interest_attributes
 from opmaat.offers import pick_offers
 from opmaat.preference_fields import NO_PREFERENCES, Preferences
 from opmaat.preferences import stored_prefs
+from opmaat.profile_reads import EVERYTHING, Deferred, ProfileReads
 from opmaat.purl import Recipient, recipient_attributes
 from opmaat.store import Record
 from opmaat.visits import visit_attributes
@@ -166,8 +167,10 @@ def build_profile(
     consent: Consent,
     now: float | None = None,
     sources: ProfileSources = DEFAULT_SOURCES,
+    reads: ProfileReads = EVERYTHING,
 ) -> dict[str, Any]:
-    """Everything conditions and templates see, as one nested dict (see docs/profile.md)."""
+    """Everything conditions and templates see, as one nested dict (see docs/profile.md);
+    the costly derived sections only as far as ``reads`` says they are read."""
     now = time.time() if now is None else now
     response = record.get("response")
     prefs = stored_prefs(record, sources.preferences.fields)
@@ -176,9 +179,6 @@ def build_profile(
     # The cart and the orders once: the journey and the viewed products need them too.
     cart = cart_attributes(record, now, visit["session"]["id"], sources.abandon_after_seconds)
     orders = order_attributes(record)
-    intent, journey = intent_attributes(
-        record, sources.intent_weights, orders=orders["count"], in_cart=bool(cart["items"])
-    )
     interests = interest_attributes(record, prefs, now, sources.interest_half_life_days)
     profile = {
         **visit,
@@ -189,18 +189,29 @@ def build_profile(
         "rfm": rfm,
         "segments": segments,
         "purl": _purl(record, sources),
-        "events": event_attributes(record, now, sources.known_events),
-        "milestone": milestone_attributes(record),
         "cart": cart,
         "orders": orders,
-        "viewed_products": viewed_products(record, cart=cart["items"]),
-        "intent": intent,
-        "journey": journey,
         "response": response if isinstance(response, dict) else {},
         "consent": consent.as_dict(),
     }
-    if sources.preferences.offers:
-        profile["offers"] = pick_offers(sources.preferences, prefs, interests)
+    wants = reads.wants
+    if wants("events"):
+        names = sources.known_events if reads.events is None else reads.events
+        profile["events"] = event_attributes(record, now, names, only=reads.events)
+    if wants("milestone"):
+        profile["milestone"] = milestone_attributes(record)
+    if wants("viewed_products"):
+        profile["viewed_products"] = viewed_products(record, cart=cart["items"])
+    if wants("intent") or wants("journey"):
+        profile["intent"], profile["journey"] = intent_attributes(
+            record, sources.intent_weights, orders=orders["count"], in_cart=bool(cart["items"])
+        )
+    if sources.preferences.offers and wants("offers"):
+        if "offers" in reads.deferred:
+            preferences = sources.preferences
+            profile["offers"] = Deferred(lambda: pick_offers(preferences, prefs, interests))
+        else:
+            profile["offers"] = pick_offers(sources.preferences, prefs, interests)
     return profile
 
 

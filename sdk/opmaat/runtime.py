@@ -19,6 +19,7 @@ from opmaat.engine import Engine
 from opmaat.errors import ConfigError, Problem
 from opmaat.files import data_mtimes
 from opmaat.profile import DEFAULT_SOURCES, ContextBuilder, ProfileSources
+from opmaat.profile_reads import EVERYTHING, ProfileReads, profile_reads
 from opmaat.store import ProfileStore, SharedConfig
 from opmaat.tracking import known_events
 
@@ -39,6 +40,8 @@ class Runtime:
     stamp: float = 0.0
     data_mtimes: tuple[float | None, ...] = ()
     sources: ProfileSources = DEFAULT_SOURCES
+    # What the campaign file reads of the profile: what a decision's profile needs.
+    reads: ProfileReads = EVERYTHING
 
     @property
     def campaigns(self) -> CampaignSet:
@@ -81,7 +84,16 @@ class Runtime:
         if previous is not None:
             engine.carry_over(previous.engine)
         sources = ProfileSources.of(campaigns, known_events(site.events, engine.goals))
-        return cls(engine, context, mtime, text, stamp=mtime, data_mtimes=stamps, sources=sources)
+        return cls(
+            engine,
+            context,
+            mtime,
+            text,
+            stamp=mtime,
+            data_mtimes=stamps,
+            sources=sources,
+            reads=profile_reads(campaigns),
+        )
 
 
 class RuntimeHolder:

@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 
+from opmaat import runtime
 from opmaat.engine import Engine
+from opmaat.profile_reads import EVERYTHING
 from opmaat.profile_reference import ATTRIBUTES, Attribute, lookup
 from opmaat_edge.data_cli import prepare_demo
 from tests.edge.conftest import KEYS, MakeClient
@@ -72,6 +74,8 @@ def profiles(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     assert config is not None
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Engine, "decide", capture)
+        # Every section, as /v1/me has them (a decision builds only what the file reads).
+        patch.setattr(runtime, "profile_reads", lambda campaigns: EVERYTHING)
         make: MakeClient = _client_factory()
         with make(config) as client:
             _visit(client, config)
