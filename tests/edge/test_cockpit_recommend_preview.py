@@ -15,20 +15,14 @@ from opmaat_edge.cockpit.draft_preview import preview_draft
 from opmaat_edge.cockpit.preview import PreviewVisitor
 from tests.edge.conftest import MakeClient
 from tests.edge.test_cockpit import PASSWORD, login
-from tests.edge.test_recommendations import CONFIG, FEED, decide, refresh, state
+from tests.edge.test_recommendations import CONFIG, decide, refresh, state, write_shop
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    (tmp_path / "feed.csv").write_text(FEED, encoding="utf-8")
-    config = tmp_path / "campaigns.yaml"
-    config.write_text(CONFIG, encoding="utf-8")
-    return config
-
-
-@pytest.fixture
-def cockpit(make_client: MakeClient, shop: Path) -> TestClient:
-    client = make_client(shop, demo=False, cockpit_password=PASSWORD, peer="192.0.2.7")
+def cockpit(make_client: MakeClient, tmp_path: Path) -> TestClient:
+    client = make_client(
+        write_shop(tmp_path), demo=False, cockpit_password=PASSWORD, peer="192.0.2.7"
+    )
     # One visitor viewed the tent and then the mat: "viewed together" has learned a pair.
     visitor = TestClient(client.app, client=("203.0.113.9", 50000), base_url="http://127.0.0.1")
     decide(visitor, "tent")

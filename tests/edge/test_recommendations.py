@@ -52,12 +52,17 @@ campaigns:
 """
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    (tmp_path / "feed.csv").write_text(FEED, encoding="utf-8")
-    config = tmp_path / "campaigns.yaml"
+def write_shop(folder: Path) -> Path:
+    """The campaign file (and its feed) of these tests, written into ``folder``."""
+    (folder / "feed.csv").write_text(FEED, encoding="utf-8")
+    config = folder / "campaigns.yaml"
     config.write_text(CONFIG, encoding="utf-8")
     return config
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    return write_shop(tmp_path)
 
 
 @pytest.fixture
