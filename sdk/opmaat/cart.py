@@ -225,7 +225,10 @@ def _orders(record: Record) -> tuple[int, float, float | None]:
 
 
 def _cart_value(items: list[dict[str, Any]]) -> float:
-    return round(sum((_price(item) * as_count(item["quantity"]) for item in items), 0.0), 2)
+    total = 0.0
+    for item in items:  # a plain loop: the profile asks on every request
+        total += _price(item) * as_count(item["quantity"])
+    return round(total, 2)
 
 
 def purchase(record: Record, now: float, value: float | None = None) -> None:
@@ -279,9 +282,12 @@ def cart_attributes(
         (age is not None and age >= abandon_after)
         or (session_id is not None and cart.get("session") != session_id)
     )
+    count = 0
+    for item in items:
+        count += item["quantity"]
     return {
         "items": items,
-        "count": sum(item["quantity"] for item in items),
+        "count": count,
         "value": _cart_value(items),
         "abandoned": abandoned,
         "abandoned_items": [dict(item) for item in items] if abandoned else [],

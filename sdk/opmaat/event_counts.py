@@ -34,7 +34,9 @@ from opmaat.visits import as_count
 MAX_EVENT_NAMES = 40
 HOURS_HOURLY = 24
 HOURS_KEPT = 720
-WINDOWS = {"count_1d": 24, "count_7d": 168, "count_30d": 720}
+HOURS_WEEK = 168
+# The windows by attribute name (event_attributes counts them in one pass).
+WINDOWS = {"count_1d": HOURS_HOURLY, "count_7d": HOURS_WEEK, "count_30d": HOURS_KEPT}
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
@@ -140,13 +142,21 @@ def event_attributes(
     for name in wanted:
         if name in out:
             continue
-        buckets = _buckets(stored.get(name))
-        attrs = {
-            window: sum(c for hour, c in buckets if hour > now_hour - hours)
-            for window, hours in WINDOWS.items()
+        day = week = month = 0  # one pass over the buckets, for the three windows
+        for hour, count in _buckets(stored.get(name)):
+            age = now_hour - hour
+            if age < HOURS_KEPT:
+                month += count
+                if age < HOURS_WEEK:
+                    week += count
+                    if age < HOURS_HOURLY:
+                        day += count
+        out[name] = {
+            "count_1d": day,
+            "count_7d": week,
+            "count_30d": month,
+            "session": counters.get(name, 0),
         }
-        attrs["session"] = counters.get(name, 0)
-        out[name] = attrs
     return out
 
 

@@ -65,10 +65,11 @@ def _weight(value: Any) -> float:
 
 def intent_score(signals: Mapping[str, int], weights: Mapping[str, float]) -> int:
     """The weighted, capped sum of the signals, rounded, 0 to 100."""
-    total = sum(
-        _weight(weights.get(name)) * min(max(0, as_count(value)), SIGNAL_CAP)
-        for name, value in signals.items()
-    )
+    total = 0.0
+    for name, value in signals.items():
+        count = as_count(value)
+        if count > 0:  # a plain loop: a generator costs a frame per signal on every request
+            total += _weight(weights.get(name)) * min(count, SIGNAL_CAP)
     return max(0, min(100, round(total)))
 
 

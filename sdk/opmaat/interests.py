@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from opmaat.store import Record
@@ -18,6 +19,7 @@ from opmaat.store import Record
 MAX_INTERESTS = 30
 WANTED_SCORE = 10.0
 _CATEGORY = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_NUMBERS = (int, float)
 
 
 def category_key(value: Any) -> str | None:
@@ -28,11 +30,17 @@ def category_key(value: Any) -> str | None:
     return key if _CATEGORY.fullmatch(key) and key != "top" else None
 
 
+@lru_cache(maxsize=4096)
+def _is_key(value: str) -> bool:
+    # Stored keys repeat on every request: whether one is a category key, remembered.
+    return category_key(value) == value
+
+
 def _decayed(entry: Any, now: float, half_life_days: float) -> float:
     if not isinstance(entry, list) or len(entry) != 2:
         return 0.0
     score, stamp = entry
-    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in (score, stamp)):
+    if type(score) not in _NUMBERS or type(stamp) not in _NUMBERS:  # bool is not a number here
         return 0.0
     try:
         score, stamp = float(score), float(stamp)
@@ -70,7 +78,7 @@ def interest_attributes(
     if isinstance(stored, dict):
         for key, entry in stored.items():
             value = _decayed(entry, now, half_life_days)
-            if category_key(key) == key and value >= 0.01:
+            if value >= 0.01 and isinstance(key, str) and _is_key(key):
                 scores[key] = value
     choices = prefs.get("interests") if isinstance(prefs, Mapping) else None
     wanted: set[str] = set()
