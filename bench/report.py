@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    baseline,
     decide,
     evaluator,
     http,
@@ -109,6 +110,7 @@ def main() -> int:
         "profile": timed("profile build", profile.run),
         "decide": timed("decide", decide.run),
         "request": timed("decide request in-process", request.run),
+        "baseline": timed("decide request against the round's start", baseline.run),
         "evaluator": timed("condition evaluators", evaluator.run),
         "snippet": timed("snippet size", snippet.run),
         "middleware": timed("middleware", middleware.run),
@@ -129,7 +131,17 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
     c = web["configs"]
     ev, mem, snip, mid = f["evaluator"], f["memory"], f["snippet"], f["middleware"]
     decide_us = max(f["decide"].values())
+    base = f["baseline"]
     rows = [
+        (
+            f"decide request in-process, share of the round's start ({baseline.BASELINE[:7]})",
+            f"{base['share']:.2f} ({base['current_us']:,.0f} / {base['baseline_us']:,.0f} µs)"
+            if base["available"]
+            else f"not measured: {base['why']}",
+            f"≤ {baseline.BUDGET_SHARE:.2f}",
+            status(base["available"] and base["ok"]),
+            "python -m bench.baseline",
+        ),
         (
             "edge decide / bare Starlette, req/s, 1 worker",
             f"{web['ratios']['1']:.2f} ({c['edge/1']['rps']:,.0f} / {c['bare/1']['rps']:,.0f})",
@@ -144,6 +156,13 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
             status(web["budget"]["2"]["ratio_ok"]),
             "python -m bench.http",
         ),
+        (
+            "edge/bare ratio, 2 workers on Redis against 1 worker on memory",
+            f"{web['redis_share']['share']:.2f}",
+            f"≥ {http.BUDGET_REDIS_SHARE:.2f}",
+            status(web["redis_share"]["ok"]),
+            "python -m bench.http",
+        ),
         *(
             [
                 (
@@ -156,6 +175,20 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
                 )
             ]
             if "sqlite" in web
+            else []
+        ),
+        *(
+            [
+                (
+                    "edge decide / a naive personalization route, req/s, 1 worker",
+                    f"{web['naive']['edge_over_naive']:.2f} (naive / bare "
+                    f"{web['naive']['over_bare']:.2f})",
+                    "reported",
+                    "",
+                    "python -m bench.http",
+                )
+            ]
+            if "naive" in web
             else []
         ),
         (

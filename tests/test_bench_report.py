@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bench import report
+from bench import baseline, report
 
 
 def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
@@ -39,7 +39,10 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
                 "2": {"ratio_ok": False, "p99_ok": False},
             },
             "sqlite": {"ratio": 2600.0 / 1500.0, "ok": True},
+            "redis_share": {"share": 1.0, "ok": True},
+            "naive": {"rps": 5700.0, "p99_ms": 9.0, "over_bare": 0.38, "edge_over_naive": 0.26},
         },
+        "baseline": baseline.compare([1500.0, 1400.0, 1450.0], [900.0, 950.0, 920.0]),
         "profile": 40.0,
         "decide": {"nothing matches": 80.0, "every slot filled": 95.0},
         "request": 430.0,
@@ -68,10 +71,24 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
     }
     text = report.render(figures, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     budgets = text.split("## Budgets", 1)[1].split("## Details", 1)[0]
-    assert budgets.count("| met |") == 6
+    assert budgets.count("| met |") == 7
     assert "| 1.73 (2,600 / 1,500; p99 35.0 ms) | ≥ 1.60 | met |" in budgets
-    assert budgets.count("**missed**") == 3
+    assert budgets.count("**missed**") == 4
+    assert "| 0.63 (920 / 1,450 µs) | ≤ 0.33 | **missed** | `python -m bench.baseline` |" in budgets
+    assert "| 0.26 (naive / bare 0.38) | reported |  |" in budgets
+    figures["baseline"] = {"available": False, "why": "commit c8dabc9 is not in this clone"}
+    shallow = report.render(figures, dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
+    assert "| not measured: commit c8dabc9 is not in this clone | ≤ 0.33 | **missed** |" in shallow
     assert "`python -m bench.memory`" in budgets
     assert "1,200 B" in budgets
     assert "Redis / memory 0.47" in text
     assert "## Budgets still missed" in text
+
+
+def test_the_baseline_is_left_out_when_the_clone_lacks_its_commit() -> None:
+    found = baseline.run(rounds=1, commit="0" * 40)
+    assert found == {"available": False, "why": "commit 0000000 is not in this clone's history"}
+    assert "not measured" in baseline.line(found)
+    compared = baseline.compare([300.0, 330.0, 310.0], [100.0, 90.0, 120.0])
+    assert (compared["baseline_us"], compared["current_us"]) == (310.0, 100.0)
+    assert compared["ok"]
