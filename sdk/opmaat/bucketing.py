@@ -6,7 +6,7 @@ bucket on every node, in every process and in the SDK, with no shared state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 _FNV_OFFSET = 0x811C9DC5
@@ -57,19 +57,35 @@ def in_holdout(campaign_seed: str, visitor_id: str, share: float) -> bool:
 
 def choose_variant(campaign_seed: str, visitor_id: str, weights: Sequence[float]) -> int:
     """The index of the visitor's variant, with chances proportional to ``weights``."""
+    return variant_chooser(weights)(campaign_seed, visitor_id)
+
+
+def variant_chooser(weights: Sequence[float]) -> Callable[[str, str], int]:
+    """`choose_variant` for these ``weights``, with the sums made once."""
     total = 0.0
     for weight in weights:
         total += max(weight, 0.0)
     if total <= 0 or len(weights) == 1:
-        return 0
-    point = bucket(campaign_seed, visitor_id) * total
+        return _first
+    steps: list[tuple[float, int]] = []
     cumulative = 0.0
-    last = 0
     for index, weight in enumerate(weights):
         if weight <= 0:
             continue
         cumulative += weight
-        last = index
-        if point < cumulative:
-            return index
-    return last
+        steps.append((cumulative, index))
+    bounds = tuple(steps)
+    last = bounds[-1][1]
+
+    def choose(campaign_seed: str, visitor_id: str) -> int:
+        point = bucket(campaign_seed, visitor_id) * total
+        for bound, index in bounds:
+            if point < bound:
+                return index
+        return last
+
+    return choose
+
+
+def _first(campaign_seed: str, visitor_id: str) -> int:
+    return 0

@@ -42,6 +42,7 @@ from .predicates import (
     any_of,
     equals,
     field,
+    field_is,
     folded_equals,
     is_none,
     is_not_none,
@@ -68,6 +69,10 @@ __all__ = [
 
 Path = tuple[str | int, ...]
 OperatorCompiler = Callable[["_Compiler", Any, Path], Predicate]
+
+# Answers a pattern keeps, for texts of at most REMEMBERED_TEXT characters.
+REMEMBERED_ANSWERS = 128
+REMEMBERED_TEXT = 100
 
 # What $type can test for.
 TYPE_NAMES = ("string", "number", "boolean", "array", "object", "null")
@@ -100,6 +105,18 @@ def compile_condition(
     if root is always or root is never:
         return root
     parts = compiler.top_parts
+    if len(parts) == 1:
+        (part,) = parts
+
+        def evaluate_one(attributes: Mapping[str, Any]) -> bool:
+            try:
+                if part(attributes):  # noqa: SIM103 - bool() would cost a call per evaluation
+                    return True
+                return False
+            except Exception:  # as in evaluate below
+                return False
+
+        return evaluate_one
 
     def evaluate(attributes: Mapping[str, Any]) -> bool:
         try:
@@ -190,7 +207,10 @@ class _Compiler:
                     f"unknown operator {key!r}: attribute names never start with '$', and "
                     f"only $and, $or, $nor and $not combine conditions{_near(key, _LOGICAL)}",
                 )
-            parts.append(field(key, self.value(value, (*path, key))))
+            if isinstance(value, str):
+                parts.append(field_is(key, value))
+            else:
+                parts.append(field(key, self.value(value, (*path, key))))
         if not path:
             self.top_parts = tuple(p for p in parts if p is not always)
         return all_of(parts)
@@ -401,7 +421,19 @@ def _regex_operator(ignore_case: bool, inverted: bool) -> OperatorCompiler:
         except PatternError as exc:
             return c.error(path, str(exc))
 
+        # Visitors repeat the same few texts (a source, a device), so answers are kept.
+        answers: dict[str, bool] = {}
+
         def matches(value: Any) -> bool:
+            if type(value) is str:
+                answer = answers.get(value)
+                if answer is None:
+                    answer = occurs_in(value)
+                    if len(value) <= REMEMBERED_TEXT:
+                        if len(answers) >= REMEMBERED_ANSWERS:
+                            answers.clear()  # rarely; single dict operations are thread-safe
+                        answers[value] = answer
+                return answer
             if not isinstance(value, str):
                 if not isinstance(value, (int, float)) or isinstance(value, bool):
                     return False

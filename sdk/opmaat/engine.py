@@ -14,7 +14,7 @@ from jinja2 import Template
 
 from opmaat import reasons
 from opmaat.adaptive import Posterior, choose, posteriors_for
-from opmaat.bucketing import choose_variant, in_holdout
+from opmaat.bucketing import in_holdout, variant_chooser
 from opmaat.campaigns import CampaignSet, load_campaigns
 from opmaat.campaigns.model import CHANNELS, CONSENT_TIERS, Campaign, Matcher, ReasonBuilder
 from opmaat.store import Tallies
@@ -55,6 +55,7 @@ class _Candidate:
 
     __slots__ = (
         "adaptive",
+        "choose_variant",
         "consent_rank",
         "context",
         "end",
@@ -63,16 +64,17 @@ class _Candidate:
         "frequency_window",
         "gate",
         "gate_in_array",
+        "gate_only",
         "gate_values",
         "holdout",
         "id",
+        "labels",
         "matches",
         "reason",
         "start",
         "templates",
         "variant_contexts",
         "variant_keys",
-        "weights",
     )
 
     def __init__(self, campaign: Campaign) -> None:
@@ -86,16 +88,19 @@ class _Candidate:
         self.frequency_max = campaign.frequency.max if campaign.frequency else 0
         self.frequency_window = campaign.frequency.per_seconds if campaign.frequency else 0
         self.matches: Matcher | None = campaign.matches
-        self.gate, self.gate_values, self.gate_in_array = _gate(campaign.audience)
+        self.gate, self.gate_values, self.gate_in_array, self.gate_only = _gate(campaign.audience)
         self.holdout = campaign.holdout
         self.reason: ReasonBuilder = campaign.reason
-        self.weights = tuple(v.weight for v in campaign.variants)
+        self.choose_variant = variant_chooser([v.weight for v in campaign.variants])
         self.variant_keys = tuple(v.key for v in campaign.variants)
         self.templates: tuple[Template, ...] = tuple(v.template for v in campaign.variants)
         self.context = {"id": campaign.id, "name": campaign.name}
         self.adaptive = campaign.allocation == "adaptive"
         self.exploration = campaign.exploration
         self.variant_contexts = tuple({"key": v.key} for v in campaign.variants)
+        self.labels = tuple(
+            f"campaign '{campaign.id}' variant '{v.key}'" for v in campaign.variants
+        )
 
 
 class Engine:
@@ -123,10 +128,15 @@ class Engine:
             self._by_goal[campaign.goal] = (*self._by_goal.get(campaign.goal, ()), campaign)
         self.goals = frozenset(self._by_goal)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
+        self._gates = _Gates()
+        # What templates see as ``slot``: shared by every render (the sandbox is immutable).
+        self._slot_contexts = {slot: {"name": slot} for slot in campaigns.slots}
         for slot in campaigns.slots:
             in_slot = [c for _, c in ranked if slot in c.slots]
             self._candidates[slot] = {
-                channel: _Slate([flattened[c.id] for c in in_slot if channel in c.channels])
+                channel: _Slate(
+                    [flattened[c.id] for c in in_slot if channel in c.channels], self._gates
+                )
                 for channel in CHANNELS
             }
 
@@ -172,9 +182,12 @@ class Engine:
             now_ts = now.replace(tzinfo=UTC).timestamp()
         else:
             now_ts = now.timestamp()
-        consent = profile.get("consent")
-        tier = consent.get("tier") if isinstance(consent, Mapping) else None
-        if isinstance(consent, Mapping) and consent.get("personalized") is False:
+        consent: Any = profile.get("consent")
+        # type() first: an isinstance test against Mapping runs Python code in the abc module.
+        if type(consent) is not dict and not isinstance(consent, Mapping):
+            consent = _NOTHING
+        tier = consent.get("tier")
+        if consent.get("personalized") is False:
             return {
                 slot: Decision(
                     slot,
@@ -188,14 +201,16 @@ class Engine:
             }
         rank = _CONSENT_RANK.get(tier, 0) if isinstance(tier, str) else 0
         visitor = profile.get("visitor")
-        visitor_id = visitor.get("id") if isinstance(visitor, Mapping) else None
+        visitor_id = (
+            visitor.get("id") if type(visitor) is dict or isinstance(visitor, Mapping) else None
+        )
         if not isinstance(visitor_id, str) or not visitor_id:
             visitor_id = ANONYMOUS_ID
         response = profile.get("response")
-        if not isinstance(response, Mapping):
+        if type(response) is not dict and not isinstance(response, Mapping):
             response = {}
         used: set[str] = set(exclude)
-        looked_up: dict[tuple[str, ...], Any] = {}
+        signature: tuple[Any, ...] | None = None
         decisions: dict[str, Decision] = {}
         for slot in slots:
             if not isinstance(slot, str) or slot in decisions:
@@ -206,9 +221,9 @@ class Engine:
                 decisions[slot] = Decision(slot, None, None, None, reasons.NO_CAMPAIGN)
                 continue
             winner = None
-            everyone = slate.candidates
-            for position in slate.passing(profile, looked_up):
-                candidate = everyone[position]
+            if signature is None:
+                signature = self._gates.signature(profile)
+            for candidate, matches in slate.passing(signature):
                 if (
                     candidate.id in used
                     or not candidate.start <= now_ts < candidate.end
@@ -219,7 +234,7 @@ class Engine:
                     )
                 ):
                     continue
-                if candidate.matches is not None and not candidate.matches(profile):
+                if matches is not None and not matches(profile):
                     continue
                 winner = candidate
                 break
@@ -248,20 +263,20 @@ class Engine:
         response: Mapping[str, Any],
         recommend: Callable[..., Any],
     ) -> Decision:
-        if in_holdout(candidate.id, visitor_id, candidate.holdout):
+        if candidate.holdout > 0 and in_holdout(candidate.id, visitor_id, candidate.holdout):
             return Decision(slot, candidate.id, None, None, reasons.HOLDOUT, holdout=True)
         if candidate.adaptive:
             index = self._adaptive_variant(candidate, profile, response.get(candidate.id))
         else:
-            index = choose_variant(candidate.id, visitor_id, candidate.weights)
+            index = candidate.choose_variant(candidate.id, visitor_id)
         key = candidate.variant_keys[index]
         html = self.campaigns.templates.render_for(
             candidate.templates[index],
             profile,
             candidate.context,
             candidate.variant_contexts[index],
-            {"name": slot},
-            f"campaign '{candidate.id}' variant '{key}'",
+            self._slot_contexts[slot],
+            candidate.labels[index],
             recommend,
         )
         if html is None:
@@ -305,18 +320,20 @@ class _Slate:
     """The candidates of one slot and channel in priority order, indexed by their gates.
 
     A gate is a cheap necessary condition: one top-level attribute that must be one of some
-    texts. With hundreds of campaigns most audiences fail; looking up each gated attribute
-    once and the candidates its value lets through (by a dict look-up) rules most of them out
-    without visiting them at all.
+    texts. With hundreds of campaigns most audiences fail; the gated attributes' values (the
+    decision's `_Gates.signature`) pick the candidates they let through by dict look-ups, and
+    the list found for a signature is kept: visitors share a handful of countries, mediums and
+    devices, so most decisions find theirs ready.
     """
 
-    __slots__ = ("candidates", "free", "gates")
+    __slots__ = ("_found", "candidates", "free", "gates")
 
-    def __init__(self, candidates: Sequence[_Candidate]) -> None:
+    def __init__(self, candidates: Sequence[_Candidate], gates: _Gates) -> None:
         self.candidates = tuple(candidates)
-        # Positions of the candidates without a gate; per gated attribute, the positions each
-        # text lets through (by_text: the attribute is that text; by_item: an array with it)
-        # and all of that gate's positions (for a value the gate cannot judge).
+        # Positions of the candidates without a gate; per gated attribute (by its place in the
+        # signature), the positions each text lets through (by_text: the attribute is that
+        # text; by_item: an array with it) and all of that gate's positions (for a value the
+        # gate cannot judge).
         self.free = tuple(i for i, c in enumerate(candidates) if c.gate is None)
         by_path: dict[tuple[str, ...], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
         gated: dict[tuple[str, ...], list[int]] = {}
@@ -331,37 +348,89 @@ class _Slate:
                     by_item.setdefault(text, []).append(i)
         self.gates = tuple(
             (
-                path,
+                gates.place(path, by_text),
                 {k: tuple(v) for k, v in by_text.items()},
                 {k: tuple(v) for k, v in by_item.items()},
                 tuple(gated[path]),
             )
             for path, (by_text, by_item) in by_path.items()
         )
+        self._found: dict[tuple[Any, ...], tuple[_Passing, ...]] = {}
 
-    def passing(
-        self, profile: Mapping[str, Any], looked_up: dict[tuple[str, ...], Any]
-    ) -> list[int]:
-        """The positions of the candidates whose gate lets this profile through, in priority
-        order; ``looked_up`` shares the gated attributes' values between the slots of a
-        decision."""
-        positions = list(self.free)
-        repeats = False
-        for path, by_text, by_item, gated in self.gates:
-            value = looked_up.get(path, _UNSEEN)
-            if value is _UNSEEN:
-                value = looked_up[path] = _lookup(profile, path)
+    def passing(self, signature: tuple[Any, ...]) -> tuple[_Passing, ...]:
+        """The candidates whose gate lets a profile with this signature through, in priority
+        order, each with the audience check still to make (None: the gate decided it)."""
+        found = self._found.get(signature)
+        if found is None:
+            found = self._passing(signature)
+            if len(self._found) >= PASSING_CACHE:
+                self._found.clear()  # rarely; single dict operations are thread-safe
+            self._found[signature] = found
+        return found
+
+    def _passing(self, signature: tuple[Any, ...]) -> tuple[_Passing, ...]:
+        positions = set(self.free)
+        decided: set[int] = set()
+        for place, by_text, by_item, gated in self.gates:
+            value = signature[place]
             if isinstance(value, str):
-                positions += by_text.get(value, ())
-            elif isinstance(value, list | tuple):
+                decided.update(by_text.get(value, ()))
+            elif isinstance(value, frozenset):
                 # An array matches ``$in`` through any element (and so any of several).
                 for item in value:
-                    if isinstance(item, str) and item in by_item:
-                        positions += by_item[item]
-                        repeats = True
+                    decided.update(by_item.get(item, ()))
             elif value is _OPAQUE:  # a path through a non-object: the full condition judges
-                positions += gated
-        return sorted(set(positions) if repeats else positions)
+                positions.update(gated)
+        positions |= decided
+        out = []
+        for i in sorted(positions):
+            candidate = self.candidates[i]
+            settled = i in decided and candidate.gate_only
+            out.append((candidate, None if settled else candidate.matches))
+        return tuple(out)
+
+
+# Signatures kept per slate and channel (each a tuple of a few of the campaign file's texts).
+PASSING_CACHE = 1024
+_Passing = tuple[_Candidate, Matcher | None]
+
+
+class _Gates:
+    """The gated attributes of a campaign set: a profile's signature is what they hold, each
+    reduced to what a gate can tell apart (a text some gate names, the set of such texts in an
+    array, `_OPAQUE`, or None), so that it repeats between visitors."""
+
+    __slots__ = ("paths", "texts")
+
+    def __init__(self) -> None:
+        self.paths: list[tuple[str, ...]] = []
+        self.texts: list[set[str]] = []
+
+    def place(self, path: tuple[str, ...], texts: Collection[str]) -> int:
+        if path not in self.paths:
+            self.paths.append(path)
+            self.texts.append(set())
+        place = self.paths.index(path)
+        self.texts[place].update(texts)
+        return place
+
+    def signature(self, profile: Mapping[str, Any]) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for path, texts in zip(self.paths, self.texts, strict=True):
+            value: Any = profile
+            for key in path:  # a path through anything but objects is for the condition to judge
+                if type(value) is dict or isinstance(value, dict):
+                    value = value.get(key)
+                else:
+                    value = None if value is None else _OPAQUE
+                    break
+            if type(value) is str or isinstance(value, str):
+                out.append(value if value in texts else None)
+            elif isinstance(value, list | tuple):
+                out.append(frozenset(i for i in value if isinstance(i, str) and i in texts))
+            else:
+                out.append(_OPAQUE if value is _OPAQUE else None)
+        return tuple(out)
 
 
 # Only exact text tests qualify: implicit equality or ``$eq`` with a text (which an array never
@@ -370,7 +439,8 @@ class _Slate:
 # is left to the full condition.
 def _gate(
     audience: Mapping[str, Any] | None,
-) -> tuple[tuple[str, ...] | None, frozenset[str], bool]:
+) -> tuple[tuple[str, ...] | None, frozenset[str], bool, bool]:
+    # Also whether the gate is the whole audience: then a text it lets through needs no check.
     for key, value in (audience or {}).items():
         if not isinstance(key, str) or key.startswith("$"):
             continue
@@ -384,27 +454,17 @@ def _gate(
             elif isinstance(value.get("$in"), list):
                 texts, in_array = value["$in"], True
         if texts and all(isinstance(t, str) for t in texts):
-            return tuple(key.split(".")), frozenset(texts), in_array
-    return None, frozenset(), False
+            alone = len(audience or {}) == 1 and (isinstance(value, str) or len(value) == 1)
+            return tuple(key.split(".")), frozenset(texts), in_array, alone
+    return None, frozenset(), False, False
 
 
-_UNSEEN = object()
 _OPAQUE = object()
-
-
-def _lookup(profile: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    current: Any = profile
-    for key in keys:
-        if current is None:
-            return None
-        if not isinstance(current, dict):
-            return _OPAQUE
-        current = current.get(key)
-    return current
+_NOTHING: Mapping[str, Any] = {}
 
 
 def _capped(candidate: _Candidate, response: Any, now_ts: float) -> bool:
-    seen = response.get("seen") if isinstance(response, Mapping) else None
+    seen = response.get("seen") if type(response) is dict or isinstance(response, Mapping) else None
     if not isinstance(seen, list | tuple):
         return False
     since = now_ts - candidate.frequency_window

@@ -435,6 +435,45 @@ _BY_PATH: dict[str, tuple[str, Phrase]] = {
 }
 
 
+# The phrases that make the most of a few values of one section, and how to read those values.
+_SECTION_READS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
+    "referrer": lambda r: (r.get("medium"), r.get("source"), r.get("term"), r.get("host")),
+    "geo": lambda g: (g.get("country"), g.get("city"), g.get("region")),
+}
+# Phrases kept per campaign's reason, for values of at most REMEMBERED_TEXT characters together.
+REMEMBERED = 64
+REMEMBERED_TEXT = 480
+
+
+def _remembered(
+    section: str, read: Callable[[Mapping[str, Any]], tuple[Any, ...]], phrase: Phrase
+) -> Phrase:
+    # ``phrase`` reads only what ``read`` does of ``section``: a visitor's next requests, and
+    # visitors from the same place or search engine, find it already said. Only texts and
+    # nulls are kept, and no other value equals one of them, so 1, 1.0 and True never mix.
+    said: dict[tuple[Any, ...], str | None] = {}
+
+    def remembered(profile: Profile) -> str | None:
+        found = profile.get(section)
+        values = read(found if type(found) is dict else _section(profile, section))
+        try:
+            return said[values]
+        except KeyError:
+            pass
+        except TypeError:  # a list or an object where a text belongs
+            return phrase(profile)
+        found = phrase(profile)
+        if all(type(v) is str or v is None for v in values) and (
+            sum(len(v) for v in values if v is not None) <= REMEMBERED_TEXT
+        ):
+            if len(said) >= REMEMBERED:
+                said.clear()  # rarely; single dict operations are thread-safe
+            said[values] = found
+        return found
+
+    return remembered
+
+
 def _phrase_for(path: str, operator: str, operand: Any) -> tuple[str, Phrase] | None:
     if operator == "$notInGroup":
         return None
@@ -442,7 +481,9 @@ def _phrase_for(path: str, operator: str, operand: Any) -> tuple[str, Phrase] | 
         return f"group:{operand}", _in_group(operand)
     known = _BY_PATH.get(path)
     if known is not None:
-        return known
+        key, phrase = known
+        reads = _SECTION_READS.get(key)
+        return (key, _remembered(key, reads, phrase)) if reads else known
     head, _, rest = path.partition(".")
     if head == "interests" and rest:
         return path, _interest(rest.split(".")[0])
@@ -485,6 +526,14 @@ class Reason:
         self._empty = EVERYONE if everyone else MATCHED
 
     def __call__(self, profile: Profile) -> str:
+        if len(self._parts) == 1:  # the common case, without the list
+            (part,) = self._parts
+            try:
+                if not part.checks or _any_holds(part.checks, profile):
+                    return part.phrase(profile) or self._empty
+            except Exception:  # as below
+                pass
+            return self._empty
         phrases: list[str] = []
         for part in self._parts:
             try:

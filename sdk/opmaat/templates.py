@@ -70,7 +70,7 @@ class TemplateRenderer:
         self.environment = _Sandbox(autoescape=True, undefined=ChainableUndefined)
         self.errors = 0
         # Per template: the paths it reads, when those decide all it writes (else None).
-        self._reads: dict[Template, tuple[tuple[str, ...], ...] | None] = {}
+        self._reads: dict[Template, tuple[_Path, ...] | None] = {}
         self._rendered: dict[tuple[Template, tuple[Any, ...]], str] = {}
 
     def compile(self, source: str, *, raw_utm: bool = False) -> Template:
@@ -82,7 +82,8 @@ class TemplateRenderer:
             if line is not None:
                 raise RawUtmError(line)
         template = self.environment.from_string(tree)
-        self._reads[template] = _cache_paths(tree, self.environment)
+        paths = _cache_paths(tree, self.environment)
+        self._reads[template] = None if paths is None else tuple(map(_path, paths))
         return template
 
     def render_for(
@@ -152,8 +153,19 @@ def _cache_paths(tree: nodes.Template, environment: _Sandbox) -> tuple[tuple[str
     return tuple(sorted(paths))
 
 
+# A path a template reads: where it starts (an index into `_key`'s named objects, or -1 for a
+# profile section), the section's name, and the keys read inside it.
+_Path = tuple[int, str, tuple[str, ...]]
+_NAMED = ("profile", "campaign", "variant", "slot")
+
+
+def _path(path: tuple[str, ...]) -> _Path:
+    head = path[0]
+    return (_NAMED.index(head) if head in _NAMED else -1), head, path[1:]
+
+
 def _key(
-    paths: tuple[tuple[str, ...], ...],
+    paths: tuple[_Path, ...],
     profile: Mapping[str, Any],
     campaign: Mapping[str, Any],
     variant: Mapping[str, Any],
@@ -163,11 +175,11 @@ def _key(
     # (1, 1.0 and True render differently), or None when one is not a plain value.
     if type(profile) is not dict:
         return None
-    named = {"profile": profile, "campaign": campaign, "variant": variant, "slot": slot}
+    named = (profile, campaign, variant, slot)
     key: list[Any] = []
-    for path in paths:
-        value: Any = named[path[0]] if path[0] in named else profile.get(path[0], _MISSING)
-        for name in path[1:]:
+    for place, head, keys in paths:
+        value: Any = named[place] if place >= 0 else profile.get(head, _MISSING)
+        for name in keys:
             if value is _MISSING:
                 break
             if type(value) is not dict or (name not in value and hasattr(value, name)):
