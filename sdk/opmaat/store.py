@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 import orjson
 from cachetools import TLRUCache
 
+from opmaat.expiring_lru import ExpiringLRU
 from opmaat.paused_file import PausedFile
 
 log = logging.getLogger("opmaat.store")
@@ -228,9 +229,7 @@ class MemoryStore:
         paused_file: str | Path | None = None,
     ) -> None:
         # visitor id -> (JSON or packed JSON, the time.monotonic() when it goes)
-        self._data: TLRUCache[str, tuple[bytes, float]] = TLRUCache(
-            maxsize=max_profiles, ttu=_until
-        )
+        self._data: ExpiringLRU[bytes] = ExpiringLRU(max_profiles)
         self._hot: OrderedDict[str, None] = OrderedDict()  # ids kept as JSON, oldest first
         self._max_hot = max_hot
         self._tallies: Counter[tuple[str, str, str]] = Counter()
@@ -258,7 +257,7 @@ class MemoryStore:
         hot.move_to_end(visitor_id)
         while len(hot) > self._max_hot:
             cold, _ = hot.popitem(last=False)
-            found = self._data.get(cold)
+            found = self._data.peek(cold)
             if found is not None and _is_json(found[0]):
                 self._data[cold] = (_pack(found[0]), found[1])
 
@@ -422,7 +421,7 @@ class MemoryStore:
         """What the hot tier's plain JSON takes beyond the packed copies it stands for."""
         return sum(
             len(found[0]) - len(_pack(found[0]))
-            for found in map(self._data.get, self._hot)
+            for found in map(self._data.peek, self._hot)
             if found is not None and _is_json(found[0])
         )
 
