@@ -210,3 +210,11 @@ def test_a_value_with_a_control_character_is_refused_with_a_reason() -> None:
     spec = edited("dutch-hero", audience={"geo.country": "\x1f\n"})
     with pytest.raises(EditError, match="control character"):
         rewrite(COMMENTED, "dutch-hero", spec)
+
+
+def test_a_text_that_reads_otherwise_unquoted_in_a_one_line_list_is_quoted() -> None:
+    # Found by the property above: ruamel writes [:0], which no YAML reader takes back.
+    audience = {"geo.country": {"$in": [":0", "a: b", "#x", "NL"]}}
+    after = rewrite(COMMENTED, "dutch-hero", edited("dutch-hero", audience=audience))
+    assert same(find_spec(after, "dutch-hero"), edited("dutch-hero", audience=audience))
+    assert '[":0", "a: b", "#x", NL]' in after

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from opmaat.campaigns.schema import CAMPAIGN_KEYS
 from opmaat.campaigns.yamlines import parse
@@ -397,7 +398,22 @@ def _node(value: Any, in_flow: bool, *, block: bool = False) -> Any:
         return made
     if isinstance(value, str) and "\n" in value and not in_flow:
         return LiteralScalarString(value)
+    if isinstance(value, str) and in_flow and not _plain_in_flow(value):
+        return DoubleQuotedScalarString(value)
     return value
+
+
+_READER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@lru_cache(maxsize=1024)
+def _plain_in_flow(text: str) -> bool:
+    # Whether ``text`` written plain inside a one-line list reads back as itself: ruamel writes
+    # some that do not (":0" in "[:0]"), which no YAML reader takes back.
+    try:
+        return bool(yaml.load(f"[{text}]", Loader=_READER) == [text])
+    except yaml.YAMLError:
+        return False
 
 
 def _short(value: Any) -> bool:
