@@ -25,7 +25,7 @@ from opmaat_edge.cockpit.preview import (
     preview_attributes,
     read_preview_cookie,
 )
-from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer, read_json_object
+from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer, header_dict, read_json_object
 from opmaat_edge.state import EdgeState, edge_state
 from opmaat_edge.visit import (
     address_key,
@@ -248,7 +248,7 @@ def _limit(request: Request, visit: Visit) -> None:
     checks = [(state.address_events_limit, f"addr:{address}")]
     if visit.ident.fresh:
         agent = hashlib.blake2b(
-            request.headers.get("user-agent", "").encode("utf-8", "replace"), digest_size=8
+            header_dict(request).get("user-agent", "").encode("utf-8", "replace"), digest_size=8
         ).hexdigest()
         checks.append((state.anonymous_events_limit, f"ip:{address}:{agent}"))
     else:

@@ -33,9 +33,8 @@ from opmaat_edge import (
 )
 from opmaat_edge.cockpit import views as cockpit_views
 from opmaat_edge.cockpit.views import CockpitAccess
-from opmaat_edge.guard import Cors, HostAllowList, SecurityHeaders
+from opmaat_edge.guard import Guard
 from opmaat_edge.http import error_response
-from opmaat_edge.logs import RequestIdMiddleware
 from opmaat_edge.settings import EdgeSettings
 from opmaat_edge.state import EdgeState, edge_state
 
@@ -199,12 +198,12 @@ def create_app(settings: EdgeSettings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        # Outermost first: CORS also reaches the JSON 500 the request-id layer answers with.
         middleware=[
-            Middleware(HostAllowList, hosts=settings.allowed_hosts),
-            Middleware(Cors, allowed=lambda: state.runtime.current.campaigns.site.allowed_origins),
-            Middleware(RequestIdMiddleware),
-            Middleware(SecurityHeaders),
+            Middleware(
+                Guard,
+                hosts=settings.allowed_hosts,
+                allowed=lambda: state.runtime.current.campaigns.site.allowed_origins,
+            )
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

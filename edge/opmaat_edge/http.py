@@ -56,6 +56,23 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
+_HEADERS = "opmaat.headers"
+
+
+def header_dict(request: Request) -> dict[str, str]:
+    """The request's headers by name, the first of a repeated one (what ``request.headers``
+    answers), as a plain dict made once a request: a lookup costs a dict's, not a Python
+    method's, and the SDK takes it as it is (lower-case names)."""
+    scope = request.scope
+    found: dict[str, str] | None = scope.get(_HEADERS)
+    if found is None:
+        found = scope[_HEADERS] = {
+            key.decode("latin-1"): value.decode("latin-1")
+            for key, value in reversed(scope["headers"])
+        }
+    return found
+
+
 def body_limit(request: Request) -> int:
     """``OPMAAT_MAX_BODY_BYTES`` of the app serving ``request`` (the default elsewhere)."""
     edge = getattr(request.app.state, "edge", None)
@@ -66,7 +83,7 @@ async def read_body(request: Request, limit: int | None = None) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (declared or sent; default
     ``OPMAAT_MAX_BODY_BYTES``)."""
     limit = body_limit(request) if limit is None else limit
-    declared = request.headers.get("content-length", "")
+    declared = header_dict(request).get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
     body = bytearray()
@@ -83,7 +100,7 @@ async def read_body(request: Request, limit: int | None = None) -> bytes:
 
 async def read_form(request: Request, limit: int | None = None) -> dict[str, list[str]]:
     """A URL-encoded HTML form body (no multipart: the edge's own forms never upload files)."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = header_dict(request).get("content-type", "").split(";")[0].strip().lower()
     if kind != "application/x-www-form-urlencoded":
         raise ApiError(415, "send the form as application/x-www-form-urlencoded")
     body = await read_body(request, limit)

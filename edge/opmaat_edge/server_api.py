@@ -28,7 +28,7 @@ from opmaat.recommend.live import checked_call, visitor_for
 from opmaat.tracking import EventError, Tally
 from opmaat_edge import api
 from opmaat_edge.api import event_tallies, request_body, slot_names
-from opmaat_edge.http import ApiError, JSONAnswer, read_json_object
+from opmaat_edge.http import ApiError, JSONAnswer, header_dict, read_json_object
 from opmaat_edge.signing import sign, unsign
 from opmaat_edge.state import edge_state
 
@@ -45,7 +45,7 @@ def is_server_call(request: Request, body: dict[str, Any]) -> bool:
     # Only a Bearer key: a browser on a site behind HTTP Basic auth sends that on its own.
     # The page's events name the campaign beside their decision token; a server's do not.
     return (
-        request.headers.get("authorization", "").lstrip()[:7].lower() == "bearer "
+        header_dict(request).get("authorization", "").lstrip()[:7].lower() == "bearer "
         or "channel" in body
         or "customer_id" in body
         or ("token" in body and "campaign" not in body)
@@ -61,7 +61,7 @@ def authorize(request: Request) -> None:
             "this edge takes no server-to-server calls: set OPMAAT_API_KEYS",
             headers={"WWW-Authenticate": 'Bearer realm="opmaat"'},
         )
-    if not keys.check(request.headers.get("authorization")):
+    if not keys.check(header_dict(request).get("authorization")):
         raise ApiError(
             401,
             "a server-to-server call needs 'Authorization: Bearer <key>' with a key from "

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from opmaat.personalizer import Visit
 from opmaat_edge import guard
-from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer
+from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer, header_dict
 from opmaat_edge.state import edge_state
 
 
@@ -18,13 +18,14 @@ def refuse_cross_site(request: Request) -> None:
     """Changes to a visitor's data must come from the site itself, not from another site:
     ``Sec-Fetch-Site: cross-site`` is refused, and so is an ``Origin`` that is neither this
     host nor one of ``site.allowed_origins`` (browsers without Sec-Fetch-* still send it)."""
-    if request.headers.get("sec-fetch-site") == "cross-site":
+    headers = header_dict(request)
+    if headers.get("sec-fetch-site") == "cross-site":
         raise ApiError(403, "this request must come from the site itself")
-    origin = request.headers.get("origin")
+    origin = headers.get("origin")
     if origin is None:
         return
     site = edge_state(request).runtime.current.campaigns.site
-    host = request.headers.get("host", "").lower()
+    host = headers.get("host", "").lower()
     parsed = origin.lower().rstrip("/")
     if parsed.split("://", 1)[-1] != host and parsed not in site.allowed_origins:
         raise ApiError(403, "this request must come from the site itself")
@@ -35,7 +36,7 @@ async def open_visit(request: Request, page_default: Any = None) -> Visit:
     client = request.client
     return await edge_state(request).personalizer.open(
         peer=client.host if client else None,
-        headers=request.headers,
+        headers=header_dict(request),
         cookies=request.cookies,
         page_default=page_default,
     )
