@@ -341,11 +341,14 @@ def preview_decisions(
     channel: str,
     page_url: str,
     recommend_for: RecommendFor | None = None,
+    profile: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every slot of the campaign file decided for ``visitor`` (campaigns in ``paused`` left
     out): the slot, the decision and its campaign, in the file's slot order. Templates call
-    ``recommendations(...)`` through ``recommend_for(profile)`` (none without it)."""
-    profile = preview_profile(runtime, visitor, page_url)
+    ``recommendations(...)`` through ``recommend_for(profile)`` (none without it). ``profile``:
+    ``preview_profile``'s, when the caller made it already."""
+    if profile is None:
+        profile = preview_profile(runtime, visitor, page_url)
     engine = runtime.engine
     slots = list(runtime.campaigns.slots)
     recommend = recommend_for(profile) if recommend_for is not None else no_recommendations
@@ -367,13 +370,12 @@ def preview_decisions(
 
 
 def preview_recommendations(
-    recommender: Recommender | None, runtime: Runtime, visitor: PreviewVisitor, page_url: str
+    recommender: Recommender | None, profile: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """Each configured strategy's list for ``visitor`` (as many items as the visitor's privacy
-    page shows), with each item's reason; empty without a recommendations section."""
+    """Each configured strategy's list for the previewed ``profile``, with each item's reason;
+    empty without a recommendations section."""
     if recommender is None:
         return []
-    profile = preview_profile(runtime, visitor, page_url)
     for_visitor = visitor_for(profile, None)
     return [
         {"strategy": strategy, "items": recommender.recommend(name, for_visitor, PREVIEW_ITEMS)}

@@ -57,6 +57,7 @@ from opmaat_edge.cockpit.preview import (
     parse_preview,
     preview_cookie,
     preview_decisions,
+    preview_profile,
     preview_recommendations,
     unknown_viewed,
 )
@@ -335,6 +336,7 @@ async def _preview(request: Request, caller: Caller) -> Response:
                 products = [p["name"] for p in catalog().products.values()]
                 visitor = replace(visitor, cart_products=", ".join(products[: visitor.cart_items]))
             page_url = str(request.base_url).rstrip("/") + page
+            profile = preview_profile(runtime, visitor, page_url)
             results = preview_decisions(
                 runtime,
                 state.personalizer.paused,
@@ -342,8 +344,9 @@ async def _preview(request: Request, caller: Caller) -> Response:
                 channel,
                 page_url,
                 live_recommend_for(live, runtime.campaigns),
+                profile,
             )
-            recommended = preview_recommendations(recommender, runtime, visitor, page_url)
+            recommended = preview_recommendations(recommender, profile)
     return pages.page(
         request,
         "preview.html",
