@@ -33,6 +33,7 @@ from opmaat_edge import (
 )
 from opmaat_edge.cockpit import views as cockpit_views
 from opmaat_edge.cockpit.views import CockpitAccess
+from opmaat_edge.direct import DirectRoutes
 from opmaat_edge.guard import Guard
 from opmaat_edge.http import error_response
 from opmaat_edge.settings import EdgeSettings
@@ -152,10 +153,13 @@ def _reload_on_sighup(state: EdgeState) -> None:
 def create_app(settings: EdgeSettings) -> Starlette:
     """An edge for ``settings``; raises SettingsError or ConfigError when they cannot work."""
     state = EdgeState.create(settings)
-    routes: list[BaseRoute] = [
-        Route("/opmaat.js", snippet, methods=["GET", "HEAD"]),
+    page_view_routes = [
         Route("/v1/decide", server_api.decide_route, methods=["GET", "POST"]),
         Route("/v1/events", server_api.events_route, methods=["POST"]),
+    ]
+    routes: list[BaseRoute] = [
+        Route("/opmaat.js", snippet, methods=["GET", "HEAD"]),
+        *page_view_routes,
         Route("/v1/identify", api.identify, methods=["POST"]),
         Route("/p/{token:path}", purl_landing.land, methods=["GET", "HEAD"]),
         Route("/v1/consent", me.post_consent, methods=["POST"]),
@@ -203,7 +207,8 @@ def create_app(settings: EdgeSettings) -> Starlette:
                 Guard,
                 hosts=settings.allowed_hosts,
                 allowed=lambda: state.runtime.current.campaigns.site.allowed_origins,
-            )
+            ),
+            Middleware(DirectRoutes, routes=page_view_routes, http_error=_http_error),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )

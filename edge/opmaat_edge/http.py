@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 MAX_BODY_BYTES = 16 * 1024
@@ -26,11 +26,28 @@ class ApiError(HTTPException):
         super().__init__(status_code=status_code, detail=message, headers=headers)
 
 
+_NO_STORE_RAW = tuple(
+    (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE.items()
+)
+
+
 class JSONAnswer(JSONResponse):
-    """A JSON answer rendered by orjson (UTF-8, compact), for the routes on every page view."""
+    """A JSON answer rendered by orjson (UTF-8, compact), for the routes on every page view.
+    Given ``NO_STORE`` itself as its headers (the page-view routes' answers), it takes them
+    encoded once at import; the headers and their order are what Starlette would make."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        if headers is not NO_STORE or self.status_code < 200 or self.status_code in (204, 304):
+            super().init_headers(headers)
+            return
+        self.raw_headers = [
+            *_NO_STORE_RAW,
+            (b"content-length", str(len(self.body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
 
 
 def error_response(
@@ -81,21 +98,34 @@ def body_limit(request: Request) -> int:
 
 async def read_body(request: Request, limit: int | None = None) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (declared or sent; default
-    ``OPMAAT_MAX_BODY_BYTES``)."""
+    ``OPMAAT_MAX_BODY_BYTES``). Read from the ASGI messages as they come (what
+    ``request.stream()`` does, without an async generator per request); the request's stream
+    is then consumed, as after ``stream()``."""
     limit = body_limit(request) if limit is None else limit
     declared = header_dict(request).get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
+    if request._stream_consumed:
+        raise RuntimeError("Stream consumed")
+    receive = request.receive
+    request._stream_consumed = True
     body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise ApiError(413, f"request body is larger than {limit} bytes")
-    except ClientDisconnect:
-        # The client went away mid-body: nobody to answer, and no error of the edge's.
-        raise ApiError(400, "the request body was cut short") from None
-    return bytes(body)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            # The client went away mid-body: nobody to answer, and no error of the edge's.
+            raise ApiError(400, "the request body was cut short")
+        chunk: bytes = message.get("body", b"")
+        if not body and not message.get("more_body", False):
+            if len(chunk) > limit:  # the whole body in one message: the usual case
+                break
+            return chunk
+        body += chunk
+        if len(body) > limit:
+            break
+        if not message.get("more_body", False):
+            return bytes(body)
+    raise ApiError(413, f"request body is larger than {limit} bytes")
 
 
 async def read_form(request: Request, limit: int | None = None) -> dict[str, list[str]]:

@@ -52,7 +52,8 @@ def finish(visit: Visit, response: Response) -> Response:
 def respond(
     visit: Visit, payload: Any, headers: Mapping[str, str] | None = None, status: int = 200
 ) -> Response:
-    response = JSONAnswer(payload, status_code=status, headers={**NO_STORE, **(headers or {})})
+    merged = {**NO_STORE, **headers} if headers else NO_STORE
+    response = JSONAnswer(payload, status_code=status, headers=merged)
     return finish(visit, response)
 
 
