@@ -15,6 +15,7 @@ from starlette.responses import Response
 from opmaat.decision_tokens import DecisionTokenError, token_visitor
 from opmaat.engine import Decision, Engine
 from opmaat.history import note_conversion, response_entry
+from opmaat.identity import first_cookie
 from opmaat.personalizer import Visit, customer_text
 from opmaat.store import Record
 from opmaat.tracking import EventError, Tally
@@ -104,7 +105,8 @@ def _preview(request: Request, visit: Visit, url: str | None) -> PreviewVisitor 
     """A cockpit user previewing as a visitor (a signed cookie): decide as that visitor,
     keeping and counting nothing, and leaving the browser's own cookie alone."""
     state = edge_state(request)
-    found = read_preview_cookie(state.settings.secret_keys, request.cookies.get(PREVIEW_COOKIE))
+    sent = first_cookie(header_dict(request).get("cookie"), PREVIEW_COOKIE)
+    found = read_preview_cookie(state.settings.secret_keys, sent)
     if found is None:
         return None
     runtime = visit.runtime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +13,8 @@ from opmaat.personalizer import Visit
 from opmaat_edge import guard
 from opmaat_edge.http import NO_STORE, ApiError, JSONAnswer, header_dict
 from opmaat_edge.state import edge_state
+
+NO_COOKIES: Mapping[str, str] = MappingProxyType({})
 
 
 def refuse_cross_site(request: Request) -> None:
@@ -37,7 +40,7 @@ async def open_visit(request: Request, page_default: Any = None) -> Visit:
     return await edge_state(request).personalizer.open(
         peer=client.host if client else None,
         headers=header_dict(request),
-        cookies=request.cookies,
+        cookies=NO_COOKIES,  # they are read from the headers' Cookie
         page_default=page_default,
     )
 

@@ -87,15 +87,32 @@ def resolve_consent(
     """The tier for one request: the visitor's choice, else the page's default (when valid),
     else the site's; then capped by the browser's privacy signal."""
     chosen = parse_choice(choice)
+    page = page_default if isinstance(page_default, str) and page_default in _RANK else None
+    key = (default, chosen, page, privacy_signal(headers))
+    found = _RESOLVED.get(key)
+    if found is None:
+        found = _resolve(*key)
+        if len(_RESOLVED) >= 1024:  # only a few tiers, choices and signals: never, in practice
+            _RESOLVED.clear()
+        _RESOLVED[key] = found
+    return found
+
+
+# Consents are frozen: requests with the same inputs share one.
+_RESOLVED: dict[tuple[str, str | None, str | None, str | None], Consent] = {}
+
+
+def _resolve(
+    default: str, chosen: str | None, page_default: str | None, signal: str | None
+) -> Consent:
     if chosen is not None:
         wanted, source = ("none" if chosen == OPT_OUT else chosen), "choice"
     else:
         wanted, source = (default if default in _RANK else "none"), "site"
         # A page may only lower the site's default: anyone can send one.
-        if isinstance(page_default, str) and _RANK.get(page_default, 99) < _RANK[wanted]:
+        if page_default is not None and _RANK[page_default] < _RANK[wanted]:
             wanted, source = page_default, "page"
     tier, capped_by = wanted, None
-    signal = privacy_signal(headers)
     if signal is not None and _RANK[tier] > _RANK["session"]:
         tier, capped_by = "session", signal
     return Consent(tier, chosen, capped_by, personalized=chosen != OPT_OUT, source=source)

@@ -6,7 +6,8 @@ Record layout::
     record["session"]["events"] = {name: count}               # counters of this session
 
 ``bucket_hour = int(now // 3600)`` (hours since the epoch, UTC). When an event is noted the
-name's buckets are compacted: a bucket younger than 24 hours (``hour > now_hour - 24``) stays
+name's buckets are compacted, and every name's once an hour (``record["events_hour"]`` says
+in which hour they last were): a bucket younger than 24 hours (``hour > now_hour - 24``) stays
 hourly; an older one is folded into one bucket per UTC day, keyed by that day's first hour
 (``hour // 24 * 24``); a bucket whose key is 720 hours (30 days) old or older is dropped.
 At most ``MAX_EVENT_NAMES`` names are kept (the names whose newest bucket is oldest go first),
@@ -37,6 +38,8 @@ HOURS_KEPT = 720
 HOURS_WEEK = 168
 # The windows by attribute name (event_attributes counts them in one pass).
 WINDOWS = {"count_1d": HOURS_HOURLY, "count_7d": HOURS_WEEK, "count_30d": HOURS_KEPT}
+# The record's key for the hour (since the epoch) its event buckets were last compacted in.
+COMPACTED = "events_hour"
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
@@ -65,6 +68,12 @@ def _compact(buckets: list[tuple[int, int]], now_hour: int) -> list[list[int]]:
     return [[key, merged[key]] for key in sorted(merged)]
 
 
+def _newest_hour(buckets: Any) -> int:
+    last = buckets[-1] if isinstance(buckets, list) and buckets else None
+    hour = last[0] if isinstance(last, list | tuple) and len(last) == 2 else None
+    return hour if _is_int(hour) else -1
+
+
 def _session_events(record: Record) -> dict[str, int] | None:
     """The session's counters (well-formed ones only), or None when there is no session."""
     session = record.get("session")
@@ -73,7 +82,8 @@ def _session_events(record: Record) -> dict[str, int] | None:
     stored = session.get("events")
     if not isinstance(stored, dict):
         return {}
-    return {k: as_count(v) for k, v in stored.items() if isinstance(k, str) and as_count(v) > 0}
+    # type() is int: a whole number, and no bool (what as_count takes, without its calls).
+    return {k: v for k, v in stored.items() if type(v) is int and v > 0 and type(k) is str}
 
 
 def note_event(record: Record, name: str, now: float, n: int = 1) -> None:
@@ -87,18 +97,25 @@ def note_event(record: Record, name: str, now: float, n: int = 1) -> None:
     stored = record.get("events")
     if not isinstance(stored, dict):
         stored = {}
-    kept: dict[str, list[list[int]]] = {}
-    for key, value in stored.items():
-        if isinstance(key, str):
-            buckets = _compact(_buckets(value), now_hour)
-            if buckets:
-                kept[key] = buckets
+    kept: dict[str, Any]
+    if record.get(COMPACTED) == now_hour:
+        # Every name was compacted in this hour already, and compacting again in the same
+        # hour changes nothing: only the noted name's buckets change.
+        kept = dict(stored)
+    else:
+        kept = {}
+        for key, value in stored.items():
+            if isinstance(key, str):
+                buckets = _compact(_buckets(value), now_hour)
+                if buckets:
+                    kept[key] = buckets
+        record[COMPACTED] = now_hour
     mine = _buckets(kept.get(name))
     mine.append((now_hour, n))
     kept[name] = _compact(mine, now_hour)
     if len(kept) > MAX_EVENT_NAMES:
         # Newest bucket newest first; on a tie the name just noted stays, then stored order.
-        ranked = sorted(kept, key=lambda k: (-kept[k][-1][0], k != name))
+        ranked = sorted(kept, key=lambda k: (-_newest_hour(kept[k]), k != name))
         keep = set(ranked[:MAX_EVENT_NAMES])
         kept = {k: v for k, v in kept.items() if k in keep}
     record["events"] = kept

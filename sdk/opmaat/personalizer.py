@@ -299,11 +299,12 @@ class Personalizer:
             consent = Consent("none", personalized=False, source="bot")
             for observer in self.observers:
                 observer.bot_left_out()
-        ident = self.codec.loads(cookie(COOKIE_NAME))
+        sent = cookie(COOKIE_NAME)
+        ident = self.codec.loads(sent)
         if ident.rejected:
             for observer in self.observers:
                 observer.cookie_rejected()
-        visit = Visit(self, runtime, peer, headers, COOKIE_NAME in cookies, ident, consent)
+        visit = Visit(self, runtime, peer, headers, sent is not None, ident, consent)
         await visit.load()
         return visit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,14 +15,34 @@ MAX_URL_CHARS = 1024
 
 def as_count(value: Any) -> int:
     """A stored counter, or 0 when what is stored is not a whole number."""
+    if type(value) is int:  # what a stored record holds: one check, no bool to rule out
+        return value
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _iso(ts: float) -> str | None:
+    # Per whole second: a visitor's first visit repeats on every request, and the requests
+    # of one second share their last_seen.
     try:
-        return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-    except (ValueError, OverflowError, OSError):  # not a time this record could hold
+        second = math.floor(ts)
+    except (ValueError, OverflowError):  # nan, infinity
         return None
+    try:
+        return _ISO[second]
+    except KeyError:
+        pass
+    try:
+        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")
+    except (ValueError, OverflowError, OSError):  # not a time this record could hold
+        text = None
+    if len(_ISO) >= MAX_ISO:
+        _ISO.clear()  # rarely; single dict operations are thread-safe
+    _ISO[second] = text
+    return text
+
+
+MAX_ISO = 4096
+_ISO: dict[int, str | None] = {}
 
 
 def starts_new_session(

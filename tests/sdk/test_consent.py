@@ -305,3 +305,15 @@ def test_opt_out_choice_through_build_profile_and_engine() -> None:
     on = build_profile({}, {}, visitor_id="v1", consent=resolve_consent("none", "full", {}), now=0)
     assert all(d.reason == reasons.OPTED_OUT for d in eng.decide(off, SLOTS, now=NOW).values())
     assert eng.decide(on, SLOTS, now=NOW)["hero"].campaign == "hero-promo"
+
+
+def test_requests_with_the_same_inputs_share_one_consent() -> None:
+    first = resolve_consent("full", None, {"sec-gpc": "1"}, "session")
+    assert resolve_consent("full", None, {"sec-gpc": "1"}, "session") is first
+    assert resolve_consent("full", "opt-out", {}, None) is not first
+
+
+@pytest.mark.parametrize("page", [["full"], {"tier": "none"}, 1, "everything", None])
+def test_a_page_default_that_is_no_tier_is_ignored(page: Any) -> None:
+    # From a request body: any JSON value (an unhashable one too) leaves the site's default.
+    assert resolve_consent("full", None, {}, page) == Consent("full", source="site")

@@ -296,3 +296,38 @@ def test_well_formed_buckets_survive_beside_malformed_ones() -> None:
     assert counts(record, "a") == (3, 3, 3)
     note_event(record, "a", T0)
     assert record["events"]["a"] == [[NOW_HOUR - 1, 2], [NOW_HOUR, 2]]
+
+
+# --- compacting every name once an hour -------------------------------------------------------
+
+
+def test_other_names_are_compacted_once_an_hour_not_at_every_event() -> None:
+    day = (NOW_HOUR - 48) // 24 * 24  # the first hour of a day two days back
+    record: Record = {"events": {"signup": [[day, 1], [day + 1, 2]]}}  # still hourly
+    note_event(record, "page_view", T0)
+    assert record["events_hour"] == NOW_HOUR
+    assert record["events"]["signup"] == [[day, 3]]
+    compacted = record["events"]["signup"]
+    # The same hour: the other names' buckets are taken as they are (compacting them again in
+    # this hour would change nothing), so a later event does not read them again.
+    note_event(record, "page_view", T0 + 60)
+    assert record["events"]["signup"] is compacted
+    assert record["events"]["page_view"] == [[NOW_HOUR, 2]]
+    # The next hour: every name is compacted again.
+    record["events"]["signup"] = [[NOW_HOUR - 40, 1], [NOW_HOUR - 40, 1]]
+    note_event(record, "page_view", T0 + HOUR)
+    assert record["events_hour"] == NOW_HOUR + 1
+    assert record["events"]["signup"] == [[(NOW_HOUR - 40) // 24 * 24, 2]]
+
+
+@pytest.mark.parametrize("junk", [None, [], [[]], [["x", 1]], "text", [[1, 2, 3]], {"a": 1}])
+def test_a_malformed_name_in_a_compacted_hour_does_not_break_the_name_cap(junk: Any) -> None:
+    # A record whose hour says it was compacted, yet holds what no compaction writes (edited
+    # or tampered with): the cap still ranks the names, and the malformed one goes first.
+    events: dict[str, Any] = {f"e{i}": [[NOW_HOUR - 1, 1]] for i in range(MAX_EVENT_NAMES)}
+    events["junk"] = junk
+    record: Record = {"events": events, "events_hour": NOW_HOUR}
+    note_event(record, "signup", T0)
+    assert len(record["events"]) == MAX_EVENT_NAMES
+    assert "junk" not in record["events"]
+    assert record["events"]["signup"] == [[NOW_HOUR, 1]]

@@ -84,3 +84,22 @@ def test_garbage_record_is_treated_as_new() -> None:
     assert not new
     assert rec["visits"] == "many"
     assert visit_attributes(rec, "v")["session"]["pages"] == ["/p"]
+
+
+def test_visit_times_are_whole_seconds_in_utc_however_the_time_is_stored() -> None:
+    from datetime import UTC, datetime
+
+    for stamp in (T0, T0 + 0.999999, -1.5, 0, 1, True, 253402300799.5):
+        rec = {"first_seen": stamp, "last_seen": stamp, "visits": 1}
+        expected = datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+        attrs = visit_attributes(rec, "vid")["visitor"]
+        assert attrs["first_seen"] == attrs["last_seen"] == expected, stamp
+    for junk in (float("nan"), float("inf"), -float("inf"), 1e300, -1e300):
+        rec = {"first_seen": junk, "last_seen": junk}
+        assert visit_attributes(rec, "vid")["visitor"]["first_seen"] is None, junk
+
+
+def test_the_visit_times_of_one_second_are_made_once() -> None:
+    a = visit_attributes({"first_seen": T0 + 0.1}, "vid")["visitor"]["first_seen"]
+    b = visit_attributes({"first_seen": T0 + 0.7}, "vid")["visitor"]["first_seen"]
+    assert a is b
