@@ -7,6 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from opmaat import log_lines
 from opmaat.consent import Consent, parse_choice, resolve_consent
 from opmaat.history import recent_decisions
 from opmaat.personalizer import Visit
@@ -24,7 +25,7 @@ def export(visit: Visit) -> dict[str, Any]:
     return {
         **visit.profile(context),
         "decisions": recent_decisions(visit.record),
-        "stored": visit.record,
+        "stored": log_lines.readable(visit.record),
     }
 
 

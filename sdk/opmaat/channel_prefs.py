@@ -6,7 +6,8 @@ asked for no e-mail offers").
 
 What each channel showed lately is kept beside (``contacts`` in the record): while the visitor
 has a weekly limit for it, the times it showed a campaign in the last week, which ``per_week``
-counts; and its last few decisions, which the privacy page shows per channel.
+counts; and its last few decisions, which the privacy page shows per channel (as JSON lines:
+log_lines).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 from zoneinfo import ZoneInfo
 
+from opmaat import log_lines
 from opmaat.profile_reference import FORMATS
 from opmaat.store import Record
 
@@ -186,7 +188,6 @@ def note_contacts(
     if not noted:
         return
     entry = _entry(record, channel)
-    lately = [e for e in entry.get("lately", ()) if isinstance(e, dict)]
     # The times it showed something, only as many as the visitor's own weekly limit counts.
     prefs = record.get("prefs")
     chosen = clean_channels(prefs.get("channels") if isinstance(prefs, dict) else None)
@@ -196,7 +197,7 @@ def note_contacts(
     contacts = dict(contacts) if isinstance(contacts, dict) else {}
     contacts[channel] = {
         "shown": shown[-most:] if most else [],
-        "lately": [*lately, *noted][-MAX_LATELY:],
+        "lately": log_lines.appended(entry.get("lately"), noted, MAX_LATELY),
     }
     record["contacts"] = contacts
 
@@ -226,11 +227,10 @@ def recent_contacts(record: Record) -> dict[str, list[dict[str, Any]]]:
     """Each channel's last decisions as kept (oldest first), malformed entries left out."""
     out: dict[str, list[dict[str, Any]]] = {}
     for channel in CUSTOMER_CHANNELS:
-        lately = _entry(record, channel).get("lately")
         kept = [
             e
-            for e in (lately if isinstance(lately, list) else ())
-            if isinstance(e, dict) and _stamp(e.get("at")) and _text(e.get("reason"))
+            for e in log_lines.entries(_entry(record, channel).get("lately"))
+            if _stamp(e.get("at")) and _text(e.get("reason"))
         ]
         if kept:
             out[channel] = kept

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from opmaat import log_lines
 from opmaat.engine import Decision
 from opmaat.store import HOLDOUT_ARM, Record
 from opmaat.visits import as_count
@@ -18,32 +19,28 @@ def note_decisions(
     record: Record, decisions: Mapping[str, Decision], *, path: str | None, tier: str, now: float
 ) -> None:
     """Append this page's personalized decisions (newest last) to the record, keeping the
-    last ``MAX_DECISIONS``."""
-    kept = recent_decisions(record)
-    for decision in decisions.values():
-        if decision.campaign is None:
-            continue
-        kept.append(
-            {
-                "at": int(now),
-                "path": (path or "")[:200],
-                "slot": decision.slot,
-                "campaign": decision.campaign,
-                "variant": decision.variant,
-                "holdout": decision.holdout,
-                "reason": decision.reason,
-                "consent": tier,
-            }
-        )
-    record["decisions"] = kept[-MAX_DECISIONS:]
+    last ``MAX_DECISIONS`` (as JSON lines: log_lines)."""
+    noted = [
+        {
+            "at": int(now),
+            "path": (path or "")[:200],
+            "slot": decision.slot,
+            "campaign": decision.campaign,
+            "variant": decision.variant,
+            "holdout": decision.holdout,
+            "reason": decision.reason,
+            "consent": tier,
+        }
+        for decision in decisions.values()
+        if decision.campaign is not None
+    ]
+    if noted:
+        record["decisions"] = log_lines.appended(record.get("decisions"), noted, MAX_DECISIONS)
 
 
 def recent_decisions(record: Record) -> list[dict[str, Any]]:
     """The stored decisions, oldest first; malformed entries are left out."""
-    stored = record.get("decisions")
-    if not isinstance(stored, list):
-        return []
-    return [d for d in stored if isinstance(d, dict) and isinstance(d.get("slot"), str)]
+    return [d for d in log_lines.entries(record.get("decisions")) if isinstance(d.get("slot"), str)]
 
 
 def note_adaptive(record: Record, chosen: Mapping[str, str]) -> None:

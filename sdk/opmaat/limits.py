@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from cachetools import TTLCache
 
+from opmaat import log_lines
 from opmaat.store import ProfileStore, Record, encode_record
 
 MAX_RECORD_BYTES = 16 * 1024  # a profile's JSON; a real one is 1-3 KB
@@ -104,6 +105,17 @@ def _drop_oldest(path: tuple[str, ...]) -> Callable[[Record], int]:
     return drop
 
 
+def _drop_log_line(key: str) -> Callable[[Record], int]:
+    # Removes the oldest entry of the log (log_lines) at ``key``; the bytes it took, or 0.
+    def drop(record: Record) -> int:
+        if key not in record:
+            return 0
+        record[key], freed = log_lines.without_oldest(record[key])
+        return freed
+
+    return drop
+
+
 def _drop_smallest(key: str, rank: Callable[[Any], float]) -> Callable[[Record], int]:
     # Removes the entry of the map at ``key`` that ranks lowest; the bytes it took, or 0.
     def drop(record: Record) -> int:
@@ -128,7 +140,7 @@ def _newest(value: Any) -> float:
 # cart and their own choices last of all.
 _SHEDDING: tuple[Callable[[Record], int], ...] = (
     _drop_oldest(("session", "pages")),
-    _drop_oldest(("decisions",)),
+    _drop_log_line("decisions"),
     _drop_oldest(("viewed",)),
     _drop_smallest("events", _newest),
     _drop_oldest(("bought",)),

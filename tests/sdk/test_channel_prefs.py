@@ -132,3 +132,15 @@ def test_what_each_channel_decided_is_kept_briefly() -> None:
 def test_malformed_contacts_are_read_as_none(record: dict[str, Any]) -> None:
     assert recent_contacts(record) == {}
     assert held_back({**chose("email", per_week=1), **record}, {}, "email", LATE) is None
+
+
+def test_each_channels_decisions_are_lines_and_an_older_list_carries_over() -> None:
+    now = LATE.timestamp()
+    old = {"at": int(now) - 60, "slot": "mail", "campaign": "old", "reason": "earlier"}
+    record: dict[str, Any] = {"contacts": {"email": {"shown": [], "lately": [old, "junk", {}]}}}
+    shown = Decision("mail", "sale", "a", "<p>sale</p>", "you are in the Netherlands")
+    note_contacts(record, {"mail": shown}, "email", now, None)
+    assert isinstance(record["contacts"]["email"]["lately"], str)
+    assert [e["campaign"] for e in recent_contacts(record)["email"]] == ["old", "sale"]
+    record["contacts"]["email"]["lately"] += "\nnot json\n[1]"  # tampered with: left out
+    assert [e["campaign"] for e in recent_contacts(record)["email"]] == ["old", "sale"]

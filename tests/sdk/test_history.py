@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from opmaat import reasons
@@ -41,14 +42,17 @@ def test_entries_carry_what_each_slot_showed_and_why() -> None:
             "consent": "full",
         },
     ]
-    assert record["decisions"] == recent_decisions(record)
-    assert isinstance(record["decisions"][0]["at"], int)
+    # Kept as JSON lines, oldest first (log_lines): one text the decide path need not parse.
+    assert [orjson.loads(line) for line in record["decisions"].split("\n")] == (
+        recent_decisions(record)
+    )
+    assert isinstance(recent_decisions(record)[0]["at"], int)
 
 
 def test_html_is_not_kept() -> None:
     record: Record = {}
     note_decisions(record, {"hero": HERO}, path="/", tier="session", now=T0)
-    assert "html" not in record["decisions"][0]
+    assert "html" not in recent_decisions(record)[0]
     assert "<p>Sale</p>" not in repr(record)
 
 
@@ -105,7 +109,7 @@ def test_decisions_that_are_not_a_list_are_ignored(stored: Any) -> None:
     record: Record = {"decisions": stored}
     assert recent_decisions(record) == []
     note_decisions(record, {"hero": HERO}, path="/a", tier="full", now=T0)
-    assert [e["slot"] for e in record["decisions"]] == ["hero"]
+    assert [e["slot"] for e in recent_decisions(record)] == ["hero"]
 
 
 def test_malformed_entries_are_left_out() -> None:
@@ -126,8 +130,44 @@ def test_malformed_entries_are_left_out() -> None:
     }
     assert recent_decisions(record) == [good]
     note_decisions(record, {"hero": HERO}, path="/a", tier="full", now=T0)
-    assert [e["slot"] for e in record["decisions"]] == ["old", "hero"]
+    assert [e["slot"] for e in recent_decisions(record)] == ["old", "hero"]
 
 
 def test_no_record_no_decisions() -> None:
     assert recent_decisions({}) == []
+
+
+def test_an_older_records_list_becomes_lines_at_the_next_decision() -> None:
+    old = {"at": 1, "path": "/", "slot": "hero", "campaign": "c", "variant": "a"}
+    record: Record = {"decisions": [old] * (MAX_DECISIONS - 1)}
+    note_decisions(record, {"hero": HERO, "sidebar": SIDEBAR}, path="/x", tier="full", now=T0)
+    assert isinstance(record["decisions"], str)
+    entries = recent_decisions(record)
+    assert entries[: MAX_DECISIONS - 2] == [old] * (MAX_DECISIONS - 2)
+    assert [e["slot"] for e in entries[-2:]] == ["hero", "sidebar"]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        'not json\n[1, 2]\n\n5\n{"slot": 7}',
+        "{" * 5000,
+        "\n" * 50,
+        '{"slot": "old", "x": "\\ud800"}',
+    ],
+)
+def test_junk_lines_are_left_out_and_pushed_out(lines: str) -> None:
+    record: Record = {"decisions": lines}
+    assert all(isinstance(e["slot"], str) for e in recent_decisions(record))
+    for i in range(MAX_DECISIONS):
+        note_decisions(record, {"hero": HERO}, path=f"/p{i}", tier="full", now=T0)
+    assert len(record["decisions"].split("\n")) == MAX_DECISIONS
+    assert [e["path"] for e in recent_decisions(record)] == [f"/p{i}" for i in range(10)]
+
+
+def test_a_reason_with_a_newline_stays_one_entry() -> None:
+    record: Record = {}
+    odd = Decision("hero", "c", "a", None, "line one\nline two")
+    note_decisions(record, {"hero": odd}, path="/", tier="full", now=T0)
+    note_decisions(record, {"hero": HERO}, path="/", tier="full", now=T0)
+    assert [e["reason"] for e in recent_decisions(record)] == ["line one\nline two", "it is summer"]

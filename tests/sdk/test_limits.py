@@ -90,3 +90,23 @@ def test_the_middlewares_personalizer_holds_new_profiles_to_the_same_budget() ->
 
     assert asyncio.run(visitors()) == [True, True, False, False]
     assert len(store) == 2
+
+
+def test_decisions_kept_as_lines_go_oldest_first_and_the_estimate_holds() -> None:
+    from opmaat.history import recent_decisions
+
+    lines = "\n".join(
+        orjson.dumps({"slot": "hero", "reason": 'a "quoted" reason ' * 20, "n": n}).decode()
+        for n in range(10)
+    )
+    record: dict[str, object] = {"visits": 1, "decisions": lines}
+    most = size(record) - 1500
+    assert fit_record(record, most)
+    assert size(record) <= most
+    kept = [e["n"] for e in recent_decisions(record)]
+    assert kept == list(range(10 - len(kept), 10))  # the newest stay
+    assert 0 < len(kept) < 10
+    # All of it shed, down to the empty log.
+    record = {"decisions": lines}
+    assert fit_record(record, len(b'{"decisions":""}'))
+    assert record == {"decisions": ""}

@@ -1,0 +1,75 @@
+"""Logs a record keeps for the privacy page (the recent decisions, each channel's last ones):
+one text of JSON lines, oldest first, not a list of objects.
+
+Every decision appends to them and only the privacy page and ``/v1/me`` read them. As objects
+they were more than half of a returning visitor's record, decoded and encoded again on every
+request; as one text the decide path reads them as one string and appends its entries' lines
+without parsing the others. A record written before keeps its list until the next append turns
+it into lines; the readers take both, and leave out whatever is not a JSON object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+
+def appended(stored: Any, entries: Iterable[Mapping[str, Any]], most: int) -> str:
+    """``stored`` (lines, or an older record's list) with ``entries`` after it, the last
+    ``most`` kept."""
+    if isinstance(stored, str):
+        lines = stored.split("\n") if stored else []
+    elif isinstance(stored, list):
+        lines = [orjson.dumps(e).decode() for e in stored if isinstance(e, dict)]
+    else:
+        lines = []
+    # orjson escapes a newline inside a text, so an entry is always one line.
+    lines += [orjson.dumps(e).decode() for e in entries]
+    return "\n".join(lines[-most:])
+
+
+def entries(stored: Any) -> list[dict[str, Any]]:
+    """The JSON objects of a log (lines, or an older record's list), oldest first."""
+    if isinstance(stored, list):
+        return [e for e in stored if isinstance(e, dict)]
+    if not isinstance(stored, str) or not stored:
+        return []
+    out = []
+    for line in stored.split("\n"):
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out
+
+
+def without_oldest(stored: Any) -> tuple[Any, int]:
+    """The log without its oldest entry, and about how many bytes of the record's JSON that
+    frees (0: nothing to drop)."""
+    if isinstance(stored, list) and stored:
+        return stored[1:], len(orjson.dumps(stored[0])) + 1
+    if isinstance(stored, str) and stored:
+        oldest, newline, rest = stored.partition("\n")
+        # Its escaped text (without the quotes), and the newline's two characters.
+        return rest, len(orjson.dumps(oldest)) - 2 + (2 if newline else 0)
+    return stored, 0
+
+
+def readable(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` as a visitor downloads it: its logs as lists of objects (a shallow copy)."""
+    out = dict(record)
+    if "decisions" in out:
+        out["decisions"] = entries(out["decisions"])
+    contacts = out.get("contacts")
+    if isinstance(contacts, dict):
+        out["contacts"] = {
+            channel: {**kept, "lately": entries(kept["lately"])}
+            if isinstance(kept, dict) and "lately" in kept
+            else kept
+            for channel, kept in contacts.items()
+        }
+    return out

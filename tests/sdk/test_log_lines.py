@@ -1,0 +1,51 @@
+"""The record's logs as JSON lines: appended without parsing, read back whatever is stored,
+downloaded as lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from opmaat import log_lines
+
+
+def test_appending_keeps_the_last_entries_in_order() -> None:
+    stored: Any = None
+    for n in range(7):
+        stored = log_lines.appended(stored, [{"n": n}], 5)
+    assert isinstance(stored, str)
+    assert [e["n"] for e in log_lines.entries(stored)] == [2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("stored", [None, 5, {"a": 1}, "", [], [1, "x", None]])
+def test_nothing_usable_reads_as_an_empty_log(stored: Any) -> None:
+    assert log_lines.entries(stored) == []
+    assert log_lines.entries(log_lines.appended(stored, [{"n": 1}], 3)) == [{"n": 1}]
+
+
+def test_the_oldest_goes_and_the_bytes_it_freed_are_exact() -> None:
+    import orjson
+
+    stored = log_lines.appended(None, [{"q": 'a "b"'}, {"n": 2}, {"n": 3}], 5)
+    while stored:
+        before = len(orjson.dumps({"log": stored}))
+        stored, freed = log_lines.without_oldest(stored)
+        assert len(orjson.dumps({"log": stored})) == before - freed
+    assert log_lines.without_oldest(stored) == ("", 0)
+    assert log_lines.without_oldest([{"n": 1}, {"n": 2}])[0] == [{"n": 2}]
+
+
+def test_a_download_shows_the_logs_as_lists_and_leaves_the_record_alone() -> None:
+    lines = log_lines.appended(None, [{"slot": "hero"}], 10)
+    record = {
+        "visits": 2,
+        "decisions": lines,
+        "contacts": {"email": {"shown": [1], "lately": lines}, "web": "junk"},
+    }
+    assert log_lines.readable(record) == {
+        "visits": 2,
+        "decisions": [{"slot": "hero"}],
+        "contacts": {"email": {"shown": [1], "lately": [{"slot": "hero"}]}, "web": "junk"},
+    }
+    assert record["decisions"] == lines
