@@ -14,6 +14,7 @@ from bench import evaluator, memory, snippet
 from growthbook.core import evalCondition
 
 from opmaat.conditions import compile_condition
+from opmaat.history import recent_decisions
 from opmaat.store import MemoryStore, decode_record
 from opmaat_edge.snippet import GZIP_BUDGET, Snippet
 
@@ -119,7 +120,7 @@ def test_filler_writes_realistic_visitors_through_store_if() -> None:
         assert record["customer"]["id"].startswith("C-")
         assert record["events"]["add_to_cart"]
     returning = [r for r in records if r["visits"] > 1]
-    assert all(len(r.get("decisions", [])) <= 10 for r in records)
+    assert all(len(recent_decisions(r)) <= 10 for r in records)
     assert sum(1 for r in returning if r.get("response")) > len(returning) / 2
     for record in returning:
         for entry in record.get("response", {}).values():

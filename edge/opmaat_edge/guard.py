@@ -9,6 +9,7 @@ is drawn when first asked for, so a JSON answer costs no random bytes.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -84,8 +85,9 @@ class Guard:
             await self._other(scope, receive, send)
             return
         host = origin = incoming_id = None
+        # Names as the server hands them: lower-case (uvicorn, and what Starlette's header
+        # look-ups take for granted too).
         for key, value in scope["headers"]:
-            key = key.lower()
             if key == b"host":
                 host = value if host is None else host
             elif key == b"origin":
@@ -152,7 +154,7 @@ class Guard:
                     {"type": "http.response.body", "body": b'{"error": "internal error"}'}
                 )
         finally:
-            if not logs.access_log.disabled:
+            if logs.access_log.isEnabledFor(logging.INFO):  # no line's makings otherwise
                 logs.log_access(scope, status, started)
             logs.request_id.reset(token)
 

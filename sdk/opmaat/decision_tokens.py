@@ -75,6 +75,23 @@ def _fields(campaign: str, variant: str | None, slot: str) -> bytes:
     return f"{len(campaign)}:{campaign}{noted}{slot}".encode("utf-8", "surrogatepass")
 
 
+def _decided_fields(campaign: str, variant: str | None, slot: str) -> bytes:
+    # ``_fields`` of a decision made here, remembered: a campaign file's campaigns, variants
+    # and slots make few of them (what a request claims is not: anyone can send anything).
+    key = (campaign, variant, slot)
+    found = _FIELDS.get(key)
+    if found is None:
+        found = _fields(campaign, variant, slot)
+        if len(_FIELDS) >= MAX_FIELDS:
+            _FIELDS.clear()  # rarely; single dict operations are thread-safe
+        _FIELDS[key] = found
+    return found
+
+
+MAX_FIELDS = 4096
+_FIELDS: dict[tuple[str, str | None, str], bytes] = {}
+
+
 def _tag(nonce: bytes, visitor: str) -> bytes:
     # With the nonce: tokens of one visitor share nothing a script could follow them by.
     tag = _TAGS.copy()
@@ -117,7 +134,8 @@ class DecisionTokens:
                 nonce = random.getrandbits(48).to_bytes(6)
                 bound, tag = (b"\0", _NO_TAG) if visitor is None else (b"\1", _tag(nonce, visitor))
                 head = bound + int(time.time()).to_bytes(4) + nonce + tag
-            raw = head + _mac(self._signers[0], head, _fields(d.campaign, d.variant, d.slot))
+            fields = _decided_fields(d.campaign, d.variant, d.slot)
+            raw = head + _mac(self._signers[0], head, fields)
             tokens[d.slot] = binascii.b2a_base64(raw, newline=False).translate(_URL_SAFE).decode()
         return tokens
 

@@ -161,7 +161,7 @@ class Engine:
     def decide(
         self,
         profile: Mapping[str, Any],
-        slots: Sequence[str],
+        slots: Sequence[object],
         channel: str = "web",
         now: datetime | None = None,
         exclude: Collection[str] = (),

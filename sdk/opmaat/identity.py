@@ -102,7 +102,7 @@ class CookieCodec:
         if not _TOKEN.fullmatch(value):
             return self.fresh(rejected=True)
         try:
-            payload, issued = self._serializer.loads(
+            payload, signed = self._serializer.loads(
                 value, max_age=self.max_age, return_timestamp=True
             )
         except (BadData, UnicodeError, ValueError, TypeError):
@@ -113,7 +113,7 @@ class CookieCodec:
             and all(isinstance(p, str) and 0 < len(p) <= 32 for p in payload)
         ):
             return self.fresh(rejected=True)
-        stamp = issued.timestamp()
+        stamp = signed.timestamp()
         if len(self._verified) >= VERIFIED_CACHE:
             self._verified.clear()  # rarely: the next requests verify their cookies again
         self._verified[value] = (payload[0], payload[1], stamp)

@@ -63,7 +63,7 @@ def _weight(value: Any) -> float:
     return number if math.isfinite(number) and not isinstance(value, bool) else 0.0
 
 
-def intent_score(signals: Mapping[str, int], weights: Mapping[str, float]) -> int:
+def intent_score(signals: Mapping[str, int], weights: Mapping[str, object]) -> int:
     """The weighted, capped sum of the signals, rounded, 0 to 100."""
     total = 0.0
     for name, value in signals.items():

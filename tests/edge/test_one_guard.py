@@ -182,3 +182,19 @@ def test_the_header_dict_is_made_once_a_request_with_the_first_of_repeated_heade
     # Starlette makes more than one Request of a request: they share it.
     assert header_dict(Request(scope)) is headers
     assert Request(scope).headers.get("user-agent") == headers["user-agent"]
+
+
+def test_no_access_line_is_made_when_the_access_log_would_drop_it(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[int] = []
+    monkeypatch.setattr(logs, "log_access", lambda scope, status, started: made.append(status))
+    monkeypatch.setattr(logs.access_log, "disabled", False)
+    monkeypatch.setattr(logs.access_log, "level", 30)  # WARNING: an access line is INFO
+    monkeypatch.setattr(logs.access_log, "_cache", {})
+    shop.post("/v1/decide", content=b'{"slots": ["hero"]}')
+    assert made == []
+    monkeypatch.setattr(logs.access_log, "level", 20)
+    monkeypatch.setattr(logs.access_log, "_cache", {})
+    shop.post("/v1/decide", content=b'{"slots": ["hero"]}')
+    assert made == [200]
