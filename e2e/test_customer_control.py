@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 
-from opmaat_edge.cli import DEMO_API_KEY
+from opmaat_edge.cli import DEMO_API_KEY, DEMO_PASSWORD
 
 AMSTERDAM = {"X-Forwarded-For": "203.0.113.7"}
 NOW = time.time()
@@ -60,6 +60,18 @@ def email_decide(edge_url: str, customer_id: str) -> dict[str, Any]:
     return found
 
 
+def held_back_in_cockpit(page: Page, channel: str) -> int:
+    """The cockpit's count of decisions for ``channel`` the customers' own choices held back
+    (0 when it names none yet); logs in when it must."""
+    page.goto("/cockpit")
+    if "/cockpit/login" in page.url:
+        page.get_by_label("Password").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+    expect(page.locator("[data-field=left-out]")).to_contain_text("Held back by the customer")
+    count = page.locator(f'[data-field="held-back-{channel}"]')
+    return int(count.inner_text()) if count.count() else 0
+
+
 def test_no_email_and_quiet_hours_hold_the_email_back_while_the_web_personalizes(
     new_page: NewPage, edge_url: str
 ) -> None:
@@ -89,8 +101,12 @@ def test_no_email_and_quiet_hours_hold_the_email_back_while_the_web_personalizes
     expect(page.get_by_role("status")).to_have_text("Your choices for each channel are saved.")
     expect(page.get_by_label("Your time zone, for quiet hours")).to_have_value("Europe/Amsterdam")
 
+    cockpit = new_page()
+    held_before = held_back_in_cockpit(cockpit, "email")
     answer = email_decide(edge_url, "c-1002")
     assert answer["held_back"] == "you asked for no e-mail offers"
+    # The marketer sees it counted, in the shared tallies every node reads.
+    assert held_back_in_cockpit(cockpit, "email") == held_before + 1
     assert answer["slots"]["hero"]["campaign"] is None
     assert answer["slots"]["hero"]["reason"] == "you asked for no e-mail offers"
 
