@@ -62,28 +62,33 @@ class Browsing:
     def run(self, offset: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         n = offset
-        while not self.stop.is_set():
-            cookie = self.cookies[n % len(self.cookies)]
-            n += THREADS
-            try:
-                status, data, _ = call(conn, "/v1/decide", BODY, cookie)
-                if status != 200:
-                    continue
-                with self.lock:
-                    self.pageviews[cookie] += 1
-                for slot, decision in data["slots"].items():
-                    if not decision.get("campaign"):
+        try:
+            while not self.stop.is_set():
+                cookie = self.cookies[n % len(self.cookies)]
+                n += THREADS
+                try:
+                    status, data, _ = call(conn, "/v1/decide", BODY, cookie)
+                    if status != 200:
                         continue
-                    mark = {k: decision[k] for k in ("campaign", "variant", "token")}
-                    event = {"type": "impression", "slot": slot, **mark}
-                    status, _, _ = call(conn, "/v1/events", event, cookie)
-                    if status == 200:
-                        with self.lock:
-                            self.impressions[(mark["campaign"], mark["variant"])] += 1
-            except (OSError, http.client.HTTPException, ValueError):
-                self.failures += 1  # a killed worker's connection: not acknowledged
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                    with self.lock:
+                        self.pageviews[cookie] += 1
+                    for slot, decision in data["slots"].items():
+                        if not decision.get("campaign"):
+                            continue
+                        mark = {k: decision[k] for k in ("campaign", "variant", "token")}
+                        event = {"type": "impression", "slot": slot, **mark}
+                        status, _, _ = call(conn, "/v1/events", event, cookie)
+                        if status == 200:
+                            with self.lock:
+                                self.impressions[(mark["campaign"], mark["variant"])] += 1
+                except (OSError, http.client.HTTPException, ValueError):
+                    self.failures += 1  # a killed worker's connection: not acknowledged
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        finally:
+            # Closed here, not left to the collector: a socket still open when the thread
+            # ends is a ResourceWarning, which this suite turns into a failure.
+            conn.close()
 
     def __enter__(self) -> Browsing:
         for thread in self.threads:
