@@ -17,6 +17,7 @@ from opmaat.adaptive import Posterior, choose, posteriors_for
 from opmaat.bucketing import in_holdout, variant_chooser
 from opmaat.campaigns import CampaignSet, load_campaigns
 from opmaat.campaigns.model import CHANNELS, CONSENT_TIERS, Campaign, Matcher, ReasonBuilder
+from opmaat.gates import Gates, Slate, audience_gates
 from opmaat.store import Tallies
 from opmaat.templates import no_recommendations, render_context
 
@@ -62,10 +63,8 @@ class _Candidate:
         "exploration",
         "frequency_max",
         "frequency_window",
-        "gate",
-        "gate_in_array",
         "gate_only",
-        "gate_values",
+        "gates",
         "holdout",
         "id",
         "labels",
@@ -88,7 +87,7 @@ class _Candidate:
         self.frequency_max = campaign.frequency.max if campaign.frequency else 0
         self.frequency_window = campaign.frequency.per_seconds if campaign.frequency else 0
         self.matches: Matcher | None = campaign.matches
-        self.gate, self.gate_values, self.gate_in_array, self.gate_only = _gate(campaign.audience)
+        self.gates, self.gate_only = audience_gates(campaign.audience)
         self.holdout = campaign.holdout
         self.reason: ReasonBuilder = campaign.reason
         self.choose_variant = variant_chooser([v.weight for v in campaign.variants])
@@ -121,20 +120,20 @@ class Engine:
         ranked = sorted(
             enumerate(campaigns.campaigns), key=lambda pair: (-pair[1].priority, pair[0])
         )
-        self._candidates: dict[str, dict[str, _Slate]] = {}
+        self._candidates: dict[str, dict[str, Slate[_Candidate]]] = {}
         self._by_id = {campaign.id: campaign for campaign in campaigns.campaigns}
         self._by_goal: dict[str, tuple[Campaign, ...]] = {}
         for campaign in campaigns.campaigns:
             self._by_goal[campaign.goal] = (*self._by_goal.get(campaign.goal, ()), campaign)
         self.goals = frozenset(self._by_goal)
         flattened = {campaign.id: _Candidate(campaign) for _, campaign in ranked}
-        self._gates = _Gates()
+        self._gates = Gates(flattened.values())
         # What templates see as ``slot``: shared by every render (the sandbox is immutable).
         self._slot_contexts = {slot: {"name": slot} for slot in campaigns.slots}
         for slot in campaigns.slots:
             in_slot = [c for _, c in ranked if slot in c.slots]
             self._candidates[slot] = {
-                channel: _Slate(
+                channel: Slate(
                     [flattened[c.id] for c in in_slot if channel in c.channels], self._gates
                 )
                 for channel in CHANNELS
@@ -316,150 +315,6 @@ class Engine:
         }
 
 
-class _Slate:
-    """The candidates of one slot and channel in priority order, indexed by their gates.
-
-    A gate is a cheap necessary condition: one top-level attribute that must be one of some
-    texts. With hundreds of campaigns most audiences fail; the gated attributes' values (the
-    decision's `_Gates.signature`) pick the candidates they let through by dict look-ups, and
-    the list found for a signature is kept: visitors share a handful of countries, mediums and
-    devices, so most decisions find theirs ready.
-    """
-
-    __slots__ = ("_found", "candidates", "free", "gates")
-
-    def __init__(self, candidates: Sequence[_Candidate], gates: _Gates) -> None:
-        self.candidates = tuple(candidates)
-        # Positions of the candidates without a gate; per gated attribute (by its place in the
-        # signature), the positions each text lets through (by_text: the attribute is that
-        # text; by_item: an array with it) and all of that gate's positions (for a value the
-        # gate cannot judge).
-        self.free = tuple(i for i, c in enumerate(candidates) if c.gate is None)
-        by_path: dict[tuple[str, ...], tuple[dict[str, list[int]], dict[str, list[int]]]] = {}
-        gated: dict[tuple[str, ...], list[int]] = {}
-        for i, candidate in enumerate(candidates):
-            if candidate.gate is None:
-                continue
-            by_text, by_item = by_path.setdefault(candidate.gate, ({}, {}))
-            gated.setdefault(candidate.gate, []).append(i)
-            for text in candidate.gate_values:
-                by_text.setdefault(text, []).append(i)
-                if candidate.gate_in_array:
-                    by_item.setdefault(text, []).append(i)
-        self.gates = tuple(
-            (
-                gates.place(path, by_text),
-                {k: tuple(v) for k, v in by_text.items()},
-                {k: tuple(v) for k, v in by_item.items()},
-                tuple(gated[path]),
-            )
-            for path, (by_text, by_item) in by_path.items()
-        )
-        self._found: dict[tuple[Any, ...], tuple[_Passing, ...]] = {}
-
-    def passing(self, signature: tuple[Any, ...]) -> tuple[_Passing, ...]:
-        """The candidates whose gate lets a profile with this signature through, in priority
-        order, each with the audience check still to make (None: the gate decided it)."""
-        found = self._found.get(signature)
-        if found is None:
-            found = self._passing(signature)
-            if len(self._found) >= PASSING_CACHE:
-                self._found.clear()  # rarely; single dict operations are thread-safe
-            self._found[signature] = found
-        return found
-
-    def _passing(self, signature: tuple[Any, ...]) -> tuple[_Passing, ...]:
-        positions = set(self.free)
-        decided: set[int] = set()
-        for place, by_text, by_item, gated in self.gates:
-            value = signature[place]
-            if isinstance(value, str):
-                decided.update(by_text.get(value, ()))
-            elif isinstance(value, frozenset):
-                # An array matches ``$in`` through any element (and so any of several).
-                for item in value:
-                    decided.update(by_item.get(item, ()))
-            elif value is _OPAQUE:  # a path through a non-object: the full condition judges
-                positions.update(gated)
-        positions |= decided
-        out = []
-        for i in sorted(positions):
-            candidate = self.candidates[i]
-            settled = i in decided and candidate.gate_only
-            out.append((candidate, None if settled else candidate.matches))
-        return tuple(out)
-
-
-# Signatures kept per slate and channel (each a tuple of a few of the campaign file's texts).
-PASSING_CACHE = 1024
-_Passing = tuple[_Candidate, Matcher | None]
-
-
-class _Gates:
-    """The gated attributes of a campaign set: a profile's signature is what they hold, each
-    reduced to what a gate can tell apart (a text some gate names, the set of such texts in an
-    array, `_OPAQUE`, or None), so that it repeats between visitors."""
-
-    __slots__ = ("paths", "texts")
-
-    def __init__(self) -> None:
-        self.paths: list[tuple[str, ...]] = []
-        self.texts: list[set[str]] = []
-
-    def place(self, path: tuple[str, ...], texts: Collection[str]) -> int:
-        if path not in self.paths:
-            self.paths.append(path)
-            self.texts.append(set())
-        place = self.paths.index(path)
-        self.texts[place].update(texts)
-        return place
-
-    def signature(self, profile: Mapping[str, Any]) -> tuple[Any, ...]:
-        out: list[Any] = []
-        for path, texts in zip(self.paths, self.texts, strict=True):
-            value: Any = profile
-            for key in path:  # a path through anything but objects is for the condition to judge
-                if type(value) is dict or isinstance(value, dict):
-                    value = value.get(key)
-                else:
-                    value = None if value is None else _OPAQUE
-                    break
-            if type(value) is str or isinstance(value, str):
-                out.append(value if value in texts else None)
-            elif isinstance(value, list | tuple):
-                out.append(frozenset(i for i in value if isinstance(i, str) and i in texts))
-            else:
-                out.append(_OPAQUE if value is _OPAQUE else None)
-        return tuple(out)
-
-
-# Only exact text tests qualify: implicit equality or ``$eq`` with a text (which an array never
-# equals) and ``$in`` with texts (which an array matches through any element). A missing
-# attribute, a number or an object matches neither; a path through anything but plain objects
-# is left to the full condition.
-def _gate(
-    audience: Mapping[str, Any] | None,
-) -> tuple[tuple[str, ...] | None, frozenset[str], bool, bool]:
-    # Also whether the gate is the whole audience: then a text it lets through needs no check.
-    for key, value in (audience or {}).items():
-        if not isinstance(key, str) or key.startswith("$"):
-            continue
-        texts: list[Any] = []
-        in_array = False
-        if isinstance(value, str):
-            texts = [value]
-        elif isinstance(value, dict) and value and all(str(op).startswith("$") for op in value):
-            if isinstance(value.get("$eq"), str):
-                texts = [value["$eq"]]
-            elif isinstance(value.get("$in"), list):
-                texts, in_array = value["$in"], True
-        if texts and all(isinstance(t, str) for t in texts):
-            alone = len(audience or {}) == 1 and (isinstance(value, str) or len(value) == 1)
-            return tuple(key.split(".")), frozenset(texts), in_array, alone
-    return None, frozenset(), False, False
-
-
-_OPAQUE = object()
 _NOTHING: Mapping[str, Any] = {}
 
 

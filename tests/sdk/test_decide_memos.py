@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from opmaat import conditions, engine, reasons
+from opmaat import conditions, gates, reasons
 from opmaat.bucketing import bucket, choose_variant, variant_chooser
 from opmaat.campaigns import load_campaigns_text
 from opmaat.conditions import compile_condition
@@ -66,7 +66,7 @@ def test_texts_no_gate_names_share_one_kept_list() -> None:
 
 
 def test_kept_lists_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine, "PASSING_CACHE", 4)
+    monkeypatch.setattr(gates, "PASSING_CACHE", 4)
     countries = [f"C{n}" for n in range(10)]
     eng = make_engine(
         *({"id": f"c{n}", "audience": {"geo.country": c}} for n, c in enumerate(countries))
