@@ -149,8 +149,15 @@ class Gates:
             self.places.append((path, frozenset(names), ()))
         for path, numbers in bounds.items():
             self.places.append((path, None, tuple(sorted(numbers))))
+        # What signature() walks: each path's first key and the rest, and what the place's
+        # gates tell apart (texts; or bounds, None when there are too many to judge by).
         self._walk = tuple(
-            (path, names, numbers, len(numbers) <= MAX_BOUNDS)
+            (
+                path[0],
+                path[1:],
+                names,
+                None if names is not None or len(numbers) > MAX_BOUNDS else numbers,
+            )
             for path, names, numbers in self.places
         )
 
@@ -171,14 +178,18 @@ class Gates:
     def signature(self, profile: Mapping[str, Any]) -> tuple[Any, ...]:
         """What each gated attribute of ``profile`` is, as far as the gates can tell."""
         out: list[Any] = []
-        for path, names, numbers, judged in self._walk:
-            value: Any = profile
-            for key in path:  # a path through anything but objects is for the condition to judge
-                if type(value) is dict or isinstance(value, dict):
+        plain = type(profile) is dict
+        for first, rest, names, numbers in self._walk:
+            value: Any = profile.get(first) if plain else _get(profile, first)
+            for key in rest:  # a path through anything but objects is for the condition to judge
+                if type(value) is dict:
                     value = value.get(key)
-                else:
-                    value = None if value is None else OPAQUE
+                elif value is None:
                     break
+                else:
+                    value = _get(value, key)
+                    if value is OPAQUE:
+                        break
             if value is OPAQUE:
                 out.append(OPAQUE)
             elif names is not None:
@@ -188,31 +199,36 @@ class Gates:
                     out.append(frozenset(i for i in value if isinstance(i, str) and i in names))
                 else:
                     out.append(None)
+            elif numbers is None:
+                out.append(OPAQUE)
             else:
-                out.append(_number_place(value, numbers) if judged else OPAQUE)
+                # The number the conditions compare, by where it falls among the bounds: 2i + 1
+                # on bounds[i], 2i between bounds[i - 1] and bounds[i]. JavaScript's Number() of
+                # a text is left to the condition; NaN compares with nothing.
+                kind = type(value)
+                if kind is int or kind is float:
+                    if value != value:
+                        out.append(OPAQUE)
+                        continue
+                elif value is None or value is False:
+                    value = 0
+                elif value is True:
+                    value = 1
+                else:
+                    out.append(OPAQUE)
+                    continue
+                i = bisect_left(numbers, value)
+                out.append(2 * i + 1 if i < len(numbers) and numbers[i] == value else 2 * i)
         return tuple(out)
 
 
-def _number_place(value: Any, bounds: tuple[float, ...]) -> Any:
-    # Where the number the conditions compare is among ``bounds``: 2i + 1 when it equals
-    # bounds[i], 2i when it lies between bounds[i - 1] and bounds[i]. JavaScript's Number() of a
-    # text is left to the condition; NaN compares with nothing.
-    kind = type(value)
-    if kind is int or kind is float:
-        if value != value:
-            return OPAQUE
-    elif value is None or value is False:
-        value = 0
-    elif value is True:
-        value = 1
-    else:
-        return OPAQUE
-    i = bisect_left(bounds, value)
-    return 2 * i + 1 if i < len(bounds) and bounds[i] == value else 2 * i
+def _get(value: Any, key: str) -> Any:
+    # A key of a dict (a subclass too); OPAQUE from anything else.
+    return value.get(key) if isinstance(value, dict) else OPAQUE
 
 
 def _meets(place: int, bounds: tuple[float, ...], wanted: tuple[tuple[str, float], ...]) -> bool:
-    # Whether any number at ``place`` (see _number_place) meets every (operator, bound).
+    # Whether any number at ``place`` (see Gates.signature) meets every (operator, bound).
     i = place // 2
     for op, bound in wanted:
         if place % 2:  # the number is bounds[i]
