@@ -15,18 +15,8 @@ from starlette.testclient import TestClient
 from opmaat_edge import logs
 from opmaat_edge.direct import DirectRoutes
 from tests.edge.conftest import MakeClient
+from tests.edge.test_one_guard import SITE  # the guard's site: its host and allowed origin
 
-SITE = """site:
-  hosts: [shop.example]
-  allowed_origins: [https://www.shop.example]
-slots:
-  hero: {default: "<p>default</p>"}
-campaigns:
-  - id: everyone
-    slot: hero
-    variants:
-      - {key: a, html: "<p>hi</p>"}
-"""
 ORIGIN = {"Origin": "https://www.shop.example", "X-Request-Id": "same-id"}
 
 
