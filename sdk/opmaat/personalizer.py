@@ -403,7 +403,7 @@ class Visit:
             return False
         if not (self.consent.stores and self.record) or self.server_only:
             return True
-        if not await self._admit():
+        if self.ident.fresh and not await self._admit():
             return True  # nothing kept, as with consent "none"
         store = self.personalizer.store
         most = self.personalizer.limits.max_record_bytes
@@ -421,11 +421,15 @@ class Visit:
                 )
                 if written is not None:
                     self.token = written
-                    await self._retire_id()
+                    # Each awaited only when it has work (a coroutine a request adds up).
+                    if self.retired_id is not None:
+                        await self._retire_id()
                     self.changes.clear()  # written: a later save must not replay them
                     self.written = True
-                    await self._write_link()
-                    await self.personalizer.recommender.teach(self)
+                    if self.linked_customer is not None:
+                        await self._write_link()
+                    if self.lessons:
+                        await self.personalizer.recommender.teach(self)
                     return True
                 fresh, self.token = await store.load(self.ident.visitor_id)
                 record = fresh or {}
@@ -639,7 +643,8 @@ class Visit:
             if adaptive:
                 self.change(lambda r: _mutated(r, note_adaptive, adaptive))
             await self.save_and_tally(arms)
-        await self._count_held_back(channel)
+        if self.held_back is not None:
+            await self._count_held_back(channel)
         return decisions
 
     async def decide_for_channel(
@@ -661,7 +666,8 @@ class Visit:
             self.change(contacts_change(decisions, channel, now, self.held_back))
             self.change(self._arms(decisions, arms))
             await self.save_and_tally(arms)
-        await self._count_held_back(channel)
+        if self.held_back is not None:
+            await self._count_held_back(channel)
         return decisions
 
     async def _count_held_back(self, channel: str) -> None:
@@ -791,7 +797,7 @@ class Visit:
     async def save_and_tally(self, tallies: Sequence[Tally]) -> None:
         """Save, then count ``tallies`` once what they stand for is stored (a write that
         failed would count them again with whichever request writes them later)."""
-        if await self.save():
+        if await self.save() and tallies:
             await self.tally(tallies)
 
     async def tally(self, tallies: Sequence[Tally]) -> None:
