@@ -7,6 +7,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,13 +77,17 @@ def clean_page_meta(meta: Any) -> dict[str, Any]:
 
 
 def page_attributes(page_url: str | None, meta: Mapping[str, Any]) -> dict[str, Any]:
-    path = None
-    if page_url:
-        try:
-            path = urlsplit(page_url[:2048]).path or "/"
-        except ValueError:
-            path = None
-    return {**clean_page_meta(meta), "url": (page_url or "")[:2048] or None, "path": path}
+    url = (page_url or "")[:2048] or None
+    return {**clean_page_meta(meta), "url": url, "path": _path(url) if url else None}
+
+
+@lru_cache(maxsize=1024)
+def _path(url: str) -> str | None:
+    # A site's pages repeat: each URL's path worked out once (urlsplit is Python code).
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return None
 
 
 class ContextBuilder:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
@@ -22,13 +23,14 @@ def local_time(now: datetime, timezone: str | None) -> dict[str, Any]:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     name = timezone if isinstance(timezone, str) and len(timezone) <= MAX_ZONE_CHARS else None
-    return dict(_local_time(now.replace(microsecond=0), name))
+    return dict(_local_time(math.floor(now.timestamp()), name))
 
 
-# Requests of the same second in the same zone (a busy site has many) share one answer.
+# Requests of the same second in the same zone (a busy site has many) share one answer; keyed
+# by the second since the epoch (a datetime hashes slower than an int).
 @lru_cache(maxsize=1024)
-def _local_time(now: datetime, timezone: str | None) -> dict[str, Any]:
-    local = now.astimezone(zone(timezone))
+def _local_time(second: int, timezone: str | None) -> dict[str, Any]:
+    local = datetime.fromtimestamp(second, zone(timezone))
     return {
         "hour": local.hour,
         "weekday": WEEKDAYS[local.weekday()],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from opmaat import profile
 from opmaat.context import classify_referrer, client_ip, local_time, network, referrer
 from opmaat.context.clock import _local_time
 from opmaat.context.network import TrustedProxies
@@ -61,3 +62,25 @@ def test_local_time_is_kept_per_second_and_zone() -> None:
     info = _local_time.cache_info()
     assert (info.hits, info.misses) == (1, 2)
     assert local_time(at, "x" * 100) == local_time(at, None)  # too long for a zone: UTC
+
+
+def test_a_pages_path_is_worked_out_once_per_url() -> None:
+    profile._path.cache_clear()
+    for meta in ({}, {"category": "running"}):
+        page = profile.page_attributes("https://shop.example/c/running?utm_source=x#top", meta)
+        assert (page["url"], page["path"]) == (
+            "https://shop.example/c/running?utm_source=x#top",
+            "/c/running",
+        )
+    assert profile._path.cache_info().misses == 1
+    assert profile.page_attributes("https://shop.example", {})["path"] == "/"
+    assert profile.page_attributes("http://[::1/x", {})["path"] is None  # urlsplit refuses it
+    assert profile.page_attributes(None, {"category": "x"}) == {
+        "category": "x",
+        "url": None,
+        "path": None,
+    }
+    long = "https://shop.example/" + "a" * 3000
+    assert profile.page_attributes(long, {})["path"] == "/" + "a" * (
+        2048 - len("https://shop.example/")
+    )
