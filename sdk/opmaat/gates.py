@@ -21,6 +21,8 @@ repeats between visitors; each slot keeps the candidates a signature lets throug
 
 from __future__ import annotations
 
+import math
+import operator
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,7 +36,8 @@ MAX_BOUNDS = 64
 
 OPAQUE: Any = object()  # a value only the full condition can judge
 
-_COMPARISONS = frozenset({"$gt", "$gte", "$lt", "$lte"})
+# The operators a number gate takes, as the conditions compare two numbers.
+_COMPARE = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +100,14 @@ def _first_gate(audience: Mapping[str, Any], *, numbers: bool) -> tuple[Gate, An
 
 
 def _bounds(value: Any) -> tuple[tuple[str, float], ...]:
-    if not isinstance(value, dict) or not value or not value.keys() <= _COMPARISONS:
+    if not isinstance(value, dict) or not value or not value.keys() <= _COMPARE.keys():
         return ()
     bounds = []
     for op, bound in value.items():
-        if type(bound) not in (int, float) or bound != bound or bound in (_INF, -_INF):
+        if type(bound) not in (int, float) or not math.isfinite(bound):
             return ()  # a text, a flag, NaN or an infinity: the full condition judges
         bounds.append((op, bound))
     return tuple(sorted(bounds))
-
-
-_INF = float("inf")
 
 
 class Gated(Protocol):
@@ -125,6 +125,8 @@ class Gated(Protocol):
 
 
 G = TypeVar("G", bound=Gated)
+# A gated attribute: its path, and the texts its gates name or the bounds they compare with.
+_Place = tuple[tuple[str, ...], frozenset[str] | None, tuple[float, ...] | None]
 
 
 class Gates:
@@ -143,22 +145,17 @@ class Gates:
                 else:
                     texts.setdefault(gate.path, set()).update(gate.texts)
         # (path, texts, None) or (path, None, sorted bounds); a path with too many bounds
-        # keeps its place (a slate finds it) but judges nothing.
-        self.places: list[tuple[tuple[str, ...], frozenset[str] | None, tuple[float, ...]]] = []
-        for path, names in texts.items():
-            self.places.append((path, frozenset(names), ()))
+        # keeps its place (a slate finds it) but judges nothing (None for its bounds too).
+        self.places: list[_Place] = [
+            (path, frozenset(names), None) for path, names in texts.items()
+        ]
         for path, numbers in bounds.items():
-            self.places.append((path, None, tuple(sorted(numbers))))
-        # What signature() walks: each path's first key and the rest, and what the place's
-        # gates tell apart (texts; or bounds, None when there are too many to judge by).
+            judged = tuple(sorted(numbers)) if len(numbers) <= MAX_BOUNDS else None
+            self.places.append((path, None, judged))
+        # What signature() walks: each path's first key and the rest, and what its gates tell
+        # apart.
         self._walk = tuple(
-            (
-                path[0],
-                path[1:],
-                names,
-                None if names is not None or len(numbers) > MAX_BOUNDS else numbers,
-            )
-            for path, names, numbers in self.places
+            (path[0], path[1:], names, numbers) for path, names, numbers in self.places
         )
 
     def place(self, gate: Gate) -> int:
@@ -172,8 +169,7 @@ class Gates:
     def bounds(self, place: int) -> tuple[float, ...] | None:
         """The sorted bounds of a number gate's attribute; None when there are too many to
         judge by (its gates then let every visitor through to the full condition)."""
-        numbers = self.places[place][2]
-        return numbers if len(numbers) <= MAX_BOUNDS else None
+        return self.places[place][2]
 
     def signature(self, profile: Mapping[str, Any]) -> tuple[Any, ...]:
         """What each gated attribute of ``profile`` is, as far as the gates can tell."""
@@ -232,16 +228,7 @@ def _meets(place: int, bounds: tuple[float, ...], wanted: tuple[tuple[str, float
     i = place // 2
     for op, bound in wanted:
         if place % 2:  # the number is bounds[i]
-            number = bounds[i]
-            ok = (
-                number > bound
-                if op == "$gt"
-                else number >= bound
-                if op == "$gte"
-                else number < bound
-                if op == "$lt"
-                else number <= bound
-            )
+            ok = _COMPARE[op](bounds[i], bound)
         else:  # strictly between bounds[i - 1] and bounds[i]: above exactly the bounds before i
             below = bounds.index(bound) < i
             ok = below if op in ("$gt", "$gte") else not below

@@ -443,12 +443,10 @@ class Visit:
         return False
 
     async def _admit(self) -> bool:
-        # A visitor without a profile starts one only within their address's budget
-        # (Limits.admit_new_profile, asked once a request); past it they still get decisions,
-        # but nothing is kept and no cookie set: one client cannot fill the store or push
-        # real visitors out of it.
-        if not self.ident.fresh:
-            return True
+        # A visitor without a profile (save asks for fresh ones only) starts one only within
+        # their address's budget (Limits.admit_new_profile, asked once a request); past it they
+        # still get decisions, but nothing is kept and no cookie set: one client cannot fill
+        # the store or push real visitors out of it.
         if self.admitted is None:
             address = self.runtime.context.client_ip(self.facts(None, None, None))
             self.admitted = await self.personalizer.limits.admit_new_profile_in(
