@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -19,6 +19,7 @@ from bench import request
 from opmaat.engine import Engine
 from opmaat.personalizer import Visit
 from opmaat.profile import RequestFacts
+from opmaat.recommend.live import LiveRecommender
 
 VISITS = 10
 
@@ -44,14 +45,17 @@ async def _catch(visits: int) -> Returning:
         personalizer = app.state.edge.personalizer
         engine: Engine = personalizer.runtime.current.engine
         seen: dict[str, Any] = {}
-        decide = engine.decide
+        function = LiveRecommender.function
 
-        def caught(profile: dict[str, Any], slots: list[str], **rest: Any) -> Any:
-            seen.update(profile=profile, slots=slots, **rest)
-            return decide(profile, slots, **rest)
+        # The engine is handed the profile with the recommender's function: plain Python in
+        # a compiled build too (opmaat/compiled.py), so it can be watched there.
+        def caught(self: LiveRecommender, campaigns: Any, profile: Any, record: Any) -> Any:
+            seen.update(profile=profile, now=datetime.now(UTC), exclude=personalizer.paused)
+            return function(self, campaigns, profile, record)
 
-        with mock.patch.object(engine, "decide", caught):
+        with mock.patch.object(LiveRecommender, "function", caught):
             await request.call(app, cookies[0])
+        seen["slots"] = json.loads(request.BODY)["slots"]
         headers = {k.decode(): v.decode() for k, v in request.HEADERS}
         name, _, value = cookies[0].decode().partition("=")
         visit = await personalizer.open(

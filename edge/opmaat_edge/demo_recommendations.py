@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from opmaat.personalizer import Personalizer
 from opmaat.recommend import Event, Recommender
+from opmaat.recommend.live import LiveRecommender
 
 log = logging.getLogger("opmaat.demo")
 
@@ -45,14 +46,16 @@ SESSIONS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 CITIES = ("Amsterdam", "Utrecht", "Rotterdam", None)
 COPIES = (2, 3, 4)  # made-up visitors per session, by session number: some sessions are common
 
-_seeded: weakref.WeakSet[Personalizer] = weakref.WeakSet()
+# By each personalizer's live recommender (one each): a compiled Personalizer
+# (opmaat/compiled.py) takes no weak reference.
+_seeded: weakref.WeakSet[LiveRecommender] = weakref.WeakSet()
 
 
 async def seed_once(personalizer: Personalizer) -> None:
     """Seed ``personalizer``'s model the first time this is asked (later calls cost a look-up)."""
-    if personalizer in _seeded:
+    if personalizer.recommender in _seeded:
         return
-    _seeded.add(personalizer)
+    _seeded.add(personalizer.recommender)
     recommender = personalizer.recommender.current(personalizer.runtime.current.campaigns)
     if recommender is not None:
         await seed(recommender)

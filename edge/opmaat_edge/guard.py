@@ -119,7 +119,7 @@ class Guard:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", ()))
-                names = {key.lower(): value for key, value in reversed(headers)}  # first wins
+                names = {key.lower(): value for key, value in headers[::-1]}  # first wins
                 if b"x-content-type-options" not in names:
                     headers.append(_NOSNIFF)
                 if names.get(b"content-type", b"").lower().startswith(b"text/html"):

@@ -85,7 +85,7 @@ def header_dict(request: Request) -> dict[str, str]:
     if found is None:
         found = scope[_HEADERS] = {
             key.decode("latin-1"): value.decode("latin-1")
-            for key, value in reversed(scope["headers"])
+            for key, value in list(scope["headers"])[::-1]
         }
     return found
 

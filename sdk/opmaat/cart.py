@@ -231,13 +231,17 @@ def _cart_value(items: list[dict[str, Any]]) -> float:
     return round(total, 2)
 
 
-def purchase(record: Record, now: float, value: float | None = None) -> None:
+def purchase(record: Record, now: float, value: object = None) -> None:
     """Count an order of ``value`` (default: the cart's value); the cart's ids move to bought."""
-    if value is not None and (not _number(value) or not 0 <= value <= MAX_PRICE):
-        raise ProductError(f"order.value must be a number from 0 to {MAX_PRICE}")
+    # ``object``: a caller's value of any type is refused here, by ProductError.
+    amount: float | None = None
+    if value is not None:
+        if not _number(value) or not 0 <= value <= MAX_PRICE:
+            raise ProductError(f"order.value must be a number from 0 to {MAX_PRICE}")
+        amount = float(value)
     items = cart_items(record)
     count, total, _ = _orders(record)
-    total += _cart_value(items) if value is None else float(value)
+    total += _cart_value(items) if amount is None else amount
     record["orders"] = {"count": count + 1, "value": round(total, 2), "last": now}
     ids = [item["id"] for item in items]
     bought = [i for i in _bought(record) if i not in ids] + ids
@@ -315,7 +319,7 @@ def viewed_products(
     items = cart_items(record) if cart is None else cart
     skip = set(_bought(record)) | {item["id"] for item in items}
     out: list[dict[str, Any]] = []
-    for entry in reversed(_viewed(record)):
+    for entry in _viewed(record)[::-1]:
         if len(out) >= limit:
             break
         if entry["id"] not in skip:

@@ -36,6 +36,7 @@ from .patterns import PatternError, compile_pattern
 from .predicates import (
     ARRAY_TYPES,
     NUMBER_TYPES,
+    Number,
     Predicate,
     all_of,
     always,
@@ -280,24 +281,24 @@ def _op_ne(c: _Compiler, operand: Any, path: Path) -> Predicate:
 
 
 # For plain numbers, the common case, the comparison is written inline: no extra call.
-def _above(bound: float) -> Predicate:
+def _above(bound: Number) -> Predicate:
     return lambda v: v > bound if type(v) in NUMBER_TYPES else to_number(v) > bound
 
 
-def _at_least(bound: float) -> Predicate:
+def _at_least(bound: Number) -> Predicate:
     return lambda v: v >= bound if type(v) in NUMBER_TYPES else to_number(v) >= bound
 
 
-def _below(bound: float) -> Predicate:
+def _below(bound: Number) -> Predicate:
     return lambda v: v < bound if type(v) in NUMBER_TYPES else to_number(v) < bound
 
 
-def _at_most(bound: float) -> Predicate:
+def _at_most(bound: Number) -> Predicate:
     return lambda v: v <= bound if type(v) in NUMBER_TYPES else to_number(v) <= bound
 
 
 def _comparison(
-    compare: Callable[[Any, Any], bool], number_test: Callable[[float], Predicate]
+    compare: Callable[[Any, Any], bool], number_test: Callable[[Number], Predicate]
 ) -> OperatorCompiler:
     def compile_comparison(c: _Compiler, operand: Any, path: Path) -> Predicate:
         if isinstance(operand, str):

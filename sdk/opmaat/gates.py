@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from .predicates import Number
+
 # Signatures kept per slot and channel (each a tuple of a few texts and small numbers).
 PASSING_CACHE = 1024
 # More bounds than this on one attribute and its number gates judge nothing (every visitor's
@@ -48,7 +50,7 @@ class Gate:
     path: tuple[str, ...]
     texts: frozenset[str] = frozenset()
     in_array: bool = False
-    bounds: tuple[tuple[str, float], ...] = ()
+    bounds: tuple[tuple[str, Number], ...] = ()
 
 
 def audience_gates(audience: Mapping[str, Any] | None) -> tuple[tuple[Gate, ...], bool]:
@@ -99,12 +101,12 @@ def _first_gate(audience: Mapping[str, Any], *, numbers: bool) -> tuple[Gate, An
     return None
 
 
-def _bounds(value: Any) -> tuple[tuple[str, float], ...]:
+def _bounds(value: Any) -> tuple[tuple[str, Number], ...]:
     if not isinstance(value, dict) or not value or not value.keys() <= _COMPARE.keys():
         return ()
     bounds = []
     for op, bound in value.items():
-        if type(bound) not in (int, float) or not math.isfinite(bound):
+        if type(bound) is not int and (type(bound) is not float or not math.isfinite(bound)):
             return ()  # a text, a flag, NaN or an infinity: the full condition judges
         bounds.append((op, bound))
     return tuple(sorted(bounds))
@@ -126,7 +128,7 @@ class Gated(Protocol):
 
 G = TypeVar("G", bound=Gated)
 # A gated attribute: its path, and the texts its gates name or the bounds they compare with.
-_Place = tuple[tuple[str, ...], frozenset[str] | None, tuple[float, ...] | None]
+_Place = tuple[tuple[str, ...], frozenset[str] | None, tuple[Number, ...] | None]
 
 
 class Gates:
@@ -137,7 +139,7 @@ class Gates:
 
     def __init__(self, gated: Iterable[Gated]) -> None:
         texts: dict[tuple[str, ...], set[str]] = {}
-        bounds: dict[tuple[str, ...], set[float]] = {}
+        bounds: dict[tuple[str, ...], set[Number]] = {}
         for each in gated:
             for gate in each.gates:
                 if gate.bounds:
@@ -166,7 +168,7 @@ class Gates:
                 return i
         raise KeyError(gate.path)
 
-    def bounds(self, place: int) -> tuple[float, ...] | None:
+    def bounds(self, place: int) -> tuple[Number, ...] | None:
         """The sorted bounds of a number gate's attribute; None when there are too many to
         judge by (its gates then let every visitor through to the full condition)."""
         return self.places[place][2]
@@ -223,7 +225,7 @@ def _get(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else OPAQUE
 
 
-def _meets(place: int, bounds: tuple[float, ...], wanted: tuple[tuple[str, float], ...]) -> bool:
+def _meets(place: int, bounds: tuple[Number, ...], wanted: tuple[tuple[str, Number], ...]) -> bool:
     # Whether any number at ``place`` (see Gates.signature) meets every (operator, bound).
     i = place // 2
     for op, bound in wanted:

@@ -175,7 +175,7 @@ class Personalizer:
         *,
         secret_keys: Sequence[str],
         store: ProfileStore | None = None,
-        secure_cookies: bool = True,
+        secure_cookies: object = True,
         observer: Observer | None = None,
         cookie_domain: str | None = None,
         limits: Limits | None = None,
@@ -189,12 +189,12 @@ class Personalizer:
         self.decision_tokens = DecisionTokens(secret_keys)
         self.store: ProfileStore = store if store is not None else MemoryStore()
         self.recommender = LiveRecommender(self.store)
-        self.secure_cookies = secure_cookies
+        self.secure_cookies = bool(secure_cookies)  # a setting's 0 or 1 too
         self.stats = Stats()
         self.observers: tuple[Observer, ...] = (self.stats, *([observer] if observer else []))
         self.paused: frozenset[str] = frozenset()
 
-    def identify_proof(self, customer_id: str) -> str:
+    def identify_proof(self, customer_id: str | int) -> str:
         """What the site's server renders into a logged-in page for
         ``opmaat.identify(customer_id, proof)``: the edge links a customer id only with it."""
         return self.proofs.make(customer_text(customer_id))

@@ -17,6 +17,9 @@ Predicate = Callable[[Any], bool]
 
 ARRAY_TYPES = (list, tuple)
 NUMBER_TYPES = frozenset({int, float})
+# A number as JSON and Python keep it: an int stays exact beyond 2**53 (a compiled build,
+# opmaat/compiled.py, would make a ``float`` annotation a C double).
+Number = int | float
 _NAN = math.nan
 
 
@@ -238,7 +241,7 @@ _JS_RADIX = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)")
 _RADIX_BASE = {"x": 16, "o": 8, "b": 2}
 
 
-def to_number(value: Any) -> float:
+def to_number(value: Any) -> Number:
     """JavaScript's ``Number(value)``; NaN for arrays and objects."""
     if value is None or value is False:
         return 0
@@ -251,7 +254,7 @@ def to_number(value: Any) -> float:
     return _NAN
 
 
-def _text_number(text: str) -> float:
+def _text_number(text: str) -> Number:
     text = text.strip(_JS_SPACE)
     if not text:
         return 0

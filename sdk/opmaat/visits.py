@@ -20,7 +20,7 @@ def as_count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _iso(ts: float) -> str | None:
+def _iso(ts: int | float) -> str | None:  # an int as stored: exact, however large
     # Per whole second: a visitor's first visit repeats on every request, and the requests
     # of one second share their last_seen.
     try:

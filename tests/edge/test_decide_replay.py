@@ -20,6 +20,7 @@ import contextlib
 import csv
 import json
 import random
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -214,8 +215,15 @@ def fixed_world(clock: Clock, seed: int) -> Iterator[None]:
     tokens' nonces), from ``seed``."""
     ids = random.Random(seed)
 
-    def new_id(nbytes: int = 12) -> str:
-        return base64.urlsafe_b64encode(ids.randbytes(nbytes)).decode("ascii")
+    # Where ids come from (opmaat.identity.new_id), not new_id itself: a compiled build
+    # (opmaat/compiled.py) calls that function directly, a module's name patched or not.
+    def token_bytes(nbytes: int | None = None) -> bytes:
+        return ids.randbytes(32 if nbytes is None else nbytes)
+
+    def token_urlsafe(nbytes: int | None = None) -> str:  # the pages' nonces, drawn apart
+        return base64.urlsafe_b64encode(nonces.randbytes(nbytes or 32)).decode().rstrip("=")
+
+    nonces = random.Random(seed + 1)
 
     state = random.getstate()
     random.seed(seed)
@@ -223,8 +231,8 @@ def fixed_world(clock: Clock, seed: int) -> Iterator[None]:
         with (
             mock.patch.object(time, "time", clock.time),
             mock.patch("opmaat.personalizer.datetime", clock.datetime()),
-            mock.patch("opmaat.identity.new_id", new_id),
-            mock.patch("opmaat.personalizer.new_id", new_id),
+            mock.patch.object(secrets, "token_bytes", token_bytes),
+            mock.patch.object(secrets, "token_urlsafe", token_urlsafe),
         ):
             yield
     finally:

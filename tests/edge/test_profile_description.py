@@ -17,9 +17,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from opmaat import runtime
-from opmaat.engine import Engine
 from opmaat.profile_reads import EVERYTHING
 from opmaat.profile_reference import ATTRIBUTES, Attribute, lookup
+from opmaat.recommend.live import LiveRecommender
 from opmaat_edge.data_cli import prepare_demo
 from tests.edge.conftest import KEYS, MakeClient
 
@@ -64,16 +64,18 @@ def _goal(client: TestClient, name: str, props: dict[str, Any] | None = None) ->
 def profiles(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """What the engine saw in a visit that does a bit of everything the demo can."""
     seen: list[dict[str, Any]] = []
-    decide = Engine.decide
+    function = LiveRecommender.function
 
-    def capture(self: Engine, profile: Any, *args: Any, **kwargs: Any) -> Any:
+    # The engine is handed the profile and, with it, the recommender's function (plain Python
+    # in a compiled build too: opmaat/compiled.py).
+    def capture(self: LiveRecommender, campaigns: Any, profile: Any, record: Any) -> Any:
         seen.append(copy.deepcopy(dict(profile)))
-        return decide(self, profile, *args, **kwargs)
+        return function(self, campaigns, profile, record)
 
     config = prepare_demo(tmp_path_factory.mktemp("demo"), "http://testserver", KEYS)
     assert config is not None
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Engine, "decide", capture)
+        patch.setattr(LiveRecommender, "function", capture)
         # Every section, as /v1/me has them (a decision builds only what the file reads).
         patch.setattr(runtime, "profile_reads", lambda campaigns: EVERYTHING)
         make: MakeClient = _client_factory()

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from opmaat.identity import CookieCodec
+from opmaat.recommend.live import LiveRecommender
 from opmaat.store import MemoryStore
 from opmaat_edge import api, logs
 from opmaat_edge.app import create_app
@@ -190,12 +191,13 @@ def browse(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     assert shop.go("DELETE", "/healthz").status_code == 405
     assert shop.go("POST", "/v1/events", content=b"{not json").status_code == 400
 
-    engine = shop.state.runtime.current.engine
+    # Seams a compiled build keeps (opmaat/compiled.py): the recommender the engine is handed
+    # (plain Python), and the preview-cookie reader api.py imports from the cockpit.
     with monkeypatch.context() as m:
-        m.setattr(engine, "decide", _raise)
+        m.setattr(LiveRecommender, "function", _raise)
         assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 200
     with monkeypatch.context() as m:
-        m.setattr(api, "slot_names", _raise)
+        m.setattr(api, "read_preview_cookie", _raise)
         assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 500
 
     # A campaign file that no longer loads: the error is logged and shown on /healthz.

@@ -444,6 +444,22 @@ def test_numbers_beyond_2_53_and_signed_zeros_compare_exactly_as_the_conditions_
             assert winner(eng, profile) == every_audience_judged(eng, profile), value
 
 
+def test_bounds_past_a_float_and_past_2_53_are_gated_exactly() -> None:
+    # 10**400 is no float at all (math.isfinite overflowed on it); 2**53 + 1 and 2**53 + 2
+    # are one float apart from 2**53: a bound kept as a float would merge them.
+    eng = make_engine(
+        {"n": {"$gt": 10**400}},
+        {"n": {"$gt": BIG, "$lt": BIG + 2}},
+        {"n": {"$gte": BIG + 2, "$lte": 10**400}},
+    )
+    assert winner(eng, {"n": 10**401}) == "c0"
+    assert winner(eng, {"n": BIG + 1}) == "c1"
+    assert winner(eng, {"n": BIG + 2}) == "c2"
+    assert winner(eng, {"n": BIG}) is None
+    for value in [BIG, BIG + 1, BIG + 2, float(BIG), 10**400, 10**401, 1e308, math.inf, "1e999"]:
+        assert winner(eng, {"n": value}) == every_audience_judged(eng, {"n": value}), value
+
+
 def test_a_number_gate_with_two_operators_is_the_whole_audience() -> None:
     eng = make_engine({"n": {"$gt": 1, "$lte": 5}}, {"n": {"$gt": 5, "$lt": 1}})
     assert [c.gate_only for c in eng._candidates["hero"]["web"].candidates] == [True, True]

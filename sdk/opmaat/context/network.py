@@ -75,7 +75,7 @@ class TrustedProxies:
     networks: tuple[tuple[int, int, int], ...] = ()  # (version, network, netmask)
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> TrustedProxies:
+    def parse(cls, entries: Iterable[object]) -> TrustedProxies:
         """Build from config such as ``["127.0.0.1", "::1", "10.0.0.0/8"]``.
 
         Raises ValueError naming the first entry that is not an address or a network
@@ -147,7 +147,7 @@ def _client_ip(
         return peer_address.text
     candidate = peer_address
     hops = x_forwarded_for.rsplit(",", MAX_TRUSTED_HOPS)
-    for hop in reversed(hops[-MAX_TRUSTED_HOPS:]):
+    for hop in hops[-MAX_TRUSTED_HOPS:][::-1]:
         address = parse_ip(hop)
         if address is None:
             break
