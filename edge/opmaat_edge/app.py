@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from opmaat import compiled
 from opmaat.redis_store import RedisStore
 from opmaat.sqlite_store import SQLiteStore
 from opmaat_edge import (
@@ -72,6 +73,7 @@ async def healthz(request: Request) -> Response:
             },
             "campaigns": len(campaigns.campaigns),
             "campaigns_version": campaigns.version,
+            "build": compiled.build,  # "compiled" (scripts/compile) or "pure"
             "last_reload_error": error,
             "counters": {
                 **dataclasses.asdict(state.personalizer.stats),
@@ -150,17 +152,31 @@ def _reload_on_sighup(state: EdgeState) -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
 
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _endpoint(handler: Endpoint) -> Endpoint:
+    """``handler`` in a Python function: Starlette passes a route's endpoint a request only
+    when it is one, and a module compiled by scripts/compile (opmaat/compiled.py) has builtin
+    functions instead, which Starlette would call as ASGI apps."""
+
+    async def endpoint(request: Request) -> Response:
+        return await handler(request)
+
+    return endpoint
+
+
 def create_app(settings: EdgeSettings) -> Starlette:
     """An edge for ``settings``; raises SettingsError or ConfigError when they cannot work."""
     state = EdgeState.create(settings)
     page_view_routes = [
-        Route("/v1/decide", server_api.decide_route, methods=["GET", "POST"]),
-        Route("/v1/events", server_api.events_route, methods=["POST"]),
+        Route("/v1/decide", _endpoint(server_api.decide_route), methods=["GET", "POST"]),
+        Route("/v1/events", _endpoint(server_api.events_route), methods=["POST"]),
     ]
     routes: list[BaseRoute] = [
         Route("/opmaat.js", snippet, methods=["GET", "HEAD"]),
         *page_view_routes,
-        Route("/v1/identify", api.identify, methods=["POST"]),
+        Route("/v1/identify", _endpoint(api.identify), methods=["POST"]),
         Route("/p/{token:path}", purl_landing.land, methods=["GET", "HEAD"]),
         Route("/v1/consent", me.post_consent, methods=["POST"]),
         Route("/v1/me", me.get_me, methods=["GET"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# First: which build runs, before any compiled module is imported (opmaat/compiled.py).
+from opmaat import compiled as compiled
 from opmaat.campaigns import CampaignSet as CampaignSet
 from opmaat.campaigns import check_file as check_file
 from opmaat.campaigns import load_campaigns as load_campaigns

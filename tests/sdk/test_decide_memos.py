@@ -125,6 +125,7 @@ def test_a_pattern_searches_a_text_once(monkeypatch: pytest.MonkeyPatch) -> None
     assert searched == ["google", "bing"]
 
 
+@pytest.mark.pure
 def test_pattern_answers_stay_bounded_and_skip_long_texts(monkeypatch: pytest.MonkeyPatch) -> None:
     searched = counting_patterns(monkeypatch)
     monkeypatch.setattr(conditions, "REMEMBERED_ANSWERS", 3)
@@ -190,6 +191,7 @@ def test_kept_reasons_never_mix_numbers_and_flags() -> None:
     ]
 
 
+@pytest.mark.pure
 def test_kept_reasons_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reasons, "REMEMBERED", 3)
     reason = compile_reason({"geo.country": "NL"})

@@ -1,0 +1,214 @@
+"""Compile the modules of the decide path with mypyc (``scripts/compile`` runs this).
+
+    .venv/bin/python scripts/compile_native.py [--force] [--check]
+
+Each module in ``MODULES`` becomes a C extension beside its source, the code they share one
+library in ``sdk/``; ``sdk/opmaat_native.json`` is written last (what ``opmaat.compiled`` checks
+at import: a compiled module never runs in place of newer source). Does nothing when the stamp
+matches the sources. ``OPMAAT_COMPILE=0`` skips it; without a C compiler or Python's headers
+it says so and leaves plain Python, as does a failed compile (its error printed): opmaat runs
+either way, only slower.
+
+Why these modules: they hold the decide request's own time (cProfile, ``bench.request``'s
+returning visitors): the request context and profile, the record's updates, the engine and its
+gates, templates, reasons, tokens, and the edge's HTTP layer for /v1/decide and /v1/events.
+Left plain: modules whose functions tests replace to break or watch a request (``store.py``,
+``runtime.py``, ``limits.py``, the edge's ``server_api.py``), ``context/device.py`` (its parent
+class is untyped), and what runs at load or in the cockpit. A compiled module's functions call
+each other directly, so a test that replaces one by name sees no effect there: such tests
+watch a plain-Python seam instead (the recommender the engine is handed, ``Path.stat``), or are
+marked ``pure`` (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "sdk"), str(ROOT / "edge")]
+# This process only reads the stamp and the sources: it never warns that they changed.
+os.environ["OPMAAT_PURE"] = "1"
+
+from opmaat import compiled  # noqa: E402
+
+GROUP = "opmaat_native"
+MODULES = (
+    "opmaat.bucketing",
+    "opmaat.cart",
+    "opmaat.channel_prefs",
+    "opmaat.conditions",
+    "opmaat.consent",
+    "opmaat.context._urls",
+    "opmaat.context.clock",
+    "opmaat.context.geo",
+    "opmaat.context.nearby",
+    "opmaat.context.network",
+    "opmaat.context.referrer",
+    "opmaat.context.utm",
+    "opmaat.decision_tokens",
+    "opmaat.engine",
+    "opmaat.event_counts",
+    "opmaat.expiring_lru",
+    "opmaat.gates",
+    "opmaat.history",
+    "opmaat.identity",
+    "opmaat.intent",
+    "opmaat.interests",
+    "opmaat.log_lines",
+    "opmaat.personalizer",
+    "opmaat.predicates",
+    "opmaat.preferences",
+    "opmaat.profile",
+    "opmaat.profile_reads",
+    "opmaat.reasons",
+    "opmaat.templates",
+    "opmaat.tracking",
+    "opmaat.visits",
+    "opmaat_edge.api",
+    "opmaat_edge.direct",
+    "opmaat_edge.guard",
+    "opmaat_edge.http",
+    "opmaat_edge.metrics",
+    "opmaat_edge.state",
+    "opmaat_edge.visit",
+)
+
+
+def source(module: str) -> Path:
+    root = ROOT / ("edge" if module.startswith("opmaat_edge") else "sdk")
+    return root.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def missing_tools() -> str:
+    """Why nothing can be compiled here ("" when it can)."""
+    if not (shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")):
+        return "no C compiler (apt-get install gcc)"
+    include = sysconfig.get_paths()["include"]
+    if not (Path(include) / "Python.h").is_file():
+        return f"no Python headers in {include} (apt-get install python3-dev)"
+    try:
+        import mypyc.build  # noqa: F401
+    except ImportError:
+        return "mypyc is not installed (pip install mypy)"
+    return ""
+
+
+def clean() -> None:
+    """Remove every compiled module, the shared library and the stamp: plain Python again."""
+    compiled.STAMP.unlink(missing_ok=True)
+    for path in compiled.extensions().values():
+        for suffix in compiled.SUFFIXES:
+            path.with_name(path.stem + suffix).unlink(missing_ok=True)
+    for path in (ROOT / "sdk").glob(f"{GROUP}__mypyc*"):
+        path.unlink()
+
+
+def up_to_date() -> bool:
+    try:
+        stamp = json.loads(compiled.STAMP.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    found = sorted(compiled.extensions())
+    return (
+        isinstance(stamp, dict)
+        and stamp.get("digest") == compiled.sources_digest()
+        and stamp.get("modules") == found == sorted(MODULES)
+    )
+
+
+_SETUP = """
+import sys
+from setuptools import setup
+from mypyc.build import mypycify
+setup(
+    name="opmaat-native",
+    ext_modules=mypycify(sys.argv[1:-3], opt_level="3", group_name={group!r}, multi_file=True),
+    script_args=["build_ext", "--build-lib", sys.argv[-3], "--build-temp", sys.argv[-2],
+                 "--parallel", sys.argv[-1]],
+)
+"""
+
+
+def build(work: Path) -> None:
+    """mypyc in a child process, into ``work``; then each extension copied beside its
+    source."""
+    lib, temp = work / "lib", work / "temp"
+    setup = work / "setup.py"
+    setup.write_text(_SETUP.format(group=GROUP), encoding="utf-8")
+    paths = [str(source(m)) for m in MODULES]
+    jobs = str(max(1, os.cpu_count() or 1))
+    # In ``work``: setuptools would read the project's pyproject.toml (a hatchling project).
+    env = {**os.environ, "MYPYPATH": f"{ROOT / 'sdk'}:{ROOT / 'edge'}"}
+    done = subprocess.run(
+        [sys.executable, str(setup), *paths, str(lib), str(temp), jobs],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError((done.stdout + done.stderr)[-4000:])
+    for built in lib.rglob("*.so"):
+        relative = built.relative_to(lib)
+        if relative.parts[0] in ("opmaat", "opmaat_edge"):
+            root = ROOT / ("edge" if relative.parts[0] == "opmaat_edge" else "sdk")
+            shutil.copy2(built, root / relative)
+        else:
+            shutil.copy2(built, ROOT / "sdk" / relative.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/compile", description=__doc__)
+    parser.add_argument("--force", action="store_true", help="compile even when up to date")
+    parser.add_argument("--clean", action="store_true", help="remove the compiled modules")
+    parser.add_argument("--check", action="store_true", help="exit 1 unless up to date")
+    args = parser.parse_args(argv)
+    if args.clean:
+        clean()
+        print("compile: removed; opmaat runs as plain Python")
+        return 0
+    if args.check:
+        return 0 if up_to_date() else 1
+    if os.environ.get("OPMAAT_COMPILE", "1").strip() == "0":
+        return 0
+    if up_to_date() and not args.force:
+        return 0
+    why = missing_tools()
+    if why:
+        print(f"compile: skipped, {why}; opmaat runs as plain Python (slower)")
+        return 0
+    clean()
+    digest = compiled.sources_digest()
+    started = time.monotonic()
+    print(f"compile: {len(MODULES)} modules with mypyc (a minute or two, once) ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="opmaat-mypyc-") as folder:
+        try:
+            build(Path(folder))
+        except RuntimeError as failed:
+            clean()
+            print(f"compile: failed; opmaat runs as plain Python (slower):\n{failed}")
+            return 0
+    stamp = {"digest": digest, "modules": sorted(compiled.extensions()), "group": GROUP}
+    if stamp["modules"] != sorted(MODULES):
+        clean()
+        print("compile: not every module was built; opmaat runs as plain Python (slower)")
+        return 0
+    partial = compiled.STAMP.with_suffix(".tmp")
+    partial.write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+    partial.replace(compiled.STAMP)
+    print(f"compile: done in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
