@@ -88,7 +88,16 @@ def machine() -> list[str]:
         f"- System: {system}, kernel {platform.release()}",
         f"- Python {platform.python_version()}; {', '.join(versions)}",
         f"- Load generator: {wrk_version}",
+        f"- opmaat build: {_build()}",
     ]
+
+
+def _build() -> str:
+    from opmaat import compiled
+
+    if compiled.build == "compiled":
+        return "compiled (`scripts/compile`: the decide path in C extensions made by mypyc)"
+    return f"plain Python{f' ({compiled.reason})' if compiled.reason else ''}"
 
 
 def timed(name: str, work: Callable[[], Any]) -> Any:
