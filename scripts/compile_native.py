@@ -108,7 +108,7 @@ def clean() -> None:
     for path in compiled.extensions().values():
         for suffix in compiled.SUFFIXES:
             path.with_name(path.stem + suffix).unlink(missing_ok=True)
-    for path in (ROOT / "sdk").glob(f"{GROUP}__mypyc*"):
+    for path in (ROOT / "sdk").glob(f"{GROUP}*__mypyc*"):
         path.unlink()
 
 
@@ -125,15 +125,32 @@ def up_to_date() -> bool:
     )
 
 
+# One C library for every module (calls between them stay native), its C files compiled on
+# every core at once: distutils compiles an extension's sources one after the other.
 _SETUP = """
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from setuptools import setup
+from distutils import ccompiler
 from mypyc.build import mypycify
+
+def compile_at_once(self, sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                    extra_preargs=None, extra_postargs=None, depends=None):
+    macros, objects, extra_postargs, pp_opts, build = self._setup_compile(
+        output_dir, macros, include_dirs, sources, depends, extra_postargs)
+    cc_args = self._get_cc_args(pp_opts, debug, extra_preargs)
+    def one(obj):
+        source, ext = build[obj]
+        self._compile(obj, source, ext, cc_args, extra_postargs, pp_opts)
+    with ThreadPoolExecutor(int(sys.argv[-1])) as pool:
+        list(pool.map(one, objects))
+    return objects
+
+ccompiler.CCompiler.compile = compile_at_once
 setup(
     name="opmaat-native",
     ext_modules=mypycify(sys.argv[1:-3], opt_level="3", group_name={group!r}, multi_file=True),
-    script_args=["build_ext", "--build-lib", sys.argv[-3], "--build-temp", sys.argv[-2],
-                 "--parallel", sys.argv[-1]],
+    script_args=["build_ext", "--build-lib", sys.argv[-3], "--build-temp", sys.argv[-2]],
 )
 """
 
