@@ -102,6 +102,12 @@ def stale(found: dict[str, Path], stamp_path: Path = STAMP, roots: Roots = PACKA
         return "the sources changed since they were compiled"
     if sorted(found) != sorted(stamp.get("modules") or ()):
         return "the compiled modules are not the ones scripts/compile made"
+    group = stamp.get("group")
+    folder = stamp_path.parent  # the library the modules share sits beside the stamp
+    if not isinstance(group, str) or not any(
+        (folder / f"{group}__mypyc{suffix}").is_file() for suffix in SUFFIXES
+    ):
+        return "the library the compiled modules share is missing"
     return ""
 
 

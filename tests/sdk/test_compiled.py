@@ -74,15 +74,21 @@ def test_a_stamp_holds_only_for_the_sources_it_was_made_from(
     stamp.write_text("{not json")
     assert "missing or unreadable" in compiled.stale(found, stamp, [package])
     digest = compiled.sources_digest([package])
-    stamp.write_text(json.dumps({"digest": digest, "modules": sorted(found)}))
+    made = {"digest": digest, "modules": sorted(found), "group": "fake_group"}
+    stamp.write_text(json.dumps(made))
+    assert (
+        compiled.stale(found, stamp, [package])
+        == "the library the compiled modules share is missing"
+    )
+    (tmp_path / f"fake_group__mypyc{SUFFIX}").write_bytes(b"")
     assert compiled.stale(found, stamp, [package]) == ""
     monkeypatch.setenv("OPMAAT_PURE", "1")
     assert compiled.stale(found, stamp, [package]) == "OPMAAT_PURE is set"
     monkeypatch.setenv("OPMAAT_PURE", "0")
     assert compiled.stale(found, stamp, [package]) == ""
-    stamp.write_text(json.dumps({"digest": digest, "modules": ["fake_native.hot"]}))
+    stamp.write_text(json.dumps({**made, "modules": ["fake_native.hot"]}))
     assert "not the ones" in compiled.stale(found, stamp, [package])
-    stamp.write_text(json.dumps({"digest": digest, "modules": sorted(found)}))
+    stamp.write_text(json.dumps(made))
     (package[0] / "fake_native" / "inner" / "deep.py").write_text("WHERE = 'edited'\n")
     assert compiled.stale(found, stamp, [package]) == "the sources changed since they were compiled"
     assert compiled.sources_digest([package]) != digest
