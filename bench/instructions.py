@@ -45,10 +45,11 @@ One = Callable[[int], Awaitable[object]]
 
 @contextlib.asynccontextmanager
 async def _decide(visitors: int) -> AsyncIterator[One]:
-    async with request.edge_app(visitors) as (app, cookies):
+    async with request.edge_app(visitors) as (app, people):
 
         async def one(i: int) -> object:
-            return await request.call(app, cookies[i % len(cookies)])
+            cookie, address = people[i % len(people)]
+            return await request.call(app, cookie, address=address)
 
         yield one
 

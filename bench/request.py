@@ -1,5 +1,7 @@
 """Benchmark: one decide request through the whole edge app in-process (no sockets): the
-demo campaigns plus 200 generated ones, 3 slots, returning visitors, realistic headers.
+demo campaigns plus 200 generated ones, 3 slots, returning visitors, realistic headers. Each
+visitor comes from an address of its own (`bench.http.forwarded_for`, as wrk's visitors do):
+from one address, the edge's new-visitor limit would leave 60 of them, all in one place.
 
 What the edge does per request, without the HTTP server around it; `bench.http` measures the
 same over the network with wrk.
@@ -16,9 +18,9 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from bench.http import campaign_folder
+from bench.http import campaign_folder, forwarded_for
 from opmaat_edge.app import create_app
 from opmaat_edge.settings import EdgeSettings
 
@@ -45,12 +47,26 @@ HEADERS = [
 ]
 
 
+class Visitor(NamedTuple):
+    """A returning visitor: its Cookie header and its address (X-Forwarded-For)."""
+
+    cookie: bytes
+    address: bytes
+
+
 async def call(
-    app: Any, cookie: bytes | None, *, method: str = "POST", path: str = "/v1/decide"
+    app: Any,
+    cookie: bytes | None,
+    *,
+    method: str = "POST",
+    path: str = "/v1/decide",
+    address: bytes | None = None,
 ) -> list[dict[str, Any]]:
-    """One request (a decide: ``BODY``, ``HEADERS``, ``cookie``) through ``app``; what it
-    sent back."""
-    headers = [*HEADERS, *([(b"cookie", cookie)] if cookie else [])]
+    """One request (a decide: ``BODY``, ``HEADERS``, ``cookie``; ``address`` in place of the
+    headers' X-Forwarded-For) through ``app``; what it sent back."""
+    headers = [h for h in HEADERS if address is None or h[0] != b"x-forwarded-for"]
+    headers += [(b"x-forwarded-for", address)] if address is not None else []
+    headers += [(b"cookie", cookie)] if cookie else []
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -85,27 +101,31 @@ async def call(
 
 
 @contextlib.asynccontextmanager
-async def edge_app(visitors: int) -> AsyncIterator[tuple[Any, list[bytes]]]:
-    """The edge app on the benchmark's campaign file, and the cookies of ``visitors`` returning
-    visitors (each made by a first decide)."""
+async def edge_app(visitors: int) -> AsyncIterator[tuple[Any, list[Visitor]]]:
+    """The edge app on the benchmark's campaign file, and ``visitors`` returning visitors (each
+    made by a first decide from its own address)."""
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         config, _ = campaign_folder(Path(folder))
         app = create_app(EdgeSettings(config=str(config), secret_keys=(KEY,), dev=True))
-        cookies = []
-        for _ in range(visitors):
-            start = (await call(app, None))[0]
+        made = []
+        for i in range(visitors):
+            address = forwarded_for(i).encode()
+            start = (await call(app, None, address=address))[0]
             assert start["status"] == 200, start
-            cookies += [v.split(b";")[0] for k, v in start["headers"] if k == b"set-cookie"]
-        yield app, cookies
+            cookies = [v.split(b";")[0] for k, v in start["headers"] if k == b"set-cookie"]
+            assert cookies, f"visitor {i} got no cookie"
+            made.append(Visitor(cookies[0], address))
+        yield app, made
 
 
 async def _measure(runs: int, visitors: int, rounds: int) -> float:
-    async with edge_app(visitors) as (app, cookies):
+    async with edge_app(visitors) as (app, people):
         medians = []
         for _ in range(rounds):
             started = time.perf_counter()
             for i in range(runs):
-                await call(app, cookies[i % len(cookies)])
+                cookie, address = people[i % len(people)]
+                await call(app, cookie, address=address)
             medians.append((time.perf_counter() - started) / runs * 1e6)
         return statistics.median(medians)
 

@@ -39,9 +39,10 @@ class Returning:
 
 
 async def _catch(visits: int) -> Returning:
-    async with request.edge_app(1) as (app, cookies):
+    async with request.edge_app(1) as (app, people):
+        cookie, address = people[0]
         for _ in range(visits):
-            await request.call(app, cookies[0])
+            await request.call(app, cookie, address=address)
         personalizer = app.state.edge.personalizer
         engine: Engine = personalizer.runtime.current.engine
         seen: dict[str, Any] = {}
@@ -54,10 +55,11 @@ async def _catch(visits: int) -> Returning:
             return function(self, campaigns, profile, record)
 
         with mock.patch.object(LiveRecommender, "function", caught):
-            await request.call(app, cookies[0])
+            await request.call(app, cookie, address=address)
         seen["slots"] = json.loads(request.BODY)["slots"]
         headers = {k.decode(): v.decode() for k, v in request.HEADERS}
-        name, _, value = cookies[0].decode().partition("=")
+        headers["x-forwarded-for"] = address.decode()
+        name, _, value = cookie.decode().partition("=")
         visit = await personalizer.open(
             peer="127.0.0.1",
             headers={**headers, "cookie": f"{name}={value}"},
