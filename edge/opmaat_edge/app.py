@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import inspect
 import logging
 import os
 import signal
@@ -156,9 +157,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 def _endpoint(handler: Endpoint) -> Endpoint:
-    """``handler`` in a Python function: Starlette passes a route's endpoint a request only
-    when it is one, and a module compiled by scripts/compile (opmaat/compiled.py) has builtin
-    functions instead, which Starlette would call as ASGI apps."""
+    """``handler``, in a Python function when it is not one: Starlette passes a route's
+    endpoint a request only when it is a Python function, and a module compiled by
+    scripts/compile (opmaat/compiled.py) has builtin functions, which Starlette would call as
+    ASGI apps."""
+    if inspect.isfunction(handler):
+        return handler  # no extra call on the way
 
     async def endpoint(request: Request) -> Response:
         return await handler(request)

@@ -84,8 +84,7 @@ def header_dict(request: Request) -> dict[str, str]:
     found: dict[str, str] | None = scope.get(_HEADERS)
     if found is None:
         found = scope[_HEADERS] = {
-            key.decode("latin-1"): value.decode("latin-1")
-            for key, value in list(scope["headers"])[::-1]
+            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"][::-1]
         }
     return found
 

@@ -91,9 +91,8 @@ class Sources(importlib.abc.MetaPathFinder):
 
 
 def stale(found: dict[str, Path], stamp_path: Path = STAMP, roots: Roots = PACKAGES) -> str:
-    """Why the compiled modules ``found`` must not run ("" when they may)."""
-    if os.environ.get("OPMAAT_PURE", "").strip() not in ("", "0"):
-        return "OPMAAT_PURE is set"
+    """Why the compiled modules ``found`` must not run: the stamp's account of them ("" when
+    they may)."""
     try:
         stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -120,13 +119,14 @@ def choose() -> str:
     if not found:
         build, reason = "pure", ""
         return build
-    why = stale(found)
+    asked = os.environ.get("OPMAAT_PURE", "").strip() not in ("", "0")
+    why = "OPMAAT_PURE is set" if asked else stale(found)
     if not why:
         build, reason = "compiled", ""
         return build
     sys.meta_path.insert(0, Sources(found))
     build, reason = "pure", why
-    if why != "OPMAAT_PURE is set":
+    if not asked:
         log.warning("opmaat runs as plain Python: %s; run scripts/compile to compile it again", why)
     return build
 

@@ -65,9 +65,8 @@ def test_the_source_finder_imports_the_py_never_the_extension(
 
 
 def test_a_stamp_holds_only_for_the_sources_it_was_made_from(
-    package: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    package: tuple[Path, str], tmp_path: Path
 ) -> None:
-    monkeypatch.delenv("OPMAAT_PURE", raising=False)
     found = compiled.extensions([package])
     stamp = tmp_path / "stamp.json"
     assert "missing" in compiled.stale(found, stamp, [package])
@@ -81,10 +80,6 @@ def test_a_stamp_holds_only_for_the_sources_it_was_made_from(
         == "the library the compiled modules share is missing"
     )
     (tmp_path / f"fake_group__mypyc{SUFFIX}").write_bytes(b"")
-    assert compiled.stale(found, stamp, [package]) == ""
-    monkeypatch.setenv("OPMAAT_PURE", "1")
-    assert compiled.stale(found, stamp, [package]) == "OPMAAT_PURE is set"
-    monkeypatch.setenv("OPMAAT_PURE", "0")
     assert compiled.stale(found, stamp, [package]) == ""
     stamp.write_text(json.dumps({**made, "modules": ["fake_native.hot"]}))
     assert "not the ones" in compiled.stale(found, stamp, [package])
