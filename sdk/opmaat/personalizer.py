@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from opmaat.campaigns.model import SiteSettings
 from opmaat.cart import MAX_CART_BYTES, MAX_CART_ITEMS, cart_has_room
@@ -129,16 +129,33 @@ class Stats:
         self.bots += 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)
 class CookieChange:
     """A cookie to set (``value``) or to delete (``value`` None). ``max_age`` None: a session
     cookie. Always ``Path=/``, ``HttpOnly``, ``SameSite=Lax``; ``secure`` outside local dev."""
 
-    name: str
-    value: str | None
-    max_age: int | None
-    secure: bool
-    domain: str | None = None
+    # Built once per request: a written __init__ (a tenth of the time of the one a frozen
+    # dataclass generates, which sets each field through object.__setattr__), and Final
+    # fields in place of frozen=True: mypy refuses writes to them, and the compiled build too.
+    name: Final[str]
+    value: Final[str | None]
+    max_age: Final[int | None]
+    secure: Final[bool]
+    domain: Final[str | None]
+
+    def __init__(
+        self,
+        name: str,
+        value: str | None,
+        max_age: int | None,
+        secure: bool,
+        domain: str | None = None,
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.max_age = max_age
+        self.secure = secure
+        self.domain = domain
 
     def header(self) -> str:
         """The Set-Cookie header value (the edge and the middlewares all send this): what
