@@ -14,6 +14,10 @@ idle sockets stayed open for good, an 8 MB header was answered, and 1,100 idle s
 - past ``max_connections`` open connections, a new one is closed before a byte of it is
   read (not answered: that would be a 5xx);
 - `open_files_for` makes sure the process may open the files those connections need.
+
+It also sends an answer's header block together with the first piece of its body: uvicorn
+writes them one after the other, two sends and two TCP segments for every answer, and a
+second wake-up of the client (a third of the system calls of a decide served over HTTP/1.1).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import resource
 from typing import Any
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from opmaat_edge.settings import ServerLimits
@@ -47,6 +51,52 @@ TOO_LARGE = (
 def _worker_limits() -> ServerLimits:
     # Read once per worker, from the environment `opmaat serve` checked before starting it.
     return ServerLimits.from_env()
+
+
+class OneWrite:
+    """The connection's transport as one request's cycle sees it: the answer's header block
+    waits for the answer's first body write (or the end of the loop's turn, whichever comes
+    first, so a streamed answer's headers never wait for its body) and goes out with it."""
+
+    __slots__ = ("cycle", "held", "loop", "transport")
+
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        cycle: RequestResponseCycle,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.transport = transport
+        self.cycle: RequestResponseCycle | None = cycle  # None once the header block came
+        self.loop = loop
+        self.held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            self.transport.write(held + data)
+        elif self.cycle is not None and self.cycle.response_started:
+            # The header block: uvicorn marks the answer started just before writing it.
+            self.cycle = None  # no longer needed (and no reference cycle left to collect)
+            self.held = data
+            self.loop.call_soon(self.flush)
+        else:
+            self.transport.write(data)  # "100 Continue" before the answer, or more body
+
+    def flush(self) -> None:
+        held = self.held
+        if held is not None:
+            self.held = None
+            if not self.transport.is_closing():
+                self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
 
 
 class LimitedHttpProtocol(HttpToolsProtocol):
@@ -108,6 +158,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             self.header_timer.cancel()
             self.header_timer = None
         super().on_headers_complete()
+        cycle = self.cycle  # a new one, unless the request was handed to the WebSocket side
+        if cycle is not None and cycle.transport is self.transport:
+            cycle.transport = OneWrite(self.transport, cycle, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self.header_room = self.limits.max_header_bytes

@@ -119,6 +119,92 @@ def test_of_a_header_block_of_a_megabyte_the_parser_reads_only_the_limit(
     assert sum(fed) == LIMIT
 
 
+class Recording(asyncio.Transport):
+    """A transport that keeps what is written to it, each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+        self.protocol: Any = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 5555)}.get(name)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closing = True
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    def get_protocol(self) -> Any:
+        return self.protocol
+
+
+def writes_for(app: Any, data: bytes, *, until: bytes) -> list[bytes]:
+    """The writes a LimitedHttpProtocol makes for ``data`` (requests in one read) until what
+    it wrote ends with ``until``, each write as it came."""
+
+    async def run() -> list[bytes]:
+        config = Config(app=app, lifespan="off", ws="none", log_config=None)
+        config.load()
+        protocol = LimitedHttpProtocol(config, ServerState(), {}, limits=LIMITS)
+        transport = Recording()
+        transport.protocol = protocol
+        protocol.connection_made(transport)
+        protocol.data_received(data)
+        for _ in range(1000):
+            if b"".join(transport.writes).endswith(until):
+                break
+            await asyncio.sleep(0.001)
+        protocol.connection_lost(None)
+        return transport.writes
+
+    return asyncio.run(run())
+
+
+def test_an_answer_goes_out_in_one_write_with_its_header_block() -> None:
+    kept_alive = request(200, b"abc", close=False)
+    writes = writes_for(echo_length, kept_alive * 2, until=b"\r\n\r\n3" * 2)
+    assert len(writes) == 2, writes  # one for each answer
+    assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(b"\r\n\r\n3") for w in writes)
+
+
+def test_a_streamed_answer_sends_its_header_block_before_its_body_comes() -> None:
+    async def slow_body(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-length", b"4")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await asyncio.sleep(0.05)
+        await send({"type": "http.response.body", "body": b"late"})
+
+    writes = writes_for(slow_body, request(100), until=b"late")
+    assert len(writes) == 2, writes
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert writes[0].endswith(b"\r\n\r\n")
+    assert writes[1] == b"late"
+
+
+def test_100_continue_is_sent_before_the_answer_and_the_answer_still_in_one_write() -> None:
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
+    writes = writes_for(echo_length, head + b"abc", until=b"\r\n\r\n3")
+    assert writes[0] == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert len(writes) == 2
+    assert writes[1].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
 @pytest.mark.parametrize(
     ("soft", "hard", "connections", "set_to"),
     [
