@@ -51,6 +51,7 @@ from opmaat_edge.resources import DEMO_CAMPAIGNS, DEMO_GEO
 
 BUDGET = 2048
 HOT_RECORDS = inspect.signature(MemoryStore).parameters["max_hot"].default
+DECODED_RECORDS = inspect.signature(MemoryStore).parameters["max_decoded"].default
 TRACED_VISITORS = 20_000
 NOW = 1_780_000_000.0  # 2026-05-28: the fill's clock, so every run builds the same records
 DAY = 86400.0
@@ -418,6 +419,14 @@ def child_tracemalloc(visitors: int) -> dict[str, Any]:
     top = dict(sorted(lines.items(), key=lambda kv: -kv[1])[:8])
     # What the store keeps: the record's JSON packed with zlib.
     encoded = sum(len(packed) for packed, _ in store._data.values())
+    # What a record kept decoded (MemoryStore.adopt) takes: the dicts of up to 1,000 of them.
+    sample = [store_module._unpack(packed) for packed, _ in list(store._data.values())[:1000]]
+    gc.collect()
+    tracemalloc.start()
+    decoded = [decode_record(data) for data in sample]
+    decoded_bytes = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del decoded
     return {
         "traced_visitors": stored,
         "traced_per_profile": (after - before) / per,
@@ -425,6 +434,7 @@ def child_tracemalloc(visitors: int) -> dict[str, Any]:
         # What the stored bytes objects take (their allocations), against their length.
         "encoded_allocated_per_profile": encoded_allocated / per,
         "encoded_length_per_profile": encoded / per,
+        "decoded_per_record": decoded_bytes / max(1, len(sample)),
     }
 
 
@@ -459,6 +469,8 @@ def run(visitors: int = 100_000, traced_visitors: int = TRACED_VISITORS) -> dict
         # The memory store's hot tier: at most HOT_RECORDS records as plain JSON, on top of
         # their packed copies' share above.
         "hot_tier": HOT_RECORDS * (rss["encoded_mean"] - traced["encoded_length_per_profile"]),
+        # And at most DECODED_RECORDS of those also as the dicts a request handed back.
+        "decoded_tier": DECODED_RECORDS * traced["decoded_per_record"],
         # Besides the stored bytes objects: keys, tuples, the TLRUCache's bookkeeping.
         "overhead_per_profile": traced["traced_per_profile"]
         - traced["encoded_allocated_per_profile"],
@@ -475,6 +487,11 @@ def _print(result: dict[str, Any]) -> None:
         f"memory store, hot tier: at most {HOT_RECORDS:,} records as plain JSON, "
         f"{result['hot_tier'] / 2**20:.1f} MiB beyond their packed copies (bounded, apart from "
         "the per-profile figures)"
+    )
+    print(
+        f"memory store, decoded records: at most {DECODED_RECORDS:,} kept as dicts, "
+        f"{result['decoded_tier'] / 2**20:.1f} MiB ({result['decoded_per_record']:,.0f} B each; "
+        "bounded, apart from the per-profile figures)"
     )
     print(
         f"memory store, tracemalloc over {result['traced_visitors']} profiles: "

@@ -288,7 +288,9 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
         f"{mem['traced_per_profile']:,.0f} B; mean profile JSON {mem['encoded_mean']:,.0f} B, "
         f"kept packed (zlib with a preset dictionary) in "
         f"{mem['encoded_length_per_profile']:,.0f} B; the hot tier (the most recently used "
-        f"records as plain JSON, bounded) {mem['hot_tier'] / 2**20:,.1f} MiB on top",
+        f"records as plain JSON, bounded) {mem['hot_tier'] / 2**20:,.1f} MiB on top, and the "
+        f"decoded records ({memory.DECODED_RECORDS:,} at most, the dicts requests handed back) "
+        f"{mem['decoded_tier'] / 2**20:,.1f} MiB",
         "",
         "### SQLite and Redis against memory, in-process",
         "",

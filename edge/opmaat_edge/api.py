@@ -85,7 +85,7 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
         page=body.get("page"),
     )
     tokens = visit.personalizer.decision_tokens.make(decisions, token_visitor(visit))
-    return respond(
+    response = respond(
         visit,
         {
             "consent": visit.consent.tier,
@@ -93,6 +93,8 @@ async def decide(request: Request, body: dict[str, Any]) -> Response:
             **({"preview": previewed.words()} if previewed is not None else {}),
         },
     )
+    visit.release()
+    return response
 
 
 def _answer(decision: Decision, token: str | None) -> dict[str, Any]:
@@ -220,7 +222,9 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
     if await visit.save():
         await _count(visit, kind, body, tallies)
     # Past the new-profile budget (Visit.save) nothing was kept either.
-    return respond(visit, {"ok": True, "stored": visit.consent.stores})
+    response = respond(visit, {"ok": True, "stored": visit.consent.stores})
+    visit.release()
+    return response
 
 
 def _claim(visit: Visit, kind: str, body: dict[str, Any]) -> tuple[str, ...]:

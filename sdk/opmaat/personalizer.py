@@ -901,6 +901,17 @@ class Visit:
         # pages of the site stays.
         return self.consent.source in ("page", "bot")  # a person taken for a bot keeps theirs
 
+    def release(self) -> None:
+        """The request is done with the record: a store that keeps decoded records
+        (``MemoryStore.adopt``) may keep it for this visitor's next request, which then skips
+        decoding it. Call it last: the visit's record is empty afterwards."""
+        token, record = self.token, self.record
+        self.record = {}
+        if self.written and not self.changes and token is not None:
+            adopt = getattr(self.personalizer.store, "adopt", None)
+            if adopt is not None:
+                adopt(self.ident.visitor_id, token, record)
+
     def cookie_changes(self) -> list[CookieChange]:
         """The cookies the response to this request must set or delete."""
         secure = self.personalizer.secure_cookies
