@@ -14,7 +14,9 @@ Workloads: ``decide`` is `bench.request`'s decide request through the whole edge
 campaign file, its returning visitors); ``bare`` is bare Starlette answering "ok"
 (bench/bare_app.py); ``naive`` is the naive personalization route (bench/naive_app.py);
 ``profile`` and ``engine`` are the parts `bench.profile` and `bench.decide` time of
-`bench.visitor`'s returning visitor (building the profile; the engine's decide).
+`bench.visitor`'s returning visitor (building the profile; the engine's decide); ``served``
+and ``served-bare`` are `bench.served`'s requests: the decide and bare Starlette's "ok" with
+wrk's bytes through the HTTP protocol of a worker, without sockets.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from typing import Any
 from bench import request
 
 SHIM = Path(__file__).with_name("callgrind_shim.c")
-WORKLOADS = ("decide", "bare", "naive", "profile", "engine")
+WORKLOADS = ("decide", "bare", "naive", "profile", "engine", "served", "served-bare")
 One = Callable[[int], Awaitable[object]]
 
 
@@ -120,8 +122,15 @@ def _shim(folder: Path) -> ctypes.CDLL:
 
 
 async def _counted(workload: str, runs: int, warmup: int, visitors: int, shim: Any) -> None:
-    factories = {"decide": _decide, "bare": _bare, "naive": _naive}
-    factory = {**factories, "profile": _profile, "engine": _engine}[workload]
+    from bench import served
+
+    factories = {"decide": _decide, "bare": _bare, "naive": _naive, "served": served.edge}
+    factory = {
+        **factories,
+        "profile": _profile,
+        "engine": _engine,
+        "served-bare": served.bare,
+    }[workload]
     async with factory(visitors) as one:
         for i in range(warmup):
             await one(i)
@@ -152,7 +161,13 @@ def _inner(workload: str, runs: int, warmup: int, visitors: int) -> None:
     _seed()
     with tempfile.TemporaryDirectory(prefix="opmaat-shim-") as folder:
         shim = _shim(Path(folder))
-        asyncio.run(_counted(workload, runs, warmup, visitors, shim))
+        if workload.startswith("served"):  # on the loop a worker runs
+            from bench.served import new_loop
+
+            with asyncio.Runner(loop_factory=new_loop) as runner:
+                runner.run(_counted(workload, runs, warmup, visitors, shim))
+        else:
+            asyncio.run(_counted(workload, runs, warmup, visitors, shim))
 
 
 def count(

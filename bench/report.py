@@ -30,6 +30,7 @@ from bench import (
     profile,
     recommend,
     request,
+    served,
     snippet,
     store,
 )
@@ -119,6 +120,7 @@ def main() -> int:
         "profile": timed("profile build", profile.run),
         "decide": timed("decide", decide.run),
         "request": timed("decide request in-process", request.run),
+        "served": timed("decide request served in-process", served.run),
         "baseline": timed("decide request against the round's start", baseline.run),
         "evaluator": timed("condition evaluators", evaluator.run),
         "snippet": timed("snippet size", snippet.run),
@@ -272,6 +274,10 @@ def render(f: dict[str, Any], started: dt.datetime) -> str:
         "",
         f"- one decide request through the whole edge app, no sockets (`python -m "
         f"bench.request`): {f['request']:.0f} µs",
+        f"- the same decide with wrk's bytes through a worker's HTTP protocol, no sockets "
+        f'(`python -m bench.served`): {f["served"]["edge_us"]:.0f} µs; bare Starlette\'s "ok" '
+        f"served so {f['served']['bare_us']:.1f} µs; bare/edge "
+        f"{f['served']['bare_over_edge']:.3f} (wrk's edge/bare without the kernel's share)",
         f"- profile build (request context + stored record), returning visitor: "
         f"{f['profile']:.1f} µs",
         *(f"- decide, 3 slots over 216 campaigns, {k}: {v:.0f} µs" for k, v in f["decide"].items()),

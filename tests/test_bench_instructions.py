@@ -8,7 +8,7 @@ import json
 import shutil
 
 import pytest
-from bench import instructions, naive_app, request, visitor
+from bench import instructions, naive_app, request, served, visitor
 
 
 def test_callgrinds_totals_are_read() -> None:
@@ -51,3 +51,26 @@ def test_the_returning_visitor_has_a_history() -> None:
     assert caught.visit.record["decisions"]
     assert caught.slots == ["hero", "sidebar", "offer"]
     assert caught.facts.page_url == "https://shop.example/c/running"
+
+
+def test_the_served_benchmark_feeds_wrks_bytes_through_the_edges_protocol() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        async with served.edge(2) as one:
+            decides = [await one(i) for i in range(3)]
+        async with served.bare(1) as one:
+            oks = [await one(i) for i in range(2)]
+        return decides, oks
+
+    with asyncio.Runner(loop_factory=served.new_loop) as runner:
+        decides, oks = runner.run(scenario())
+    for answer in decides:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"set-cookie: opmaat=" in head  # the returning visitor's cookie, written again
+        assert set(json.loads(body)["slots"]) == {"hero", "sidebar", "offer"}
+    assert all(a.startswith(b"HTTP/1.1 200 OK\r\n") and a.endswith(b"\r\n\r\nok") for a in oks)
+    raw = served.raw_request("POST", "/v1/decide", b"{}", b"opmaat=v", b"192.0.2.1")
+    assert raw.startswith(b"POST /v1/decide HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n")
+    assert (
+        b"\r\nCookie: opmaat=v\r\nX-Forwarded-For: 192.0.2.1\r\nContent-Length: 2\r\n\r\n{}" in raw
+    )

@@ -46,6 +46,7 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
         "profile": 40.0,
         "decide": {"nothing matches": 80.0, "every slot filled": 95.0},
         "request": 430.0,
+        "served": {"edge_us": 500.0, "bare_us": 40.0, "bare_over_edge": 0.08},
         "evaluator": {
             "ratio": 5.0,
             "growthbook_us": 2.5,
@@ -64,6 +65,7 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
             "encoded_mean": 2565.0,
             "encoded_length_per_profile": 646.0,
             "hot_tier": 18_000_000.0,
+            "decoded_tier": 7_900_000.0,
         },
         "snippet": {"raw": 4486, "gzip": 1832, "brotli": 1581, "budget": 2048},
         "middleware": {"bare": 1.0, "middleware": 1.5, "added": 0.5},
@@ -82,6 +84,8 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
     assert "`python -m bench.memory`" in budgets
     assert "1,200 B" in budgets
     assert "Redis / memory 0.47" in text
+    assert "(`python -m bench.served`): 500 µs; bare Starlette's \"ok\" served so 40.0 µs" in text
+    assert "the decoded records (1,000 at most" in text
     assert "## Budgets still missed" in text
 
 

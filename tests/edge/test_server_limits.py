@@ -11,6 +11,7 @@ import resource
 from typing import Any
 
 import pytest
+from bench.served import MemoryTransport
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
@@ -119,40 +120,6 @@ def test_of_a_header_block_of_a_megabyte_the_parser_reads_only_the_limit(
     assert sum(fed) == LIMIT
 
 
-class Recording(asyncio.Transport):
-    """A transport that keeps what is written to it, each write apart."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closing = False
-        self.protocol: Any = None
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 5555)}.get(name)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.writes.append(bytes(data))
-
-    def close(self) -> None:
-        self.closing = True
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def set_protocol(self, protocol: Any) -> None:
-        self.protocol = protocol
-
-    def get_protocol(self) -> Any:
-        return self.protocol
-
-
 def writes_for(app: Any, data: bytes, *, until: bytes) -> list[bytes]:
     """The writes a LimitedHttpProtocol makes for ``data`` (requests in one read) until what
     it wrote ends with ``until``, each write as it came."""
@@ -161,7 +128,7 @@ def writes_for(app: Any, data: bytes, *, until: bytes) -> list[bytes]:
         config = Config(app=app, lifespan="off", ws="none", log_config=None)
         config.load()
         protocol = LimitedHttpProtocol(config, ServerState(), {}, limits=LIMITS)
-        transport = Recording()
+        transport = MemoryTransport()
         transport.protocol = protocol
         protocol.connection_made(transport)
         protocol.data_received(data)

@@ -9,8 +9,8 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from bench import request as bench_request
+
 from opmaat.store import MemoryStore, Record, decode_record
 
 
