@@ -36,6 +36,8 @@ from opmaat_edge.settings import ServerLimits
 # A connection's socket, and a Redis connection while its request waits on the store
 # (redis-py's pool opens one for each call in flight).
 FILES_PER_CONNECTION = 2
+# A timer may run this much before its time (the loop's clock resolution).
+TIMER_SLACK = 0.001
 # A worker's open files besides (14 for a demo edge: its log, event loop, pipes and socket).
 SPARE_FILES = 64
 
@@ -115,8 +117,12 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         # What the current request's header block may still take; None from its end to the
         # end of the request's body (the next byte after that begins the next request).
         self.header_room: int | None = self.limits.max_header_bytes
-        self.header_timer: asyncio.TimerHandle | None = None
-        self.body_timer: asyncio.TimerHandle | None = None
+        # When the connection is closed unless the header block (or the body) is complete by
+        # then: loop.time(); None while a request is being answered. One timer per connection
+        # looks at it (a deadline moved later re-arms the timer when it fires), so a request
+        # sets a number where it would start and cancel two timers.
+        self.deadline: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         if len(self.connections) >= self.limits.max_connections:
@@ -124,7 +130,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             transport.close()
             return
         super().connection_made(transport)
-        self.start_header_timer()
+        self.wait(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.stop_timers()
@@ -135,6 +141,21 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         # block past the limit is refused after exactly that many bytes, while one that ends
         # within it (its body in the same read) is not. A request that begins in the same
         # piece as the one before it ends (pipelining) gets up to one piece more.
+        room = self.header_room
+        if room is None:
+            if len(data) > self.limits.max_header_bytes:
+                self._in_pieces(data)
+            else:
+                super().data_received(data)
+        elif 0 < len(data) <= room:  # one piece (nearly every read)
+            self.header_room = room - len(data)
+            super().data_received(data)
+        else:
+            self._in_pieces(data)
+        if self.header_room is None and self.deadline is None:
+            self.wait(self.limits.body_timeout)
+
+    def _in_pieces(self, data: bytes) -> None:
         rest = memoryview(data)
         while rest:
             room = self.header_room
@@ -149,14 +170,10 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             super().data_received(piece)  # type: ignore[arg-type]  # the parser takes any buffer
             if self.transport.is_closing() or self.transport.get_protocol() is not self:
                 return  # refused by the parser, or handed to the WebSocket protocol
-        if self.header_room is None and self.body_timer is None:
-            self.body_timer = self.loop.call_later(self.limits.body_timeout, self.time_out)
 
     def on_headers_complete(self) -> None:
         self.header_room = None
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+        self.deadline = None
         super().on_headers_complete()
         cycle = self.cycle  # a new one, unless the request was handed to the WebSocket side
         if cycle is not None and cycle.transport is self.transport:
@@ -164,28 +181,41 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self.header_room = self.limits.max_header_bytes
-        if self.body_timer is not None:
-            self.body_timer.cancel()
-            self.body_timer = None
+        self.deadline = None
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if self.timeout_keep_alive_task is not None:  # waiting for the next request
-            self.start_header_timer()
+            self.wait(self.limits.header_timeout)
 
-    def start_header_timer(self) -> None:
-        self.header_timer = self.loop.call_later(self.limits.header_timeout, self.time_out)
+    def wait(self, seconds: float) -> None:
+        """Close the connection ``seconds`` from now unless what it waits for comes first."""
+        deadline = self.deadline = self.loop.time() + seconds
+        timer = self.timer
+        if timer is None or deadline < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(deadline, self.check)
+
+    def check(self) -> None:
+        self.timer = None
+        deadline = self.deadline
+        if deadline is None:
+            return  # answering a request: the next wait arms the timer again
+        if deadline - self.loop.time() > TIMER_SLACK:
+            self.timer = self.loop.call_at(deadline, self.check)
+        else:
+            self.time_out()
 
     def time_out(self) -> None:
         self.stop_timers()
         self.transport.close()
 
     def stop_timers(self) -> None:
-        for timer in (self.header_timer, self.body_timer):
-            if timer is not None:
-                timer.cancel()
-        self.header_timer = self.body_timer = None
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.deadline = None
 
 
 def open_files_for(connections: int) -> int:
