@@ -84,7 +84,7 @@ def test_the_report_names_every_budget_and_says_which_are_missed() -> None:
     assert "`python -m bench.memory`" in budgets
     assert "1,200 B" in budgets
     assert "Redis / memory 0.47" in text
-    assert "(`python -m bench.served`): 500 µs; bare Starlette's \"ok\" served so 40.0 µs" in text
+    assert '(`python -m bench.served`): 500 µs; bare Starlette\'s "ok" served so 40.0 µs' in text
     assert "the decoded records (1,000 at most" in text
     assert "## Budgets still missed" in text
 
