@@ -52,9 +52,7 @@ class Identity:
     cookie it was read from.
     """
 
-    # Built once per request: a written __init__ (a tenth of the time of the one a frozen
-    # dataclass generates, which sets each field through object.__setattr__), and Final
-    # fields in place of frozen=True: mypy refuses writes to them, and the compiled build too.
+    # Final fields and a written __init__, not frozen=True: see engine.Decision.
     visitor_id: Final[str]
     session_id: Final[str]
     issued: Final[float]

@@ -134,9 +134,7 @@ class CookieChange:
     """A cookie to set (``value``) or to delete (``value`` None). ``max_age`` None: a session
     cookie. Always ``Path=/``, ``HttpOnly``, ``SameSite=Lax``; ``secure`` outside local dev."""
 
-    # Built once per request: a written __init__ (a tenth of the time of the one a frozen
-    # dataclass generates, which sets each field through object.__setattr__), and Final
-    # fields in place of frozen=True: mypy refuses writes to them, and the compiled build too.
+    # Final fields and a written __init__, not frozen=True: see engine.Decision.
     name: Final[str]
     value: Final[str | None]
     max_age: Final[int | None]

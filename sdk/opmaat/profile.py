@@ -52,9 +52,7 @@ class RequestFacts:
     time (now when not given).
     """
 
-    # Built once per request: a written __init__ (a tenth of the time of the one a frozen
-    # dataclass generates, which sets each field through object.__setattr__), and Final
-    # fields in place of frozen=True: mypy refuses writes to them, and the compiled build too.
+    # Final fields and a written __init__, not frozen=True: see engine.Decision.
     peer: Final[str | None]
     headers: Final[Mapping[str, str]]
     page_url: Final[str | None]
