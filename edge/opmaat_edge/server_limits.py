@@ -210,7 +210,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
 
     def time_out(self) -> None:
         self.stop_timers()
-        self.transport.close()
+        if self.transport.get_protocol() is self:  # not handed to the WebSocket side since
+            self.transport.close()
 
     def stop_timers(self) -> None:
         if self.timer is not None:

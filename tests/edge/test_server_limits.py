@@ -149,6 +149,39 @@ def test_an_answer_goes_out_in_one_write_with_its_header_block() -> None:
     assert all(w.startswith(b"HTTP/1.1 200 OK\r\n") and w.endswith(b"\r\n\r\n3") for w in writes)
 
 
+def test_the_deadline_closes_a_waiting_connection_only_while_it_is_still_this_protocols() -> None:
+    async def run() -> tuple[bool, bool, bool]:
+        config = Config(app=echo_length, lifespan="off", ws="none", log_config=None)
+        config.load()
+        loop = asyncio.get_running_loop()
+        results = []
+        for handed_over in (False, True):
+            protocol = LimitedHttpProtocol(config, ServerState(), {}, limits=LIMITS)
+            transport = MemoryTransport()
+            transport.set_protocol(protocol)
+            protocol.connection_made(transport)
+            assert protocol.timer is not None  # waiting for the first header block
+            if handed_over:  # as uvicorn does on a WebSocket upgrade
+                transport.set_protocol(object())
+            protocol.deadline = loop.time() - 1
+            protocol.check()
+            results.append(transport.closing)
+        moved = LimitedHttpProtocol(config, ServerState(), {}, limits=LIMITS)
+        transport = MemoryTransport()
+        transport.set_protocol(moved)
+        moved.connection_made(transport)
+        moved.deadline = loop.time() + 60  # a later request moved it: the timer waits again
+        moved.check()
+        results.append(transport.closing or moved.timer is None)
+        moved.connection_lost(None)
+        return results[0], results[1], results[2]
+
+    closed, closed_after_hand_over, closed_before_deadline = asyncio.run(run())
+    assert closed
+    assert not closed_after_hand_over
+    assert not closed_before_deadline
+
+
 def test_a_streamed_answer_sends_its_header_block_before_its_body_comes() -> None:
     async def slow_body(scope: Any, receive: Any, send: Any) -> None:
         await receive()
