@@ -36,10 +36,10 @@ from opmaat_edge.settings import ServerLimits
 # A connection's socket, and a Redis connection while its request waits on the store
 # (redis-py's pool opens one for each call in flight).
 FILES_PER_CONNECTION = 2
-# A timer may run this much before its time (the loop's clock resolution).
-TIMER_SLACK = 0.001
 # A worker's open files besides (14 for a demo edge: its log, event loop, pipes and socket).
 SPARE_FILES = 64
+# A timer may run this much before its time (the loop's clock resolution).
+TIMER_SLACK = 0.001
 
 _TOO_LARGE_BODY = b'{"error": "request header too large"}'
 TOO_LARGE = (
@@ -142,13 +142,9 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         # within it (its body in the same read) is not. A request that begins in the same
         # piece as the one before it ends (pipelining) gets up to one piece more.
         room = self.header_room
-        if room is None:
-            if len(data) > self.limits.max_header_bytes:
-                self._in_pieces(data)
-            else:
-                super().data_received(data)
-        elif 0 < len(data) <= room:  # one piece (nearly every read)
-            self.header_room = room - len(data)
+        if 0 < len(data) <= (self.limits.max_header_bytes if room is None else room):
+            if room is not None:  # one piece: nearly every read
+                self.header_room = room - len(data)
             super().data_received(data)
         else:
             self._in_pieces(data)
