@@ -267,7 +267,7 @@ def _run(
     import uvicorn
 
     from opmaat.errors import ConfigError
-    from opmaat_edge import data_dir
+    from opmaat_edge import data_dir, logs
     from opmaat_edge.app import create_app
     from opmaat_edge.server_limits import LimitedHttpProtocol, open_files_for
     from opmaat_edge.settings import LOOPBACK_HOSTS, EdgeSettings, ServerLimits, SettingsError
@@ -277,7 +277,10 @@ def _run(
         # name resolves to 127.0.0.1 (DNS rebinding) cannot read it.
         env["OPMAAT_ALLOWED_HOSTS"] = LOOPBACK_HOSTS
     try:
-        # Fail fast, with a readable message, before uvicorn starts any worker.
+        # Fail fast, with a readable message, before uvicorn starts any worker; what the app
+        # logs meanwhile in the format the workers will use.
+        fmt = {**os.environ, **env}.get("OPMAAT_LOG_FORMAT", "json")
+        logs.configure(fmt if fmt in ("json", "text") else "json")
         settings = EdgeSettings.from_env({**os.environ, **env})
         limits = ServerLimits.from_env({**os.environ, **env})
         create_app(settings)

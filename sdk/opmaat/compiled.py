@@ -127,8 +127,22 @@ def choose() -> str:
     sys.meta_path.insert(0, Sources(found))
     build, reason = "pure", why
     if not asked:
-        log.warning("opmaat runs as plain Python: %s; run scripts/compile to compile it again", why)
+        _unsaid.append(why)
+        if log.hasHandlers():  # otherwise said by the first Personalizer, in the host's format
+            announce()
     return build
+
+
+_unsaid: list[str] = []
+
+
+def announce() -> None:
+    """Log why this process runs plain Python though compiled modules are there, once. At
+    import, logging is often not set up yet (the edge's JSON lines would start with a bare
+    line): a Personalizer calls this when it is made."""
+    while _unsaid:
+        why = _unsaid.pop()
+        log.warning("opmaat runs as plain Python: %s; run scripts/compile to compile it again", why)
 
 
 choose()

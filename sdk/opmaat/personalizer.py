@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from typing import Any, Final, Protocol
 
+from opmaat import compiled
 from opmaat.campaigns.model import SiteSettings
 from opmaat.cart import MAX_CART_BYTES, MAX_CART_ITEMS, cart_has_room
 from opmaat.channel_prefs import contacts_change, held_back
@@ -208,6 +209,7 @@ class Personalizer:
         self.stats = Stats()
         self.observers: tuple[Observer, ...] = (self.stats, *([observer] if observer else []))
         self.paused: frozenset[str] = frozenset()
+        compiled.announce()  # a stale build, said once logging is set up
 
     def identify_proof(self, customer_id: str | int) -> str:
         """What the site's server renders into a logged-in page for

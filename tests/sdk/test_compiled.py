@@ -132,3 +132,21 @@ def test_healthz_names_the_build() -> None:
     settings = EdgeSettings(config=str(config), secret_keys=("k" * 32,), dev=True)
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").json()["build"] == compiled.build
+
+
+def test_a_stale_build_is_said_once_when_a_personalizer_is_made_not_at_import(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At import logging is often not set up: the edge's log lines must all be JSON.
+    from opmaat.personalizer import Personalizer
+    from opmaat_edge.resources import DEMO_CAMPAIGNS
+
+    monkeypatch.setattr(compiled, "_unsaid", ["the sources changed since they were compiled"])
+    with caplog.at_level("WARNING", logger="opmaat"):
+        Personalizer(DEMO_CAMPAIGNS, secret_keys=["k" * 32])
+        Personalizer(DEMO_CAMPAIGNS, secret_keys=["k" * 32])
+    said = [r.getMessage() for r in caplog.records if "plain Python" in r.getMessage()]
+    assert said == [
+        "opmaat runs as plain Python: the sources changed since they were compiled; "
+        "run scripts/compile to compile it again"
+    ]
