@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import logging
 import time
@@ -27,10 +28,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from opmaat.breaker import CircuitBreaker as CircuitBreaker
 from opmaat.breaker import StoreUnavailable as StoreUnavailable
+from opmaat.redis_wire import RedisWire, Word
 from opmaat.store import (
     DAILY_DAYS,
     MAX_SCOPE_VISITORS,
@@ -70,6 +72,9 @@ class RedisStore:
         self.errors = 0
         self._store_if = client.register_script(_STORE_IF)
         self._bump = client.register_script(_BUMP)
+        # The commands of every page view (the profile's read and write, tallies, the
+        # new-visitor count) over one lean connection where it can be (opmaat/redis_wire.py).
+        self.wire = RedisWire.for_client(client)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -142,6 +147,8 @@ class RedisStore:
             async with asyncio.timeout(self.timeout):  # no task per call, unlike wait_for
                 result = await make()
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError) and self.wire is not None:
+                self.wire.reset()  # what waits behind a stuck reply fails now, not later
             self.errors += 1
             self.breaker.failure()
             raise StoreUnavailable(f"redis: {type(exc).__name__}") from None
@@ -159,7 +166,12 @@ class RedisStore:
         return decode_record(data)
 
     async def load(self, visitor_id: str) -> tuple[Record | None, bytes | None]:
-        data = await self._call(lambda: self.client.get(self._profile(visitor_id)))
+        key = self._profile(visitor_id)
+        wire = self.wire
+        if wire is not None:
+            data = await self._call(lambda: wire.call(b"GET", key))
+        else:
+            data = await self._call(lambda: self.client.get(key))
         raw = data.encode() if isinstance(data, str) else data
         return decode_record(raw), raw
 
@@ -173,12 +185,24 @@ class RedisStore:
     ) -> bytes | None:
         data = encode_record(record) if encoded is None else encoded
         args = [expected or b"", b"absent" if expected is None else b"present", data]
-        written = await self._call(
-            lambda: self._store_if(
-                keys=[self._profile(visitor_id)], args=[*args, max(1, int(ttl_seconds))]
-            )
-        )
+        key, seconds = self._profile(visitor_id), max(1, int(ttl_seconds))
+        if self.wire is not None:
+            written = await self._call(lambda: self._script(_STORE_IF, [key], [*args, seconds]))
+        else:
+            written = await self._call(lambda: self._store_if(keys=[key], args=[*args, seconds]))
         return data if written == 1 else None
+
+    async def _script(self, script: str, keys: list[Word], args: list[Word]) -> Any:
+        """A Lua script over the wire by its SHA-1; sent whole when the server has not cached
+        it (NOSCRIPT: a restart, SCRIPT FLUSH), which caches it again."""
+        assert self.wire is not None
+        sha = _SHA[script]
+        try:
+            return await self.wire.call(b"EVALSHA", sha, len(keys), *keys, *args)
+        except ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        return await self.wire.call(b"EVAL", script, len(keys), *keys, *args)
 
     async def delete(self, visitor_id: str) -> bool:
         """Forget the visitor: their profile, and their entries in the event stream."""
@@ -207,6 +231,8 @@ class RedisStore:
             start = "(" + _text(entries[-1][0])
 
     async def close(self) -> None:
+        if self.wire is not None:
+            await self.wire.close()
         await self.client.aclose()
 
     async def tally(self, campaign: str, variant: str | None, field: str) -> None:
@@ -223,7 +249,17 @@ class RedisStore:
             pipe.expire(day_key, DAILY_DAYS * 86400)
             await pipe.execute()
 
-        await self._call(count)
+        wire = self.wire
+        if wire is None:
+            await self._call(count)
+            return
+        await self._call(
+            lambda: wire.call_many(
+                (b"HINCRBY", key, name, 1),
+                (b"HINCRBY", day_key, name, 1),
+                (b"EXPIRE", day_key, DAILY_DAYS * 86400),
+            )
+        )
 
     async def daily_tallies(self, campaigns: Iterable[str], days: int = DAILY_DAYS) -> Daily:
         out: Daily = {}
@@ -318,6 +354,8 @@ class RedisStore:
 
     async def bump(self, name: str, ttl_seconds: float) -> int:
         key, seconds = f"{self.prefix}:count:{{{name}}}", max(1, int(ttl_seconds))
+        if self.wire is not None:
+            return int(await self._call(lambda: self._script(_BUMP, [key], [seconds])))
         return int(await self._call(lambda: self._bump(keys=[key], args=[seconds])))
 
     async def profiles(self) -> AsyncIterator[StoredProfile]:
@@ -375,6 +413,9 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
+
+
+_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_STORE_IF, _BUMP)}
 
 
 def _text(value: Any) -> str:
