@@ -148,7 +148,7 @@ class RedisStore:
                 result = await make()
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             if isinstance(exc, TimeoutError) and self.wire is not None:
-                self.wire.reset()  # what waits behind a stuck reply fails now, not later
+                self.wire.timed_out(self.timeout)  # a dead connection is dropped
             self.errors += 1
             self.breaker.failure()
             raise StoreUnavailable(f"redis: {type(exc).__name__}") from None

@@ -19,6 +19,7 @@ goes through redis-py as before.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from typing import Any, cast
 
@@ -112,12 +113,18 @@ class _Replies(asyncio.Protocol):
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.buffer = bytearray()
         self.lost: Exception | None = None
+        self.heard = time.monotonic()  # when the server last sent anything
+
+    def silent_for(self) -> float:
+        """Seconds since the server last sent anything while callers wait (0: none wait)."""
+        return time.monotonic() - self.heard if self.waiting else 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not subclasses of asyncio's, only alike.
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        self.heard = time.monotonic()
         self.buffer += data
         at = 0
         try:
@@ -156,6 +163,8 @@ class _Replies(asyncio.Protocol):
             raise WireError("the connection to redis closed")
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in range(replies)]
+        if not self.waiting:
+            self.heard = time.monotonic()  # silence counts from the first caller waiting
         self.waiting.extend(futures)
         self.transport.write(data)
         return futures
@@ -262,11 +271,15 @@ class RedisWire:
             raise
         return replies
 
-    def reset(self) -> None:
-        """Drop the connection (after a timeout): its waiting callers fail, the next call
-        connects again."""
-        if self._replies is not None:
-            self._replies.fail(WireError("the connection to redis was reset after a timeout"))
+    def timed_out(self, seconds: float) -> None:
+        """A caller gave up after ``seconds``. When the server sent nothing for that long
+        while callers waited, the connection is taken for dead (a server gone without a word,
+        a network that dropped it): its callers fail now and the next call connects again. A
+        server that still answers, only late (a loaded machine), keeps its connection, and
+        the callers behind the one that left keep their replies."""
+        replies = self._replies
+        if replies is not None and replies.silent_for() >= seconds * 0.9:  # timers fire early
+            replies.fail(WireError("redis sent nothing in time; connecting again"))
             self._replies = None
 
     async def close(self) -> None:

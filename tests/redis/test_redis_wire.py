@@ -342,3 +342,23 @@ def test_tls_and_cluster_stores_keep_redis_py_for_every_command(redis_cluster: s
         await cluster.close()
 
     run(scenario())
+
+
+def test_a_late_reply_keeps_the_connection_a_silent_one_loses_it() -> None:
+    async def scenario() -> None:
+        wire = RedisWire("127.0.0.1", 1)
+        replies = _Replies()
+        replies.connection_made(Kept())
+        wire._replies = replies
+        first, second = replies.send(b"", 2)
+        first.cancel()  # its caller timed out, but the server is still talking
+        replies.data_received(b"+OK\r\n")
+        wire.timed_out(0.05)
+        assert wire._replies is replies
+        await asyncio.sleep(0.06)  # now nothing for longer than the timeout while one waits
+        wire.timed_out(0.05)
+        assert wire._replies is None
+        with pytest.raises(WireError, match="sent nothing in time"):
+            second.result()
+
+    run(scenario())
