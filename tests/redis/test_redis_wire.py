@@ -5,8 +5,6 @@ restarts, timeouts, and the stores it is not for."""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -280,24 +278,11 @@ def test_after_a_restart_of_redis_the_next_call_connects_again(redis_server: Red
     run(scenario())
 
 
-def test_a_server_that_never_answers_fails_every_waiting_caller_at_the_timeout() -> None:
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(silent.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-
+def test_a_server_that_never_answers_fails_every_waiting_caller_at_the_timeout(
+    silent_redis: str,
+) -> None:
     async def scenario() -> None:
-        url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0?timeout_ms=100"
-        store = RedisStore.from_url(url + "&breaker_failures=100")
+        store = RedisStore.from_url(silent_redis + "?timeout_ms=100&breaker_failures=100")
         started = time.monotonic()
         results = await asyncio.gather(
             *(store.load(f"v{i}") for i in range(20)), return_exceptions=True
@@ -306,12 +291,7 @@ def test_a_server_that_never_answers_fails_every_waiting_caller_at_the_timeout()
         assert time.monotonic() - started < 1.0  # one timeout for all of them, not twenty
         await store.close()
 
-    try:
-        run(scenario())
-    finally:
-        silent.close()
-        for conn in held:
-            conn.close()
+    run(scenario())
 
 
 def test_one_store_closed_and_used_again_on_another_event_loop(redis_server: RedisServer) -> None:
