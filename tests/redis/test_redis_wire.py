@@ -313,13 +313,17 @@ def test_one_store_closed_and_used_again_on_another_event_loop(redis_server: Red
 
 def test_tls_and_cluster_stores_keep_redis_py_for_every_command(redis_cluster: str) -> None:
     assert RedisStore.from_url("rediss://127.0.0.1:6380/0").wire is None
-    cluster = RedisStore.from_url(redis_cluster)
+    # A cluster client's first call learns the slots from the nodes: time for that on a
+    # loaded machine.
+    cluster = RedisStore.from_url(redis_cluster + "?timeout_ms=5000")
     assert cluster.wire is None
 
     async def scenario() -> None:
-        token = await cluster.store_if("v", {"a": 1}, 60, None)
-        assert (await cluster.load("v")) == ({"a": 1}, token)
-        await cluster.close()
+        try:
+            token = await cluster.store_if("v", {"a": 1}, 60, None)
+            assert (await cluster.load("v")) == ({"a": 1}, token)
+        finally:
+            await cluster.close()
 
     run(scenario())
 
