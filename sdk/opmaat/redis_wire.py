@@ -5,9 +5,10 @@ sometimes counts a tally (HINCRBY, HINCRBY, EXPIRE). Through redis-py's asyncio 
 command costs about 45 µs of the worker's CPU (measured on the benchmark machine: its pool,
 retry and observability layers and asyncio streams around a 15 µs exchange), more than the rest
 of the Redis-specific work of the request. Here the commands of all of a worker's requests
-share one connection (an `asyncio.Protocol`, no streams, no pool): each is written as it is
-called, and Redis answers in the order it was asked, so each reply goes to the oldest caller
-still waiting. A caller that gave up (its timeout) still has its reply read and dropped; any
+share one connection (an `asyncio.Protocol`, no streams, no pool): the commands called in one
+turn of the event loop go out in one write at its end (a system call each cost more than the
+rest of the exchange), and Redis answers in the order it was asked, so each reply goes to the
+oldest caller still waiting. A caller that gave up (its timeout) still has its reply read and dropped; any
 error on the connection fails every caller waiting on it, and the next call connects again.
 
 Only for a single server over plain TCP (``redis://``, with its user, password and database);
@@ -114,6 +115,7 @@ class _Replies(asyncio.Protocol):
         self.buffer = bytearray()
         self.lost: Exception | None = None
         self.heard = time.monotonic()  # when the server last sent anything
+        self.unsent: list[bytes] = []  # commands of this turn of the loop, sent at its end
 
     def silent_for(self) -> float:
         """Seconds since the server last sent anything while callers wait (0: none wait)."""
@@ -166,8 +168,16 @@ class _Replies(asyncio.Protocol):
         if not self.waiting:
             self.heard = time.monotonic()  # silence counts from the first caller waiting
         self.waiting.extend(futures)
-        self.transport.write(data)
+        if not self.unsent:
+            loop.call_soon(self.flush)
+        self.unsent.append(data)
         return futures
+
+    def flush(self) -> None:
+        """The commands of a turn of the loop in one write (one system call, not one each)."""
+        data, self.unsent = b"".join(self.unsent), []
+        if self.lost is None and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
 
 class RedisWire:

@@ -95,10 +95,12 @@ class Kept(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = b""
+        self.writes = 0
         self.aborted = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += bytes(data)
+        self.writes += 1
 
     def is_closing(self) -> bool:
         return self.aborted
@@ -344,5 +346,23 @@ def test_a_late_reply_keeps_the_connection_a_silent_one_loses_it() -> None:
         assert wire._replies is None
         with pytest.raises(WireError, match="sent nothing in time"):
             second.result()
+
+    run(scenario())
+
+
+def test_the_commands_of_one_turn_of_the_loop_go_out_in_one_write() -> None:
+    async def scenario() -> None:
+        replies = _Replies()
+        transport = Kept()
+        replies.connection_made(transport)
+        for i in range(5):  # five requests' commands in one turn: one system call, not five
+            replies.send(encode_command((b"GET", f"k{i}")), 1)
+        assert transport.writes == 0
+        await asyncio.sleep(0)
+        assert transport.writes == 1
+        assert transport.written == b"".join(encode_command((b"GET", f"k{i}")) for i in range(5))
+        replies.send(encode_command((b"PING",)), 1)
+        await asyncio.sleep(0)
+        assert transport.writes == 2
 
     run(scenario())
