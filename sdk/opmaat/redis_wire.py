@@ -8,8 +8,9 @@ of the Redis-specific work of the request. Here the commands of all of a worker'
 share one connection (an `asyncio.Protocol`, no streams, no pool): the commands called in one
 turn of the event loop go out in one write at its end (a system call each cost more than the
 rest of the exchange), and Redis answers in the order it was asked, so each reply goes to the
-oldest caller still waiting. A caller that gave up (its timeout) still has its reply read and dropped; any
-error on the connection fails every caller waiting on it, and the next call connects again.
+oldest caller still waiting. A caller that gave up (its timeout) still has its reply read and
+dropped; any error on the connection fails every caller waiting on it, and the next call
+connects again.
 
 Only for a single server over plain TCP (``redis://``, with its user, password and database);
 TLS (``rediss://``) and Cluster (``redis-cluster://``) keep redis-py for every command.
