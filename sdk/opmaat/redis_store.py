@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from opmaat.breaker import CircuitBreaker as CircuitBreaker
@@ -185,24 +185,26 @@ class RedisStore:
     ) -> bytes | None:
         data = encode_record(record) if encoded is None else encoded
         args = [expected or b"", b"absent" if expected is None else b"present", data]
-        key, seconds = self._profile(visitor_id), max(1, int(ttl_seconds))
+        keys = [self._profile(visitor_id)]
+        values: list[Word] = [*args, max(1, int(ttl_seconds))]
         if self.wire is not None:
-            written = await self._call(lambda: self._script(_STORE_IF, [key], [*args, seconds]))
+            written = await self._call(lambda: self._script(self._store_if, keys, values))
         else:
-            written = await self._call(lambda: self._store_if(keys=[key], args=[*args, seconds]))
+            written = await self._call(lambda: self._store_if(keys=keys, args=values))
         return data if written == 1 else None
 
-    async def _script(self, script: str, keys: list[Word], args: list[Word]) -> Any:
-        """A Lua script over the wire by its SHA-1; sent whole when the server has not cached
-        it (NOSCRIPT: a restart, SCRIPT FLUSH), which caches it again."""
+    async def _script(self, script: AsyncScript, keys: Sequence[Word], args: Sequence[Word]) -> Any:
+        """A script registered with redis-py, over the wire by its SHA-1; sent whole when the
+        server has not cached it (NOSCRIPT: a restart, SCRIPT FLUSH), which caches it again."""
         assert self.wire is not None
-        sha = _SHA[script]
         try:
-            return await self.wire.call(b"EVALSHA", sha, len(keys), *keys, *args)
+            return await self.wire.call(b"EVALSHA", script.sha, len(keys), *keys, *args)
         except ResponseError as exc:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
-        return await self.wire.call(b"EVAL", script, len(keys), *keys, *args)
+        body = script.script  # typed as any encodable value by redis-py: ours are str
+        text = body if isinstance(body, str | bytes) else bytes(body)
+        return await self.wire.call(b"EVAL", text, len(keys), *keys, *args)
 
     async def delete(self, visitor_id: str) -> bool:
         """Forget the visitor: their profile, and their entries in the event stream."""
@@ -355,7 +357,7 @@ class RedisStore:
     async def bump(self, name: str, ttl_seconds: float) -> int:
         key, seconds = f"{self.prefix}:count:{{{name}}}", max(1, int(ttl_seconds))
         if self.wire is not None:
-            return int(await self._call(lambda: self._script(_BUMP, [key], [seconds])))
+            return int(await self._call(lambda: self._script(self._bump, [key], [seconds])))
         return int(await self._call(lambda: self._bump(keys=[key], args=[seconds])))
 
     async def profiles(self) -> AsyncIterator[StoredProfile]:
@@ -413,9 +415,6 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
-
-
-_SHA = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_STORE_IF, _BUMP)}
 
 
 def _text(value: Any) -> str:
