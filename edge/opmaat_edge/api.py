@@ -63,7 +63,7 @@ def slot_names(value: Any, most: int = MAX_SLOTS) -> list[str]:
 
 
 async def request_body(request: Request) -> dict[str, Any]:
-    if request.method == "GET":
+    if request.scope["method"] == "GET":  # request.method is a Python property
         q = request.query_params
         return {
             "slots": q.get("slots", ""),

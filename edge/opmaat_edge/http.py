@@ -83,16 +83,38 @@ def header_dict(request: Request) -> dict[str, str]:
     scope = request.scope
     found: dict[str, str] | None = scope.get(_HEADERS)
     if found is None:
-        found = scope[_HEADERS] = {
-            key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"][::-1]
-        }
+        found = scope[_HEADERS] = decoded_headers(scope["headers"])
     return found
+
+
+def decoded_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """``raw`` (an ASGI header list) by name as text, the first of a repeated name kept.
+
+    The names and the values are each joined with a line feed and decoded at once (two
+    decodes a request, not two a header: a third of this function's instructions). A line
+    feed cannot end a header line's name or value, but should one be there the split does
+    not line up with the list, and each is decoded on its own."""
+    headers = raw[::-1]
+    names = b"\n".join([name for name, _ in headers]).decode("latin-1").split("\n")
+    values = b"\n".join([value for _, value in headers]).decode("latin-1").split("\n")
+    if len(names) != len(headers) or len(values) != len(headers):
+        return {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+    return dict(zip(names, values, strict=True))
 
 
 def body_limit(request: Request) -> int:
     """``OPMAAT_MAX_BODY_BYTES`` of the app serving ``request`` (the default elsewhere)."""
-    edge = getattr(request.app.state, "edge", None)
+    edge = app_state(request.scope.get("app")).get("edge")
     return int(edge.settings.max_body_bytes) if edge is not None else MAX_BODY_BYTES
+
+
+def app_state(app: Any) -> dict[str, Any]:
+    """What ``app.state`` holds, as the dict it is kept in (Starlette's ``State._state``): a
+    lookup there costs a dict's, where ``request.app.state.name`` costs two Python methods
+    (``Request.app`` and ``State.__getattr__``). Empty for anything that is not an app."""
+    state = getattr(app, "state", None)
+    found = getattr(state, "_state", None)
+    return found if isinstance(found, dict) else {}
 
 
 async def read_body(request: Request, limit: int | None = None) -> bytes:

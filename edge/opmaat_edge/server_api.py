@@ -239,7 +239,7 @@ async def events(request: Request, body: dict[str, Any]) -> Response:
 async def decide_route(request: Request) -> Response:
     """``/v1/decide``: the snippet's (GET, or POST from a page) or a server's (POST with a key)."""
     body = await request_body(request)
-    if request.method == "POST" and is_server_call(request, body):
+    if request.scope["method"] == "POST" and is_server_call(request, body):
         return await decide(request, body)
     return await api.decide(request, body)
 

@@ -12,6 +12,7 @@ from opmaat.purl import PurlSigner
 from opmaat.runtime import RuntimeHolder
 from opmaat.store import MemoryStore, open_store
 from opmaat_edge.cockpit.auth import ApiKeys
+from opmaat_edge.http import app_state
 from opmaat_edge.metrics import Metrics, parse_networks
 from opmaat_edge.settings import EdgeSettings, SettingsError
 from opmaat_edge.snippet import Snippet
@@ -84,5 +85,8 @@ class EdgeState:
 
 
 def edge_state(request: Request) -> EdgeState:
-    state: EdgeState = request.app.state.edge
+    """The edge's state of the app serving ``request`` (``app.state.edge``)."""
+    state: EdgeState | None = app_state(request.scope.get("app")).get("edge")
+    if state is None:
+        raise AttributeError("the app serving this request has no edge state")
     return state

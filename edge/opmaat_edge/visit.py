@@ -36,9 +36,9 @@ def refuse_cross_site(request: Request) -> None:
 
 async def open_visit(request: Request, page_default: Any = None) -> Visit:
     """The visit for ``request``: consent resolved, identity read, record loaded if allowed."""
-    client = request.client
+    client = request.scope.get("client")  # request.client builds a named tuple
     return await edge_state(request).personalizer.open(
-        peer=client.host if client else None,
+        peer=client[0] if client else None,
         headers=header_dict(request),
         cookies=NO_COOKIES,  # they are read from the headers' Cookie
         page_default=page_default,

@@ -307,8 +307,9 @@ class Personalizer:
             # The first of two same-named cookies, where the header is at hand (first_cookie).
             return first_cookie(header, name) if header is not None else cookies.get(name)
 
+        site = runtime.engine.campaigns.site  # not Runtime.campaigns: a Python property
         consent = resolve_consent(
-            runtime.campaigns.site.consent_default, cookie(CONSENT_COOKIE), headers, page_default
+            site.consent_default, cookie(CONSENT_COOKIE), headers, page_default
         )
         if parse_device(headers.get("user-agent"))["type"] == "bot":
             # Crawlers get the standard content and leave nothing behind: no profile, no
@@ -374,7 +375,7 @@ class Visit:
 
     @property
     def site(self) -> SiteSettings:
-        return self.runtime.campaigns.site
+        return self.runtime.engine.campaigns.site  # not the Runtime property: Python code
 
     def facts(self, url: str | None, referrer: str | None, page: Any) -> RequestFacts:
         return RequestFacts(
@@ -719,7 +720,7 @@ class Visit:
                 now=now,
                 exclude=self.personalizer.paused.union(used) if used else self.personalizer.paused,
                 recommend=self.personalizer.recommender.function(
-                    self.runtime.campaigns, profile, record
+                    self.runtime.engine.campaigns, profile, record
                 ),
             )
         except Exception:

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from opmaat_edge import logs
-from opmaat_edge.http import header_dict
+from opmaat_edge.http import app_state, decoded_headers, header_dict
 from tests.edge.conftest import MakeClient
 
 SHOP = "https://www.shop.example"
@@ -182,6 +182,38 @@ def test_the_header_dict_is_made_once_a_request_with_the_first_of_repeated_heade
     # Starlette makes more than one Request of a request: they share it.
     assert header_dict(Request(scope)) is headers
     assert Request(scope).headers.get("user-agent") == headers["user-agent"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [],
+        [(b"host", b"shop.example")],
+        [(b"x-a", b""), (b"x-b", b""), (b"x-a", b"second")],
+        # A line feed or a carriage return in a value (a server lenient about them) must not
+        # shift one header's value onto another's name.
+        [(b"x-a", b"one\ntwo"), (b"x-b", b"three")],
+        [(b"x-a\n", b"one"), (b"x-b", b"\n\n")],
+        [(b"x-a", b"one\r\ntwo"), (b"cookie", b"\xe9t\xe9=\xff")],
+    ],
+)
+def test_the_header_dict_decodes_every_header_as_latin_1_whatever_the_bytes(
+    raw: list[tuple[bytes, bytes]],
+) -> None:
+    expected: dict[str, str] = {}
+    for name, value in raw:
+        expected.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    assert decoded_headers(raw) == expected
+
+
+def test_the_app_state_is_read_from_the_app_or_is_empty() -> None:
+    from starlette.applications import Starlette
+
+    app = Starlette()
+    app.state.edge = "edge"
+    assert app_state(app) == {"edge": "edge"}
+    for other in (None, object(), "app", {"state": {"edge": 1}}):
+        assert app_state(other) == {}
 
 
 def test_no_access_line_is_made_when_the_access_log_would_drop_it(
