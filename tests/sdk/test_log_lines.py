@@ -3,8 +3,10 @@ downloaded as lists."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
+import orjson
 import pytest
 
 from opmaat import log_lines
@@ -49,3 +51,25 @@ def test_a_download_shows_the_logs_as_lists_and_leaves_the_record_alone() -> Non
         "contacts": {"email": {"shown": [1], "lately": [{"slot": "hero"}]}, "web": "junk"},
     }
     assert record["decisions"] == lines
+
+
+def _appended_by_splitting(stored: Any, new: list[str], most: int) -> str:
+    # The plain way: every stored line split off, the new ones added, the last `most` kept.
+    lines = stored.split("\n") if stored else []
+    lines += new
+    return "\n".join(lines[-most:])
+
+
+def test_appending_to_lines_keeps_what_splitting_them_all_would() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        count = rng.randrange(0, 8)
+        stored = "\n".join(rng.choice(['{"a":1}', "", "x", '{"b":"\\n"}']) for _ in range(count))
+        if count == 1 and rng.random() < 0.3:
+            stored = ""
+        entries = [{"n": rng.randrange(100)} for _ in range(rng.randrange(0, 5))]
+        most = rng.randrange(1, 7)
+        new = [orjson.dumps(e).decode() for e in entries]
+        assert log_lines.appended(stored, entries, most) == _appended_by_splitting(
+            stored, new, most
+        ), (stored, entries, most)
