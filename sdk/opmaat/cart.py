@@ -66,7 +66,7 @@ def _bad(field: str) -> ProductError:
 
 
 def _number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _whole(value: Any) -> TypeGuard[int]:

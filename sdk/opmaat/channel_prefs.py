@@ -54,12 +54,12 @@ def _per_week(value: Any) -> bool:
 
 def clean_channels(value: Any) -> dict[str, dict[str, Any]]:
     """The stored channel choices that are well formed and not the default, by channel."""
-    if not isinstance(value, Mapping):
+    if not (type(value) is dict or isinstance(value, Mapping)):
         return {}
     out: dict[str, dict[str, Any]] = {}
     for channel in CUSTOMER_CHANNELS:
         entry = value.get(channel)
-        if not isinstance(entry, Mapping):
+        if not (type(entry) is dict or isinstance(entry, Mapping)):
             continue
         quiet = (entry.get("quiet_from"), entry.get("quiet_until"))
         clean = {
@@ -160,7 +160,7 @@ def _shown(record: Record, channel: str, now: float) -> list[float]:
     return [
         s
         for s in stamps[-MAX_PER_WEEK:]
-        if isinstance(s, int | float) and not isinstance(s, bool) and now - WEEK_SECONDS < s
+        if isinstance(s, (int, float)) and not isinstance(s, bool) and now - WEEK_SECONDS < s
     ]
 
 

@@ -339,12 +339,12 @@ _NOTHING: Mapping[str, Any] = {}
 
 def _capped(candidate: _Candidate, response: Any, now_ts: float) -> bool:
     seen = response.get("seen") if type(response) is dict or isinstance(response, Mapping) else None
-    if not isinstance(seen, list | tuple):
+    if not isinstance(seen, (list, tuple)):
         return False
     since = now_ts - candidate.frequency_window
     count = 0
     for stamp in seen:
-        if isinstance(stamp, int | float) and not isinstance(stamp, bool) and stamp > since:
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and stamp > since:
             count += 1
             if count >= candidate.frequency_max:
                 return True

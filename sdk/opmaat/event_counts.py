@@ -52,7 +52,7 @@ def _buckets(value: Any) -> list[tuple[int, int]]:
         return []
     out: list[tuple[int, int]] = []
     for bucket in value:
-        if isinstance(bucket, list | tuple) and len(bucket) == 2:
+        if isinstance(bucket, (list, tuple)) and len(bucket) == 2:
             hour, count = bucket
             if _is_int(hour) and _is_int(count) and count >= 1:
                 out.append((hour, count))
@@ -70,7 +70,7 @@ def _compact(buckets: list[tuple[int, int]], now_hour: int) -> list[list[int]]:
 
 def _newest_hour(buckets: Any) -> int:
     last = buckets[-1] if isinstance(buckets, list) and buckets else None
-    hour = last[0] if isinstance(last, list | tuple) and len(last) == 2 else None
+    hour = last[0] if isinstance(last, (list, tuple)) and len(last) == 2 else None
     return hour if _is_int(hour) else -1
 
 

@@ -193,7 +193,7 @@ class Gates:
             elif names is not None:
                 if type(value) is str or isinstance(value, str):
                     out.append(value if value in names else None)
-                elif isinstance(value, list | tuple):
+                elif isinstance(value, (list, tuple)):
                     out.append(frozenset(i for i in value if isinstance(i, str) and i in names))
                 else:
                     out.append(None)

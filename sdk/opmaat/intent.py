@@ -57,7 +57,7 @@ def intent_signals(record: Record) -> dict[str, int]:
 def _weight(value: Any) -> float:
     """A configured weight, or 0 when it is not a finite number."""
     try:
-        number = float(value) if isinstance(value, int | float) else math.nan
+        number = float(value) if isinstance(value, (int, float)) else math.nan
     except OverflowError:
         return 0.0
     return number if math.isfinite(number) and not isinstance(value, bool) else 0.0

@@ -80,9 +80,11 @@ def interest_attributes(
             value = _decayed(entry, now, half_life_days)
             if value >= 0.01 and isinstance(key, str) and _is_key(key):
                 scores[key] = value
-    choices = prefs.get("interests") if isinstance(prefs, Mapping) else None
+    # A dict is checked first: an isinstance of an abstract class costs a Python call.
+    is_mapping = type(prefs) is dict or isinstance(prefs, Mapping)
+    choices = prefs.get("interests") if is_mapping else None
     wanted: set[str] = set()
-    if isinstance(choices, Mapping):
+    if type(choices) is dict or isinstance(choices, Mapping):
         for key, choice in choices.items():
             if choice == "less":
                 scores.pop(key, None)

@@ -73,7 +73,7 @@ def _mutated(record: Record, fn: Callable[..., Any], *args: Any, **kwargs: Any) 
 
 def customer_text(customer_id: Any) -> str:
     """A customer id as the record keeps it; ValueError when it cannot be one."""
-    if not isinstance(customer_id, str | int) or isinstance(customer_id, bool):
+    if not isinstance(customer_id, (str, int)) or isinstance(customer_id, bool):
         raise ValueError("customer_id must be a text of 1-128 characters")
     text = str(customer_id).strip()
     if not _CUSTOMER_ID.fullmatch(text):
@@ -383,7 +383,7 @@ class Visit:
             headers=self.headers,
             page_url=url,
             referrer=referrer,
-            page_meta=page if isinstance(page, Mapping) else {},
+            page_meta=page if (type(page) is dict or isinstance(page, Mapping)) else {},
             now=datetime.now(UTC),
         )
 

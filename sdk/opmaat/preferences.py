@@ -40,11 +40,11 @@ def stored_prefs(record: Mapping[str, Any], fields: Fields = NO_FIELDS) -> dict[
 
 
 def _clean(prefs: Any, fields: Fields) -> dict[str, Any]:
-    if not isinstance(prefs, Mapping):
+    if not (type(prefs) is dict or isinstance(prefs, Mapping)):
         return {"interests": {}}
     interests = prefs.get("interests")
     clean: dict[str, Any] = {"interests": {}}
-    if isinstance(interests, Mapping):
+    if type(interests) is dict or isinstance(interests, Mapping):
         clean["interests"] = {
             k: v for k, v in interests.items() if category_key(k) == k and v in INTEREST_CHOICES
         }

@@ -79,7 +79,7 @@ class RequestFacts:
 
 def clean_page_meta(meta: Any) -> dict[str, Any]:
     """Page metadata from outside, reduced to short scalar values under snake_case keys."""
-    if not isinstance(meta, Mapping):
+    if not (type(meta) is dict or isinstance(meta, Mapping)):
         return {}
     out: dict[str, Any] = {}
     for key, value in meta.items():
@@ -87,7 +87,7 @@ def clean_page_meta(meta: Any) -> dict[str, Any]:
             break
         if not isinstance(key, str) or not _META_KEY.fullmatch(key):
             continue
-        if isinstance(value, bool) or value is None or isinstance(value, int | float):
+        if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
             out[key] = value
         elif isinstance(value, str):
             out[key] = value[:MAX_META_CHARS]

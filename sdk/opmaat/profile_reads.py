@@ -103,7 +103,7 @@ class _Reads:
             return
         for key, value in condition.items():
             if key in _LOGIC:
-                if isinstance(value, list | tuple):
+                if isinstance(value, (list, tuple)):
                     for branch in value:
                         self.condition(branch)
             elif key == "$not":

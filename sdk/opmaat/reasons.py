@@ -123,7 +123,7 @@ _EMPTY: Mapping[str, Any] = {}
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
@@ -358,7 +358,7 @@ def _segments(operand: Any) -> Phrase:
 
     def phrase(profile: Profile) -> str | None:
         segments = _get(profile, "segments")
-        if not isinstance(segments, list | tuple):
+        if not isinstance(segments, (list, tuple)):
             return None
         # Name a segment the condition asked for; any of the visitor's will do otherwise.
         named = [s for s in segments if isinstance(s, str) and s in wanted] or segments
@@ -397,7 +397,7 @@ def _operand_values(operand: Any) -> set[Any]:
         for value in operand.values():
             found |= _operand_values(value)
         return found
-    if isinstance(operand, list | tuple):
+    if isinstance(operand, (list, tuple)):
         return {v for v in operand if isinstance(v, str | int | float)}
     return {operand} if isinstance(operand, str | int | float) else set()
 

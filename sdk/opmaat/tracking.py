@@ -47,7 +47,7 @@ def check_event(
     or rating of a product not among ``products``, the site's catalogue when it has one).
     Changes nothing."""
     if not isinstance(name, str) or name not in known:
-        shown = str(name)[:40] if isinstance(name, str | int) else type(name).__name__
+        shown = str(name)[:40] if isinstance(name, (str, int)) else type(name).__name__
         raise EventError(
             f"unknown event '{shown}': use a built-in event ({', '.join(BUILTIN_EVENTS)}), "
             "a campaign's goal, or list it under site.events"
@@ -69,7 +69,7 @@ def check_event(
     if name == "purchase" and props is not None and "value" in props:
         value = props["value"]
         if (
-            not isinstance(value, int | float)
+            not isinstance(value, (int, float))
             or isinstance(value, bool)
             or not 0 <= value <= MAX_ORDER_VALUE
         ):
@@ -107,7 +107,7 @@ def apply_event(
         apply_explicit(record, name, product)
     elif name == "purchase":
         value = props.get("value") if props is not None else None
-        purchase(record, now, float(value) if isinstance(value, int | float) else None)
+        purchase(record, now, float(value) if isinstance(value, (int, float)) else None)
 
 
 Tally = tuple[str, str | None, str]  # campaign, variant, field

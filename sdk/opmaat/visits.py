@@ -53,7 +53,7 @@ def starts_new_session(
     if not isinstance(session, dict):
         return True
     last = record.get("last_seen")
-    if not isinstance(last, int | float) or now - last > timeout_seconds:
+    if not isinstance(last, (int, float)) or now - last > timeout_seconds:
         return True
     return bool(utm_campaign) and utm_campaign != session.get("utm_campaign")
 
@@ -87,7 +87,7 @@ def record_pageview(
             "pages": [],
             "utm_campaign": utm_campaign,
             "days_since_last_visit": (
-                int((now - previous) // 86400) if isinstance(previous, int | float) else None
+                int((now - previous) // 86400) if isinstance(previous, (int, float)) else None
             ),
         }
     session = rec["session"]
@@ -118,8 +118,8 @@ def visit_attributes(record: Record, visitor_id: str | None) -> dict[str, Any]:
             "id": visitor_id,
             "new": visits <= 1,
             "visits": visits,
-            "first_seen": _iso(first) if isinstance(first, int | float) else None,
-            "last_seen": _iso(last) if isinstance(last, int | float) else None,
+            "first_seen": _iso(first) if isinstance(first, (int, float)) else None,
+            "last_seen": _iso(last) if isinstance(last, (int, float)) else None,
             "days_since_last_visit": days if as_count(days) == days else None,
         },
         "session": {

@@ -188,7 +188,7 @@ def _city_attributes(record: Any) -> dict[str, Any]:
     location = record.get("location")
     if isinstance(location, dict):
         lat, lon = location.get("latitude"), location.get("longitude")
-        if isinstance(lat, float | int) and isinstance(lon, float | int):
+        if isinstance(lat, (float, int)) and isinstance(lon, (float, int)):
             out["lat"], out["lon"] = float(lat), float(lon)
         timezone = _text(location, "time_zone")
         if timezone:
