@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from opmaat_edge import logs
+from opmaat_edge import http, logs
 from opmaat_edge.http import app_state, decoded_headers, header_dict
 from tests.edge.conftest import MakeClient
 
@@ -190,8 +190,7 @@ def test_the_header_dict_is_made_once_a_request_with_the_first_of_repeated_heade
         [],
         [(b"host", b"shop.example")],
         [(b"x-a", b""), (b"x-b", b""), (b"x-a", b"second")],
-        # A line feed or a carriage return in a value (a server lenient about them) must not
-        # shift one header's value onto another's name.
+        # Bytes a lenient server might let through are decoded as they are.
         [(b"x-a", b"one\ntwo"), (b"x-b", b"three")],
         [(b"x-a\n", b"one"), (b"x-b", b"\n\n")],
         [(b"x-a", b"one\r\ntwo"), (b"cookie", b"\xe9t\xe9=\xff")],
@@ -204,6 +203,20 @@ def test_the_header_dict_decodes_every_header_as_latin_1_whatever_the_bytes(
     for name, value in raw:
         expected.setdefault(name.decode("latin-1"), value.decode("latin-1"))
     assert decoded_headers(raw) == expected
+
+
+def test_remembered_header_texts_stay_few_and_short() -> None:
+    long_value = b"x" * (http.MAX_HEADER_TEXT_BYTES + 1)
+    assert decoded_headers([(b"cookie", long_value)]) == {"cookie": long_value.decode()}
+    assert long_value not in http._HEADER_TEXTS
+    # Made-up values, many more than the memo keeps: it starts again rather than grow.
+    for n in range(http.MAX_HEADER_TEXTS * 2 + 10):
+        value = b"v%d" % n
+        assert decoded_headers([(b"x-made-up", value)]) == {"x-made-up": value.decode()}
+        assert len(http._HEADER_TEXTS) <= http.MAX_HEADER_TEXTS
+    # A remembered text is the one decoded, whichever request sent the bytes.
+    assert decoded_headers([(b"user-agent", b"\xe9t\xe9")]) == {"user-agent": "\u00e9t\u00e9"}
+    assert decoded_headers([(b"user-agent", b"\xe9t\xe9")]) == {"user-agent": "\u00e9t\u00e9"}
 
 
 def test_the_app_state_is_read_from_the_app_or_is_empty() -> None:
