@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from prometheus_client import (
@@ -114,6 +115,11 @@ class Metrics:
         )
         # Decisions (slot, campaign, variant) and holdouts (campaign) not yet in the counters.
         self._decided: dict[tuple[str, str, str], int] = {}
+        # Decide times not yet in the histogram: a count per bucket (the last for +Inf), and
+        # their sum.
+        self._seconds: list[int] = [0] * (len(DECIDE_BUCKETS) + 1)
+        self._seconds_sum = 0.0
+        self._defer_seconds = _can_add(self.decide_seconds)
         self._held: dict[str, int] = {}
 
     # The Personalizer's observer. Decisions are counted in plain dicts and added to their
@@ -122,7 +128,13 @@ class Metrics:
     def decided(
         self, decisions: Mapping[str, Decision], seconds: float, render_errors: int
     ) -> None:
-        self.decide_seconds.observe(seconds)
+        if self._defer_seconds:
+            # Counted in a list by bucket, added to the histogram when /metrics is read: an
+            # observe() is Python code (a loop over the bounds, two locked increments).
+            self._seconds[bisect_left(DECIDE_BUCKETS, seconds)] += 1
+            self._seconds_sum += seconds
+        else:
+            self.decide_seconds.observe(seconds)
         # Slot names come from the page: only those of the campaign file become labels.
         known = self.known_slots()
         counts, held = self._decided, self._held
@@ -138,6 +150,10 @@ class Metrics:
             self._count_decisions()
 
     def _count_decisions(self) -> None:
+        if self._defer_seconds:
+            observed, self._seconds = self._seconds, [0] * (len(DECIDE_BUCKETS) + 1)
+            total, self._seconds_sum = self._seconds_sum, 0.0
+            _add_observed(self.decide_seconds, observed, total)
         counts, self._decided = self._decided, {}
         held, self._held = self._held, {}
         for labels, count in counts.items():
@@ -193,3 +209,26 @@ def parse_networks(value: str) -> list[IpNetwork]:
             except ValueError:
                 raise ValueError(f"{part.strip()!r} is not an IP address or network") from None
     return networks
+
+
+def _can_add(histogram: Histogram) -> bool:
+    # prometheus_client keeps a histogram's buckets (its bounds, then +Inf) and its sum as
+    # values with inc(); a version that does not is observed once per decide instead.
+    buckets = getattr(histogram, "_buckets", None)
+    return (
+        isinstance(buckets, list)
+        and len(buckets) == len(DECIDE_BUCKETS) + 1
+        and all(callable(getattr(b, "inc", None)) for b in buckets)
+        and callable(getattr(getattr(histogram, "_sum", None), "inc", None))
+    )
+
+
+def _add_observed(histogram: Histogram, counts: Sequence[int], total: float) -> None:
+    """Add ``counts`` observations by bucket (the bounds, then +Inf) summing to ``total`` to
+    ``histogram`` (``_can_add``): what as many ``observe()`` calls would have added."""
+    if not any(counts):
+        return
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
+    histogram._sum.inc(total)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from unittest import mock
 
+import pytest
+from prometheus_client import CollectorRegistry, Histogram
 from starlette.testclient import TestClient
 
 from opmaat.engine import Decision
-from opmaat_edge.metrics import Metrics
+from opmaat_edge import metrics as metrics_module
+from opmaat_edge.metrics import DECIDE_BUCKETS, Metrics
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float | None:
@@ -56,3 +59,48 @@ def test_with_several_workers_each_decision_is_counted_at_once() -> None:
     metrics.known_slots = lambda: {"hero"}
     metrics.decided({"hero": Decision("hero", "c1", "a", "<p>", "because")}, 0.001, 0)
     assert sample(metrics, "opmaat_decisions_total", slot="hero", campaign="c1", variant="a") == 1
+
+
+def _histogram_samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+    return {
+        (s.name, s.labels.get("le", "")): s.value
+        for family in registry.collect()
+        if family.name == "opmaat_decide_seconds"
+        for s in family.samples
+        if not s.name.endswith("_created")
+    }
+
+
+def test_decide_times_reach_the_histogram_as_observe_would_put_them() -> None:
+    # Every bucket's edge, between two bounds, past the last (+Inf), and zero.
+    times = [0.0, *DECIDE_BUCKETS, *(b * 1.5 for b in DECIDE_BUCKETS), 7.5, 0.00009]
+    metrics = Metrics([])
+    expected = CollectorRegistry()
+    reference = Histogram("opmaat_decide_seconds", "x", buckets=DECIDE_BUCKETS, registry=expected)
+    with mock.patch.object(metrics.decide_seconds, "observe") as observe:
+        for seconds in times:
+            metrics.decided({}, seconds, 0)
+            reference.observe(seconds)
+        assert observe.call_count == 0  # counted, not observed, until /metrics is read
+    assert sample(metrics, "opmaat_decide_seconds_count") == 0
+    metrics.exposition("ok")
+    got, wanted = _histogram_samples(metrics.registry), _histogram_samples(expected)
+    assert got.keys() == wanted.keys()
+    for key, value in wanted.items():
+        assert got[key] == pytest.approx(value), key
+    metrics.exposition("ok")  # read again: nothing counted twice
+    assert sample(metrics, "opmaat_decide_seconds_count") == len(times)
+
+
+def test_a_histogram_that_cannot_be_added_to_is_observed_at_once() -> None:
+    other = Histogram("h", "x", buckets=(0.1, 1.0), registry=CollectorRegistry())
+    assert not metrics_module._can_add(other)  # not the decide histogram's buckets
+    assert not metrics_module._can_add(mock.Mock(spec=[]))  # a version that keeps them apart
+    metrics = Metrics([])
+    assert metrics_module._can_add(metrics.decide_seconds)
+    metrics._defer_seconds = False
+    metrics.decided({}, 0.003, 0)
+    assert sample(metrics, "opmaat_decide_seconds_count") == 1
+    assert sample(metrics, "opmaat_decide_seconds_bucket", le="0.005") == 1
+    metrics.exposition("ok")
+    assert sample(metrics, "opmaat_decide_seconds_count") == 1
