@@ -108,6 +108,8 @@ def _preview(request: Request, visit: Visit, url: str | None) -> PreviewVisitor 
     keeping and counting nothing, and leaving the browser's own cookie alone."""
     state = edge_state(request)
     sent = first_cookie(header_dict(request).get("cookie"), PREVIEW_COOKIE)
+    if not sent:
+        return None  # a visitor's page view: no call into the cockpit's (plain Python) code
     found = read_preview_cookie(state.settings.secret_keys, sent)
     if found is None:
         return None

@@ -176,9 +176,10 @@ class Gates:
     def signature(self, profile: Mapping[str, Any]) -> tuple[Any, ...]:
         """What each gated attribute of ``profile`` is, as far as the gates can tell."""
         out: list[Any] = []
-        plain = type(profile) is dict
+        # Typed as a dict, its lookups are the dict's own (not a method called by name).
+        plain: dict[str, Any] | None = profile if type(profile) is dict else None
         for first, rest, names, numbers in self._walk:
-            value: Any = profile.get(first) if plain else _get(profile, first)
+            value: Any = plain.get(first) if plain is not None else _get(profile, first)
             for key in rest:  # a path through anything but objects is for the condition to judge
                 if type(value) is dict:
                     value = value.get(key)
