@@ -65,10 +65,32 @@ MAX_RETIRED_IDS = 5  # old visitor ids a profile remembers, for erasure
 Change = Callable[[Record], Record]
 
 
-def _mutated(record: Record, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Record:
-    # For in-place helpers (note_interest, note_decisions) used as changes.
-    fn(record, *args, **kwargs)
-    return record
+# Changes made of the in-place helpers, each calling its helper directly: a generic
+# ``fn(record, *args, **kwargs)`` packs its arguments into a tuple and a dict on every call.
+def _noting_interest(category: Any, now: float, half_life: float) -> Change:
+    def note(record: Record) -> Record:
+        note_interest(record, category, now, half_life)
+        return record
+
+    return note
+
+
+def _noting_decisions(
+    decisions: Mapping[str, Decision], path: str | None, tier: str, now: float
+) -> Change:
+    def note(record: Record) -> Record:
+        note_decisions(record, decisions, path=path, tier=tier, now=now)
+        return record
+
+    return note
+
+
+def _noting_adaptive(chosen: Mapping[str, str]) -> Change:
+    def note(record: Record) -> Record:
+        note_adaptive(record, chosen)
+        return record
+
+    return note
 
 
 def customer_text(customer_id: Any) -> str:
@@ -636,7 +658,7 @@ class Visit:
             # Once per page; a streamed page may name its category only after the page view.
             self.interest_noted = True
             half_life = self.site.interest_half_life_days
-            self.change(lambda r: _mutated(r, note_interest, category, now, half_life))
+            self.change(_noting_interest(category, now, half_life))
         profile = self.profile(context, now, self.runtime.reads)
         if self.preview is not None:
             profile = {**profile, **self.preview}  # whole sections: see the cockpit preview
@@ -646,9 +668,7 @@ class Visit:
         arms: list[Tally] = []
         if self.consent.stores:
             path, tier = context["page"].get("path"), self.consent.tier
-            self.change(
-                lambda r: _mutated(r, note_decisions, decisions, path=path, tier=tier, now=now)
-            )
+            self.change(_noting_decisions(decisions, path, tier, now))
             self.change(contacts_change(decisions, channel, now, self.held_back))
             self.change(self._arms(decisions, arms))
             adaptive = {
@@ -657,7 +677,7 @@ class Visit:
                 if d.variant is not None and d.campaign in engine.adaptive_ids
             }
             if adaptive:
-                self.change(lambda r: _mutated(r, note_adaptive, adaptive))
+                self.change(_noting_adaptive(adaptive))
             await self.save_and_tally(arms)
         if self.held_back is not None:
             await self._count_held_back(channel)
@@ -676,9 +696,7 @@ class Visit:
         decisions = self._decide(profile, slots, channel, facts.now, ())
         arms: list[Tally] = []
         if self.record and not self.server_only:
-            self.change(
-                lambda r: _mutated(r, note_decisions, decisions, path=None, tier=channel, now=now)
-            )
+            self.change(_noting_decisions(decisions, None, channel, now))
             self.change(contacts_change(decisions, channel, now, self.held_back))
             self.change(self._arms(decisions, arms))
             await self.save_and_tally(arms)
