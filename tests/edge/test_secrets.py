@@ -28,6 +28,7 @@ from opmaat.recommend.live import LiveRecommender
 from opmaat.store import MemoryStore
 from opmaat_edge import api, logs
 from opmaat_edge.app import create_app
+from opmaat_edge.cockpit.preview import PREVIEW_COOKIE
 from opmaat_edge.data_cli import prepare_demo
 from opmaat_edge.logs import JsonFormatter
 from opmaat_edge.settings import EdgeSettings, SettingsError
@@ -198,7 +199,11 @@ def browse(shop: Shop, monkeypatch: pytest.MonkeyPatch) -> set[str]:
         assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 200
     with monkeypatch.context() as m:
         m.setattr(api, "read_preview_cookie", _raise)
+        # Read only when a preview cookie comes (a visitor's page view skips it).
+        assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 200
+        shop.client.cookies.set(PREVIEW_COOKIE, "not-a-preview")
         assert shop.go("POST", "/v1/decide", content=json.dumps(body)).status_code == 500
+        shop.client.cookies.delete(PREVIEW_COOKIE)
 
     # A campaign file that no longer loads: the error is logged and shown on /healthz.
     broken = shop.config.read_text(encoding="utf-8").replace("slot: hero", "slot: [hero", 1)
