@@ -7,9 +7,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_JSON_DEPTH = 8
@@ -35,6 +37,32 @@ class JSONAnswer(JSONResponse):
     """A JSON answer rendered by orjson (UTF-8, compact), for the routes on every page view.
     Given ``NO_STORE`` itself as its headers (the page-view routes' answers), it takes them
     encoded once at import; the headers and their order are what Starlette would make."""
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        # What JSONResponse's and Response's constructors do, in one compiled call (theirs are
+        # two Python calls).
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = self.render(content)
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.background is not None:
+            await super().__call__(scope, receive, send)
+            return
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.body", "body": self.body})
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
