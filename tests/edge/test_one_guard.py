@@ -5,6 +5,7 @@ from one plain dict made once a request."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import secrets
@@ -12,12 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.background import BackgroundTask
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from opmaat_edge import http, logs
-from opmaat_edge.http import app_state, decoded_headers, header_dict
+from opmaat_edge.http import NO_STORE, JSONAnswer, app_state, decoded_headers, header_dict
 from tests.edge.conftest import MakeClient
 
 SHOP = "https://www.shop.example"
@@ -243,3 +246,35 @@ def test_no_access_line_is_made_when_the_access_log_would_drop_it(
     monkeypatch.setattr(logs.access_log, "_cache", {})
     shop.post("/v1/decide", content=b'{"slots": ["hero"]}')
     assert made == [200]
+
+
+@pytest.mark.parametrize("headers", [None, {"X-A": "1"}, NO_STORE])
+def test_a_json_answer_sends_what_starlettes_json_response_sends(
+    headers: dict[str, str] | None,
+) -> None:
+    async def sent(response: Any) -> list[Any]:
+        messages: list[Any] = []
+
+        async def send(message: Any) -> None:
+            messages.append(message)
+
+        await response({"type": "http"}, None, send)
+        return messages
+
+    content = {"a": 1, "b": [1, "é"], "c": None}
+    ours = asyncio.run(sent(JSONAnswer(content, status_code=201, headers=headers)))
+    theirs = asyncio.run(sent(JSONResponse(content, status_code=201, headers=headers)))
+    assert ours[0]["status"] == theirs[0]["status"] == 201
+    assert sorted(ours[0]["headers"]) == sorted(theirs[0]["headers"])
+    assert ours[1] == theirs[1]
+
+
+def test_a_json_answer_with_a_background_task_runs_it() -> None:
+    ran: list[int] = []
+
+    async def send(message: Any) -> None:
+        pass
+
+    answer = JSONAnswer({"ok": True}, background=BackgroundTask(lambda: ran.append(1)))
+    asyncio.run(answer({"type": "http"}, None, send))
+    assert ran == [1]
