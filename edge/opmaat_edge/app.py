@@ -15,9 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 
 from opmaat import compiled
 from opmaat.redis_store import RedisStore
@@ -138,9 +140,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, str(exc.detail), exc.headers)
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal error")
+class EdgeApp(Starlette):
+    """The edge's Starlette app without Starlette's outermost error layer: the guard inside
+    it answers every error a route raises (a JSON 500, logged with the request's id), so the
+    layer only cost each request two Python calls and a wrapped ``send``. An error in the guard
+    itself reaches the server, which answers a plain 500 and logs it."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
 
 
 def _reload_on_sighup(state: EdgeState) -> None:
@@ -219,7 +227,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
                     await task
             await state.personalizer.store.close()
 
-    app = Starlette(
+    app = EdgeApp(
         routes=routes,
         lifespan=lifespan,
         middleware=[
@@ -230,7 +238,7 @@ def create_app(settings: EdgeSettings) -> Starlette:
             ),
             Middleware(DirectRoutes, routes=page_view_routes, http_error=_http_error),
         ],
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={HTTPException: _http_error},
     )
     # No trailing-slash redirects: Starlette would build them from the Host header, an
     # absolute Location anyone can point at another site.

@@ -134,6 +134,23 @@ def test_an_unhandled_error_keeps_its_id_and_cors_for_the_sites_origin(
     assert names(r.headers.raw).count(b"x-content-type-options") == 1
 
 
+def test_the_guard_is_the_outermost_layer_and_a_bug_in_it_is_still_a_500(
+    shop: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Starlette's error layer is left out (EdgeApp): the guard answers the routes' errors.
+    assert type(shop.app.build_middleware_stack()).__name__ == "Guard"  # type: ignore[attr-defined]
+
+    def broken(incoming: bytes | None) -> str:
+        raise RuntimeError("a bug in the guard")
+
+    monkeypatch.setattr(logs, "new_request_id", broken)
+    quiet = TestClient(shop.app, raise_server_exceptions=False)
+    r = quiet.post("/v1/decide", content=b"{}")
+    assert r.status_code == 500
+    assert "a bug" not in r.text
+    assert "Traceback" not in r.text
+
+
 def test_request_ids_are_made_without_a_system_call(
     shop: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
