@@ -270,7 +270,9 @@ def guided_build(work: Path, digest: str) -> bool:
     if not write_stamp(digest):
         return False
     env = {k: v for k, v in os.environ.items() if k != "OPMAAT_PURE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # This checkout's packages first, whatever the venv installed (another checkout's).
+    first = [str(ROOT / "sdk"), str(ROOT / "edge"), str(ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [*first, env.get("PYTHONPATH")]))
     trained = subprocess.run(
         [sys.executable, "-c", TRAINING],
         cwd=ROOT,

@@ -94,6 +94,11 @@ def test_the_build_is_instrumented_trained_then_guided(
     assert argv[-1] == script.TRAINING
     assert "OPMAAT_PURE" not in kwargs["env"]
     assert kwargs["cwd"] == script.ROOT
+    # This checkout's packages are the ones trained, whatever else the venv points at.
+    assert kwargs["env"]["PYTHONPATH"].split(os.pathsep)[:2] == [
+        str(script.ROOT / "sdk"),
+        str(script.ROOT / "edge"),
+    ]
     assert "(profile-guided)" in capsys.readouterr().out
 
 
