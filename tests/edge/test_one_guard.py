@@ -234,6 +234,11 @@ def test_remembered_header_texts_stay_few_and_short() -> None:
         value = b"v%d" % n
         assert decoded_headers([(b"x-made-up", value)]) == {"x-made-up": value.decode()}
         assert len(http._HEADER_TEXTS) <= http.MAX_HEADER_TEXTS
+    # Cookies, credentials and addresses are decoded, never remembered.
+    for name in http.PERSONAL_HEADERS:
+        secret = b"s3cret-" + name.encode()
+        assert decoded_headers([(name.encode(), secret)]) == {name: secret.decode()}
+        assert secret not in http._HEADER_TEXTS
     # A remembered text is the one decoded, whichever request sent the bytes.
     assert decoded_headers([(b"user-agent", b"\xe9t\xe9")]) == {"user-agent": "\u00e9t\u00e9"}
     assert decoded_headers([(b"user-agent", b"\xe9t\xe9")]) == {"user-agent": "\u00e9t\u00e9"}
