@@ -18,37 +18,31 @@ import orjson
 
 def appended(stored: Any, entries: Iterable[Mapping[str, Any]], most: int) -> str:
     """``stored`` (lines, or an older record's list) with ``entries`` after it, the last
-    ``most`` kept."""
+    ``most`` kept (all of them when ``most`` is not positive)."""
     # orjson escapes a newline inside a text, so an entry is always one line.
     new = [orjson.dumps(e).decode() for e in entries]
-    if isinstance(stored, str) and most > 0:
-        return _appended_text(stored, new, most)
-    if isinstance(stored, str):
-        lines = stored.split("\n") if stored else []
-    elif isinstance(stored, list):
-        lines = [orjson.dumps(e).decode() for e in stored if isinstance(e, dict)]
+    text: str
+    if isinstance(stored, list):
+        text = "\n".join(orjson.dumps(e).decode() for e in stored if isinstance(e, dict))
     else:
-        lines = []
-    lines += new
-    return "\n".join(lines[-most:])
-
-
-def _appended_text(stored: str, new: list[str], most: int) -> str:
-    # What the general case makes of lines stored as text, without splitting them all and
-    # joining them again on every decision: only the oldest lines past ``most`` are cut off.
-    kept = stored.count("\n") + 1 if stored else 0
+        text = stored if isinstance(stored, str) else ""
+    kept = text.count("\n") + 1 if text else 0
+    if most <= 0:
+        most = kept + len(new)
     if len(new) >= most:
         return "\n".join(new[-most:])
+    # Only the oldest lines past ``most`` are cut off: the others are neither split apart nor
+    # joined again on every decision.
     over = kept + len(new) - most
     if over > 0:
         cut = -1
         for _ in range(over):
-            cut = stored.find("\n", cut + 1)
-        stored = stored[cut + 1 :]
+            cut = text.find("\n", cut + 1)
+        text = text[cut + 1 :]
     if not new:
-        return stored
+        return text
     added = "\n".join(new)
-    return stored + "\n" + added if stored or kept else added
+    return text + "\n" + added if text or kept else added
 
 
 def entries(stored: Any) -> list[dict[str, Any]]:

@@ -54,8 +54,12 @@ def test_a_download_shows_the_logs_as_lists_and_leaves_the_record_alone() -> Non
 
 
 def _appended_by_splitting(stored: Any, new: list[str], most: int) -> str:
-    # The plain way: every stored line split off, the new ones added, the last `most` kept.
-    lines = stored.split("\n") if stored else []
+    # The plain way: every stored line split off (an older record's list dumped entry by
+    # entry), the new ones added, the last `most` kept (every one for 0).
+    if isinstance(stored, list):
+        lines = [orjson.dumps(e).decode() for e in stored if isinstance(e, dict)]
+    else:
+        lines = stored.split("\n") if stored else []
     lines += new
     return "\n".join(lines[-most:])
 
@@ -64,11 +68,15 @@ def test_appending_to_lines_keeps_what_splitting_them_all_would() -> None:
     rng = random.Random(7)
     for _ in range(3000):
         count = rng.randrange(0, 8)
-        stored = "\n".join(rng.choice(['{"a":1}', "", "x", '{"b":"\\n"}']) for _ in range(count))
+        stored: Any = "\n".join(
+            rng.choice(['{"a":1}', "", "x", '{"b":"\\n"}']) for _ in range(count)
+        )
         if count == 1 and rng.random() < 0.3:
             stored = ""
+        if rng.random() < 0.2:  # an older record's list of objects, junk among them
+            stored = [rng.choice([{"a": 1}, {"b": "\n"}, "x", 3]) for _ in range(count)]
         entries = [{"n": rng.randrange(100)} for _ in range(rng.randrange(0, 5))]
-        most = rng.randrange(1, 7)
+        most = rng.randrange(0, 7)
         new = [orjson.dumps(e).decode() for e in entries]
         assert log_lines.appended(stored, entries, most) == _appended_by_splitting(
             stored, new, most
